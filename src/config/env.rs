@@ -1,0 +1,46 @@
+//! Environment variable names and their defaults, side by side.
+
+/// Standard: turns the SDK off (`true`/`false`).
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// Standard: the `service.name` resource attribute.
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Standard: extra resource attributes, `key=value,key2=value2` (values percent-encoded).
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Standard: the span exporter (`otlp`, `console`, `none`).
+pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// Standard: the OTLP protocol for every signal.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// Standard: the OTLP protocol for traces (wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`]).
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// Standard: the OTLP base endpoint; `/v1/traces` is appended for HTTP.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Standard: the full OTLP traces endpoint, used as is.
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// Standard: headers sent with every OTLP request, `key=value,...`.
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Standard: headers for trace exports (merged over [`OTEL_EXPORTER_OTLP_HEADERS`]).
+pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Standard: the sampler.
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// Standard: the sampler's argument (the ratio for `*traceidratio`).
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+/// lambda-otel: when the flush runs (`after-response`, `before-response`).
+pub const LAMBDA_OTEL_FLUSH: &str = "LAMBDA_OTEL_FLUSH";
+/// lambda-otel: the flush bound in milliseconds.
+pub const LAMBDA_OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_OTEL_FLUSH_TIMEOUT_MS";
+/// lambda-otel: what the X-Ray header's `Sampled=0` means (`ignore`, `honor`).
+pub const LAMBDA_OTEL_XRAY_SAMPLED: &str = "LAMBDA_OTEL_XRAY_SAMPLED";
+/// Lambda: how the environment was initialised (`on-demand`, `provisioned-concurrency`,
+/// `snap-start`, `lambda-managed-instances`).
+pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// Lambda: the function name, the default `service.name`.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// Default OTLP/HTTP endpoint (a collector or Jaeger on the same host).
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// Default OTLP/gRPC endpoint.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// Default flush bound: well under a second, far above a healthy collector's round trip.
+pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
+/// `service.name` when neither the code, `OTEL_SERVICE_NAME` nor Lambda gives one.
+pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";

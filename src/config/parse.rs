@@ -1,0 +1,202 @@
+//! Parsers for the values of the settings: each names its variable and the accepted values.
+
+use super::{FlushMode, Protocol, TracesExporter, XraySampled, env};
+use crate::Error;
+use opentelemetry_sdk::trace::Sampler;
+use std::time::Duration;
+
+pub(super) fn bool_flag(variable: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(Error::invalid(variable, value, "`true` or `false`")),
+    }
+}
+
+pub(super) fn flush_mode(value: &str) -> Result<FlushMode, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "after-response" => Ok(FlushMode::AfterResponse),
+        "before-response" => Ok(FlushMode::BeforeResponse),
+        _ => Err(Error::invalid(
+            env::LAMBDA_OTEL_FLUSH,
+            value,
+            "`after-response` or `before-response`",
+        )),
+    }
+}
+
+pub(super) fn flush_timeout(value: &str) -> Result<Duration, Error> {
+    match value.trim().parse::<u64>() {
+        Ok(ms @ 1..=60_000) => Ok(Duration::from_millis(ms)),
+        _ => Err(Error::invalid(
+            env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS,
+            value,
+            "a whole number of milliseconds from 1 to 60000",
+        )),
+    }
+}
+
+pub(super) fn xray_sampled(value: &str) -> Result<XraySampled, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "ignore" => Ok(XraySampled::Ignore),
+        "honor" | "honour" => Ok(XraySampled::Honor),
+        _ => Err(Error::invalid(
+            env::LAMBDA_OTEL_XRAY_SAMPLED,
+            value,
+            "`ignore` or `honor`",
+        )),
+    }
+}
+
+pub(super) fn traces_exporter(value: &str) -> Result<TracesExporter, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "otlp" => Ok(TracesExporter::Otlp),
+        "console" => Ok(TracesExporter::Console),
+        "none" => Ok(TracesExporter::None),
+        _ => Err(Error::invalid(
+            env::OTEL_TRACES_EXPORTER,
+            value,
+            "`otlp`, `console` or `none`",
+        )),
+    }
+}
+
+pub(super) fn protocol(variable: &'static str, value: &str) -> Result<Protocol, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Ok(Protocol::HttpJson),
+        "grpc" => Ok(Protocol::Grpc),
+        _ => Err(Error::invalid(
+            variable,
+            value,
+            "`http/protobuf`, `http/json` or `grpc`",
+        )),
+    }
+}
+
+/// The sampler named by `OTEL_TRACES_SAMPLER`, with the ratio from `OTEL_TRACES_SAMPLER_ARG`.
+pub(super) fn sampler(name: &str, arg: Option<&str>) -> Result<Sampler, Error> {
+    let ratio = || ratio(arg);
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "always_on" => Sampler::AlwaysOn,
+        "always_off" => Sampler::AlwaysOff,
+        "traceidratio" => Sampler::TraceIdRatioBased(ratio()?),
+        "parentbased_always_on" => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+        "parentbased_always_off" => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        "parentbased_traceidratio" => {
+            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio()?)))
+        }
+        _ => {
+            return Err(Error::invalid(
+                env::OTEL_TRACES_SAMPLER,
+                name,
+                "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, \
+                 `parentbased_always_off` or `parentbased_traceidratio`",
+            ));
+        }
+    })
+}
+
+fn ratio(arg: Option<&str>) -> Result<f64, Error> {
+    let Some(arg) = arg else { return Ok(1.0) };
+    match arg.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(Error::invalid(
+            env::OTEL_TRACES_SAMPLER_ARG,
+            arg,
+            "a number from 0 to 1",
+        )),
+    }
+}
+
+/// `key=value,key2=value2` with percent-encoded values, as in `OTEL_RESOURCE_ATTRIBUTES` and
+/// `OTEL_EXPORTER_OTLP_HEADERS`. Empty members are skipped.
+pub(super) fn key_values(
+    variable: &'static str,
+    value: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    value
+        .split(',')
+        .filter(|member| !member.trim().is_empty())
+        .map(|member| {
+            let (key, val) = member
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| {
+                    Error::invalid(variable, value, "comma-separated `key=value` pairs")
+                })?;
+            let val = percent_decode(val.trim())
+                .ok_or_else(|| Error::invalid(variable, value, "percent-encoded UTF-8 values"))?;
+            Ok((key.trim().to_owned(), val))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_variable_and_the_accepted_values() {
+        let err = traces_exporter("jaeger").unwrap_err().to_string();
+        assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
+        assert!(err.contains("`otlp`, `console` or `none`"), "{err}");
+        let err = flush_timeout("0").unwrap_err().to_string();
+        assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
+        let err = sampler("traceidratio", Some("1.5"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+    }
+
+    #[test]
+    fn values_are_case_insensitive_and_trimmed() {
+        assert_eq!(
+            flush_mode(" Before-Response ").ok(),
+            Some(FlushMode::BeforeResponse)
+        );
+        assert_eq!(protocol("X", "HTTP/JSON").ok(), Some(Protocol::HttpJson));
+        assert_eq!(bool_flag("X", "TRUE").ok(), Some(true));
+    }
+
+    #[test]
+    fn samplers_map_to_the_sdk() {
+        assert!(matches!(
+            sampler("always_off", None),
+            Ok(Sampler::AlwaysOff)
+        ));
+        let parent_based = sampler("parentbased_traceidratio", Some("0.25")).expect("valid");
+        assert_eq!(
+            format!("{parent_based:?}"),
+            "ParentBased(TraceIdRatioBased(0.25))"
+        );
+        assert!(
+            matches!(sampler("traceidratio", None), Ok(Sampler::TraceIdRatioBased(r)) if r == 1.0)
+        );
+    }
+
+    #[test]
+    fn key_values_are_percent_decoded() {
+        let kv = key_values("X", "a=1, b = x%20y%2Cz ,,").expect("valid");
+        assert_eq!(kv, [("a".into(), "1".into()), ("b".into(), "x y,z".into())]);
+        assert!(key_values("X", "novalue").is_err());
+        assert!(key_values("X", "k=%zz").is_err());
+    }
+}

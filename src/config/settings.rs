@@ -1,0 +1,331 @@
+//! Resolving every setting once, at start-up, from code overrides and an environment lookup.
+
+use super::{FlushMode, Protocol, TracesExporter, XraySampled, env, parse};
+use crate::Error;
+use opentelemetry_sdk::trace::Sampler;
+use std::time::Duration;
+
+/// Values set in code on the builder; `None` means "from the environment, else the default".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    pub disabled: Option<bool>,
+    pub service_name: Option<String>,
+    pub exporter: Option<TracesExporter>,
+    pub protocol: Option<Protocol>,
+    pub endpoint: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub sampler: Option<Sampler>,
+    pub flush_mode: Option<FlushMode>,
+    pub flush_timeout: Option<Duration>,
+    pub xray_sampled: Option<XraySampled>,
+}
+
+/// Every setting, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub disabled: bool,
+    pub service_name: String,
+    pub resource_attributes: Vec<(String, String)>,
+    pub exporter: TracesExporter,
+    pub protocol: Protocol,
+    /// The full traces endpoint (with `/v1/traces` for HTTP).
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+    pub sampler: Sampler,
+    pub flush_mode: FlushMode,
+    pub flush_timeout: Duration,
+    pub xray_sampled: XraySampled,
+    /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
+    pub cold_start_possible: bool,
+}
+
+impl Settings {
+    pub(crate) fn resolve(
+        overrides: Overrides,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        // An empty variable counts as unset, as the OpenTelemetry spec asks.
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let disabled = match overrides.disabled {
+            Some(d) => d,
+            None => var(env::OTEL_SDK_DISABLED)
+                .map(|v| parse::bool_flag(env::OTEL_SDK_DISABLED, &v))
+                .transpose()?
+                .unwrap_or(false),
+        };
+        let mut resource_attributes = var(env::OTEL_RESOURCE_ATTRIBUTES)
+            .map(|v| parse::key_values(env::OTEL_RESOURCE_ATTRIBUTES, &v))
+            .transpose()?
+            .unwrap_or_default();
+        let service_name = overrides
+            .service_name
+            .or_else(|| var(env::OTEL_SERVICE_NAME))
+            .or_else(|| take_service_name(&mut resource_attributes))
+            .or_else(|| var(env::AWS_LAMBDA_FUNCTION_NAME))
+            .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
+        resource_attributes.retain(|(k, _)| k != "service.name");
+
+        let exporter = match overrides.exporter {
+            Some(e) => e,
+            None => var(env::OTEL_TRACES_EXPORTER)
+                .map(|v| first_exporter(&v))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let protocol = match overrides.protocol {
+            Some(p) => p,
+            None => match var(env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) {
+                Some(v) => parse::protocol(env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, &v)?,
+                None => var(env::OTEL_EXPORTER_OTLP_PROTOCOL)
+                    .map(|v| parse::protocol(env::OTEL_EXPORTER_OTLP_PROTOCOL, &v))
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
+        };
+        let endpoint = overrides
+            .endpoint
+            .or_else(|| var(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT))
+            .unwrap_or_else(|| {
+                let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
+                signal_endpoint(protocol, base.as_deref())
+            });
+        let headers = resolve_headers(overrides.headers, &var)?;
+        let sampler = match overrides.sampler {
+            Some(s) => s,
+            None => match var(env::OTEL_TRACES_SAMPLER) {
+                Some(name) => parse::sampler(&name, var(env::OTEL_TRACES_SAMPLER_ARG).as_deref())?,
+                None => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            },
+        };
+        let flush_mode = match overrides.flush_mode {
+            Some(m) => m,
+            None => var(env::LAMBDA_OTEL_FLUSH)
+                .map(|v| parse::flush_mode(&v))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let flush_timeout = match overrides.flush_timeout {
+            Some(t) => t,
+            None => var(env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS)
+                .map(|v| parse::flush_timeout(&v))
+                .transpose()?
+                .unwrap_or(Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS)),
+        };
+        let xray_sampled = match overrides.xray_sampled {
+            Some(x) => x,
+            None => var(env::LAMBDA_OTEL_XRAY_SAMPLED)
+                .map(|v| parse::xray_sampled(&v))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let cold_start_possible = !matches!(
+            var(env::AWS_LAMBDA_INITIALIZATION_TYPE).as_deref(),
+            Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
+        );
+
+        Ok(Self {
+            disabled,
+            service_name,
+            resource_attributes,
+            exporter,
+            protocol,
+            endpoint,
+            headers,
+            sampler,
+            flush_mode,
+            flush_timeout,
+            xray_sampled,
+            cold_start_possible,
+        })
+    }
+}
+
+/// `OTEL_TRACES_EXPORTER` is a list in the spec; this crate exports to one place, the first.
+fn first_exporter(value: &str) -> Result<TracesExporter, Error> {
+    parse::traces_exporter(value.split(',').next().unwrap_or(value))
+}
+
+fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
+    attributes
+        .iter()
+        .find(|(k, _)| k == "service.name")
+        .map(|(_, v)| v.clone())
+}
+
+fn signal_endpoint(protocol: Protocol, base: Option<&str>) -> String {
+    match protocol {
+        Protocol::Grpc => base.unwrap_or(env::DEFAULT_GRPC_ENDPOINT).to_owned(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let base = base.unwrap_or(env::DEFAULT_HTTP_ENDPOINT);
+            format!("{}/v1/traces", base.trim_end_matches('/'))
+        }
+    }
+}
+
+/// Generic headers, then trace headers over them, then the code's over both.
+fn resolve_headers(
+    code: Vec<(String, String)>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut headers = Vec::new();
+    for name in [
+        env::OTEL_EXPORTER_OTLP_HEADERS,
+        env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+    ] {
+        if let Some(v) = var(name) {
+            merge(&mut headers, parse::key_values(name, &v)?);
+        }
+    }
+    merge(&mut headers, code);
+    Ok(headers)
+}
+
+fn merge(into: &mut Vec<(String, String)>, from: Vec<(String, String)>) {
+    for (k, v) in from {
+        into.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
+        into.push((k, v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Settings, Error> {
+        resolve_with(Overrides::default(), vars)
+    }
+
+    fn resolve_with(overrides: Overrides, vars: &[(&str, &str)]) -> Result<Settings, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::resolve(overrides, &move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = resolve(&[]).expect("defaults are valid");
+        assert!(!s.disabled);
+        assert_eq!(s.service_name, "unknown_service");
+        assert_eq!(s.exporter, TracesExporter::Otlp);
+        assert_eq!(s.protocol, Protocol::HttpProtobuf);
+        assert_eq!(s.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(s.flush_mode, FlushMode::AfterResponse);
+        assert_eq!(s.flush_timeout, Duration::from_millis(200));
+        assert_eq!(s.xray_sampled, XraySampled::Ignore);
+        assert!(s.cold_start_possible);
+    }
+
+    #[test]
+    fn service_name_precedence() {
+        let fn_name = ("AWS_LAMBDA_FUNCTION_NAME", "my-fn");
+        assert_eq!(resolve(&[fn_name]).expect("valid").service_name, "my-fn");
+        let attrs = (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attrs,team=dice",
+        );
+        let s = resolve(&[fn_name, attrs]).expect("valid");
+        assert_eq!(s.service_name, "from-attrs");
+        assert_eq!(s.resource_attributes, [("team".into(), "dice".into())]);
+        let env_name = ("OTEL_SERVICE_NAME", "from-env");
+        assert_eq!(
+            resolve(&[fn_name, attrs, env_name])
+                .expect("valid")
+                .service_name,
+            "from-env"
+        );
+        let code = Overrides {
+            service_name: Some("from-code".into()),
+            ..Overrides::default()
+        };
+        let s = resolve_with(code, &[fn_name, attrs, env_name]).expect("valid");
+        assert_eq!(s.service_name, "from-code");
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+        assert_eq!(
+            resolve(&[base]).expect("valid").endpoint,
+            "http://collector:4318/v1/traces"
+        );
+        let signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://x:1/custom");
+        assert_eq!(
+            resolve(&[base, signal]).expect("valid").endpoint,
+            "http://x:1/custom"
+        );
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        assert_eq!(
+            resolve(&[grpc]).expect("valid").endpoint,
+            "http://localhost:4317"
+        );
+    }
+
+    #[test]
+    fn signal_protocol_wins_over_generic() {
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+        ])
+        .expect("valid");
+        assert_eq!(s.protocol, Protocol::HttpJson);
+    }
+
+    #[test]
+    fn trace_headers_override_generic_ones() {
+        let s = resolve(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic,x-team=dice"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "API-KEY=traces"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            s.headers,
+            [
+                ("x-team".into(), "dice".into()),
+                ("API-KEY".into(), "traces".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let s =
+            resolve(&[("OTEL_TRACES_EXPORTER", ""), ("LAMBDA_OTEL_FLUSH", " ")]).expect("valid");
+        assert_eq!(s.exporter, TracesExporter::Otlp);
+        assert_eq!(s.flush_mode, FlushMode::AfterResponse);
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_variable() {
+        for (var, value) in [
+            ("OTEL_SDK_DISABLED", "maybe"),
+            ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
+            ("OTEL_TRACES_SAMPLER", "sometimes"),
+            ("LAMBDA_OTEL_FLUSH", "never"),
+            ("LAMBDA_OTEL_FLUSH_TIMEOUT_MS", "soon"),
+            ("LAMBDA_OTEL_XRAY_SAMPLED", "maybe"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
+        ] {
+            let err = resolve(&[(var, value)]).expect_err(var).to_string();
+            assert!(err.contains(var) && err.contains(value), "{err}");
+        }
+    }
+
+    #[test]
+    fn provisioned_and_restored_environments_are_never_cold() {
+        for init in [
+            "provisioned-concurrency",
+            "snap-start",
+            "lambda-managed-instances",
+        ] {
+            let s = resolve(&[("AWS_LAMBDA_INITIALIZATION_TYPE", init)]).expect("valid");
+            assert!(!s.cold_start_possible, "{init}");
+        }
+        let s = resolve(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).expect("valid");
+        assert!(s.cold_start_possible);
+    }
+}

@@ -1,0 +1,207 @@
+//! Starting and ending the invocation span.
+
+use super::{coldstart, event, xray};
+use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
+use crate::config::XraySampled;
+use lambda_runtime::LambdaInvocation;
+use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_semantic_conventions::attribute::{
+    AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
+    FAAS_INVOCATION_ID, FAAS_TRIGGER, HTTP_REQUEST_METHOD, HTTP_ROUTE, URL_PATH,
+};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the span start needs from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpanSettings {
+    pub xray_sampled: XraySampled,
+    pub cold_start_possible: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    start: Instant,
+    start_wall: SystemTime,
+    deadline: Option<Instant>,
+    ended: AtomicBool,
+    handled: AtomicBool,
+}
+
+/// Lets the handler wrapper find the invocation in the current context.
+#[derive(Debug, Clone)]
+struct Handle(Arc<State>);
+
+/// One invocation in flight: the context holding its span, and its timing.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    cx: Context,
+    state: Arc<State>,
+}
+
+impl Invocation {
+    pub(crate) fn start(
+        tracer: &SdkTracer,
+        settings: SpanSettings,
+        req: &LambdaInvocation,
+    ) -> Self {
+        let start = Instant::now();
+        let start_wall = SystemTime::now();
+        let lambda = &req.context;
+        let info = event::inspect(&req.body);
+        let cold = coldstart::take_cold_start(settings.cold_start_possible);
+
+        let name: Cow<'static, str> = match (&info.method, &info.route) {
+            (Some(method), Some(route)) => format!("{method} {route}").into(),
+            (Some(method), None) => method.to_string().into(),
+            _ => lambda.env_config.function_name.clone().into(),
+        };
+        let mut attributes = Vec::with_capacity(10);
+        attributes.push(KeyValue::new(FAAS_TRIGGER, info.trigger.as_str()));
+        attributes.push(KeyValue::new(FAAS_INVOCATION_ID, lambda.request_id.clone()));
+        attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
+        let arn = lambda.invoked_function_arn.as_str();
+        if !arn.is_empty() {
+            attributes.push(KeyValue::new(AWS_LAMBDA_INVOKED_ARN, arn.to_owned()));
+            attributes.push(KeyValue::new(
+                CLOUD_RESOURCE_ID,
+                function_arn(arn).to_owned(),
+            ));
+            if let Some(account) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+                attributes.push(KeyValue::new(CLOUD_ACCOUNT_ID, account.to_owned()));
+            }
+        }
+        if let Some(method) = info.method {
+            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.into_owned()));
+        }
+        if let Some(path) = info.path {
+            attributes.push(KeyValue::new(URL_PATH, path.into_owned()));
+        }
+        if let Some(route) = info.route {
+            attributes.push(KeyValue::new(HTTP_ROUTE, route.into_owned()));
+        }
+        if cold {
+            let init = start.saturating_duration_since(coldstart::process_start());
+            attributes.push(KeyValue::new(INIT_DURATION_NS, nanos(init)));
+        }
+
+        let base = Context::current();
+        let parent = xray::parent_context(
+            &base,
+            lambda.xray_trace_id.as_deref(),
+            settings.xray_sampled,
+        );
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Server)
+            .with_start_time(start_wall)
+            .with_attributes(attributes);
+        let span = tracer.build_with_context(builder, &parent);
+        let state = Arc::new(State {
+            start,
+            start_wall,
+            deadline: deadline(start, start_wall, lambda.deadline),
+            ended: AtomicBool::new(false),
+            handled: AtomicBool::new(false),
+        });
+        // The parent (and any X-Ray marker) stays out of this context: the span holds its ids.
+        let cx = base.with_span(span).with_value(Handle(Arc::clone(&state)));
+        Self { cx, state }
+    }
+
+    /// The invocation started by the layer around the code now running, if any.
+    pub(crate) fn current() -> Option<Self> {
+        let cx = Context::current();
+        let state = Arc::clone(&cx.get::<Handle>()?.0);
+        Some(Self { cx, state })
+    }
+
+    /// The context to attach while the invocation's code runs.
+    pub(crate) fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// The invocation span.
+    pub(crate) fn span(&self) -> SpanRef<'_> {
+        self.cx.span()
+    }
+
+    /// The invocation's deadline, as an instant.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.state.deadline
+    }
+
+    /// Records that the handler wrapper saw this invocation (it recorded the outcome and, in
+    /// before-response mode, flushed).
+    pub(crate) fn mark_handled(&self) {
+        self.state.handled.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handled(&self) -> bool {
+        self.state.handled.load(Ordering::Relaxed)
+    }
+
+    /// Ends the span, once: the duration attribute and the end time come from one reading of
+    /// the monotonic clock, so `end - start == duration` to the nanosecond.
+    pub(crate) fn end(&self) {
+        if self.state.ended.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let elapsed = self.state.start.elapsed();
+        let span = self.cx.span();
+        span.set_attribute(KeyValue::new(INVOCATION_DURATION_NS, nanos(elapsed)));
+        span.end_with_timestamp(self.state.start_wall + elapsed);
+    }
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The function's ARN without the alias or version the caller used.
+fn function_arn(invoked: &str) -> &str {
+    match invoked.match_indices(':').nth(6) {
+        Some((i, _)) => &invoked[..i],
+        None => invoked,
+    }
+}
+
+/// `Lambda-Runtime-Deadline-Ms` (milliseconds since the epoch) on the monotonic clock.
+fn deadline(start: Instant, start_wall: SystemTime, deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let at = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    Some(match at.duration_since(start_wall) {
+        Ok(left) => start + left,
+        Err(_) => start,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_arn_drops_the_qualifier() {
+        let base = "arn:aws:lambda:us-east-1:123456789012:function:dice";
+        assert_eq!(function_arn(base), base);
+        assert_eq!(function_arn(&format!("{base}:live")), base);
+        assert_eq!(function_arn("not-an-arn"), "not-an-arn");
+    }
+
+    #[test]
+    fn deadline_maps_to_the_monotonic_clock() {
+        let start = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_millis(1_000_000);
+        assert_eq!(deadline(start, wall, 0), None);
+        assert_eq!(
+            deadline(start, wall, 1_000_250),
+            Some(start + Duration::from_millis(250))
+        );
+        assert_eq!(deadline(start, wall, 999_000), Some(start));
+    }
+}

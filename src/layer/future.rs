@@ -1,0 +1,182 @@
+//! The futures of the two services: run the inner future with the span attached, then record,
+//! end and flush as the mode asks.
+
+use super::layer::Shared;
+use crate::config::FlushMode;
+use crate::flush::PendingFlush;
+use crate::invocation::{Invocation, Outcome, outcome};
+use futures_util::TryFuture;
+use futures_util::future::CatchUnwind;
+use lambda_runtime::Diagnostic;
+use pin_project_lite::pin_project;
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, resume_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+pin_project! {
+    /// The future of [`OtelService`](super::OtelService): the whole invocation, then the flush.
+    pub struct InvocationFuture<F: Future> {
+        #[pin]
+        future: F,
+        tracking: Option<(Invocation, Arc<Shared>)>,
+        flush: Option<PendingFlush>,
+        output: Option<F::Output>,
+    }
+}
+
+impl<F: Future> InvocationFuture<F> {
+    pub(crate) fn new(future: F, invocation: Invocation, shared: Arc<Shared>) -> Self {
+        Self {
+            future,
+            tracking: Some((invocation, shared)),
+            flush: None,
+            output: None,
+        }
+    }
+
+    pub(crate) fn passthrough(future: F) -> Self {
+        Self {
+            future,
+            tracking: None,
+            flush: None,
+            output: None,
+        }
+    }
+}
+
+impl<F: Future> Future for InvocationFuture<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        if this.output.is_none() {
+            let output = {
+                let _attached = this
+                    .tracking
+                    .as_ref()
+                    .map(|(invocation, _)| invocation.context().clone().attach());
+                ready!(this.future.poll(cx))
+            };
+            if let Some((invocation, shared)) = this.tracking.take() {
+                invocation.end();
+                // Without the handler wrapper, before-response mode has had no chance to flush.
+                let due = shared.flush_mode == FlushMode::AfterResponse || !invocation.handled();
+                if due && let Some(flusher) = &shared.flusher {
+                    *this.flush = flusher.start(invocation.deadline());
+                }
+            }
+            *this.output = Some(output);
+        }
+        if let Some(flush) = this.flush.as_mut() {
+            ready!(Pin::new(flush).poll(cx));
+            *this.flush = None;
+        }
+        Poll::Ready(
+            this.output
+                .take()
+                .expect("InvocationFuture polled after completion"),
+        )
+    }
+}
+
+/// How the handler ended, kept while a before-response flush runs.
+enum Finished<R> {
+    Response(R),
+    Error(Diagnostic),
+    Panic(Box<dyn Any + Send>),
+}
+
+impl<R: 'static> Finished<R> {
+    fn record(&self, invocation: &Invocation) {
+        let outcome = match self {
+            Self::Response(response) => Outcome::Response(outcome::status_code(response)),
+            Self::Error(d) => Outcome::Error {
+                error_type: &d.error_type,
+                message: &d.error_message,
+            },
+            Self::Panic(payload) => Outcome::Panic {
+                message: outcome::panic_message(payload.as_ref()),
+            },
+        };
+        outcome.record(&invocation.span());
+    }
+}
+
+pin_project! {
+    /// The future of [`OtelHandler`](super::OtelHandler).
+    pub struct HandlerFuture<F: TryFuture> {
+        #[pin]
+        future: CatchUnwind<AssertUnwindSafe<F>>,
+        tracking: Option<(Invocation, Arc<Shared>)>,
+        flush: Option<PendingFlush>,
+        finished: Option<Finished<F::Ok>>,
+    }
+}
+
+impl<F: TryFuture> HandlerFuture<F> {
+    pub(crate) fn new(
+        future: CatchUnwind<AssertUnwindSafe<F>>,
+        invocation: Invocation,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            future,
+            tracking: Some((invocation, shared)),
+            flush: None,
+            finished: None,
+        }
+    }
+
+    pub(crate) fn passthrough(future: CatchUnwind<AssertUnwindSafe<F>>) -> Self {
+        Self {
+            future,
+            tracking: None,
+            flush: None,
+            finished: None,
+        }
+    }
+}
+
+impl<F> Future for HandlerFuture<F>
+where
+    F: TryFuture + Future<Output = Result<F::Ok, F::Error>>,
+    F::Ok: 'static,
+    F::Error: Into<Diagnostic>,
+{
+    type Output = Result<F::Ok, Diagnostic>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.finished.is_none() {
+            let finished = match ready!(this.future.poll(cx)) {
+                Ok(Ok(response)) => Finished::Response(response),
+                Ok(Err(error)) => Finished::Error(error.into()),
+                Err(payload) => Finished::Panic(payload),
+            };
+            if let Some((invocation, shared)) = this.tracking.take() {
+                finished.record(&invocation);
+                if shared.flush_mode == FlushMode::BeforeResponse {
+                    invocation.end();
+                    if let Some(flusher) = &shared.flusher {
+                        *this.flush = flusher.start(invocation.deadline());
+                    }
+                }
+            }
+            *this.finished = Some(finished);
+        }
+        if let Some(flush) = this.flush.as_mut() {
+            ready!(Pin::new(flush).poll(cx));
+            *this.flush = None;
+        }
+        match this.finished.take() {
+            Some(Finished::Response(response)) => Poll::Ready(Ok(response)),
+            Some(Finished::Error(diagnostic)) => Poll::Ready(Err(diagnostic)),
+            // lambda_runtime catches it again and reports it to Lambda, as without the wrapper.
+            Some(Finished::Panic(payload)) => resume_unwind(payload),
+            None => panic!("HandlerFuture polled after completion"),
+        }
+    }
+}

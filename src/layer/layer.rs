@@ -1,0 +1,76 @@
+//! The layer: configuration only.
+
+use super::{OtelHandler, OtelService};
+use crate::config::FlushMode;
+use crate::flush::Flusher;
+use crate::invocation::SpanSettings;
+use opentelemetry_sdk::trace::SdkTracer;
+use std::fmt;
+use std::sync::Arc;
+use tower::Layer;
+
+/// What every service made by the layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub tracer: SdkTracer,
+    /// `None` when nothing is exported (`OTEL_TRACES_EXPORTER=none`).
+    pub flusher: Option<Flusher>,
+    pub span: SpanSettings,
+    pub flush_mode: FlushMode,
+}
+
+/// A tower layer that gives every Lambda invocation an OpenTelemetry span and flushes it
+/// before the runtime asks for the next event.
+///
+/// Made by [`Telemetry::layer`](crate::Telemetry::layer). Add it to the runtime with
+/// [`Runtime::layer`](lambda_runtime::Runtime::layer), and wrap the handler with
+/// [`OtelLayer::wrap`] so errors, panics and status codes reach the span (see [the module
+/// docs](crate::layer)). When telemetry is disabled (`OTEL_SDK_DISABLED=true`) the layer passes
+/// everything through untouched.
+#[derive(Clone, Default)]
+pub struct OtelLayer {
+    pub(crate) shared: Option<Arc<Shared>>,
+}
+
+impl OtelLayer {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self {
+            shared: Some(Arc::new(shared)),
+        }
+    }
+
+    /// A layer that does nothing, for a function built without telemetry.
+    #[must_use]
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Wraps the handler (a `Service<LambdaEvent<T>>`, or a `lambda_http::Adapter`) so the
+    /// invocation span records the handler's error, a panic and the response's HTTP status
+    /// code, and so before-response flushing can happen before the response is posted.
+    #[must_use]
+    pub fn wrap<S>(&self, handler: S) -> OtelHandler<S> {
+        OtelHandler::new(handler, self.shared.clone())
+    }
+}
+
+impl<S> Layer<S> for OtelLayer {
+    type Service = OtelService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OtelService::new(inner, self.shared.clone())
+    }
+}
+
+impl fmt::Debug for OtelLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("OtelLayer");
+        match &self.shared {
+            Some(shared) => d
+                .field("flush_mode", &shared.flush_mode)
+                .field("exporting", &shared.flusher.is_some()),
+            None => d.field("enabled", &false),
+        }
+        .finish()
+    }
+}

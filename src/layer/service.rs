@@ -1,0 +1,49 @@
+//! The runtime-level service: one span per invocation, flushed before the next `/next`.
+
+use super::future::InvocationFuture;
+use super::layer::Shared;
+use crate::invocation::Invocation;
+use lambda_runtime::LambdaInvocation;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// The service made by [`OtelLayer`](crate::OtelLayer) around lambda_runtime's invocation
+/// stack. `Clone` when the inner service is, so `Runtime::run_concurrent` works.
+#[derive(Debug, Clone)]
+pub struct OtelService<S> {
+    inner: S,
+    shared: Option<Arc<Shared>>,
+}
+
+impl<S> OtelService<S> {
+    pub(crate) fn new(inner: S, shared: Option<Arc<Shared>>) -> Self {
+        Self { inner, shared }
+    }
+}
+
+impl<S> Service<LambdaInvocation> for OtelService<S>
+where
+    S: Service<LambdaInvocation>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = InvocationFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: LambdaInvocation) -> Self::Future {
+        let Some(shared) = &self.shared else {
+            return InvocationFuture::passthrough(self.inner.call(req));
+        };
+        let invocation = Invocation::start(&shared.tracer, shared.span, &req);
+        // The handler may run code as soon as it is called: attach the span for the call too.
+        let future = {
+            let _attached = invocation.context().clone().attach();
+            self.inner.call(req)
+        };
+        InvocationFuture::new(future, invocation, Arc::clone(shared))
+    }
+}
