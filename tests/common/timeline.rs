@@ -1,0 +1,237 @@
+//! The ordered record of everything the loopback servers saw.
+//!
+//! Both servers append to one shared [`Timeline`], so a test can assert on the
+//! relative order of Runtime API calls and OTLP exports — which is the whole
+//! point of the harness: "the span of invocation N reached the collector before
+//! the runtime asked for invocation N+1".
+
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::otlp::ReceivedSpan;
+
+/// How long a wait may take before the test fails. Generous because the
+/// machine is small and a debug build of an exporter can be slow; a correct
+/// test never comes close to it.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One thing a loopback server observed, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimelineEvent {
+    /// The runtime sent GET `/2018-06-01/runtime/invocation/next`; `n` counts
+    /// polls from 1. Recorded on arrival, before it is answered or held.
+    NextPolled {
+        /// 1-based poll number.
+        n: usize,
+    },
+    /// The runtime posted `/invocation/{request_id}/response`.
+    ResponsePosted {
+        /// The invocation the response is for.
+        request_id: String,
+        /// The raw response body (JSON for buffered responses).
+        body: Vec<u8>,
+    },
+    /// The runtime posted `/invocation/{request_id}/error`.
+    ErrorPosted {
+        /// The invocation the error is for.
+        request_id: String,
+        /// JSON `{"errorType":..,"errorMessage":..}`.
+        body: Vec<u8>,
+    },
+    /// One OTLP export request arrived and was decoded (recorded before the
+    /// receiver answers, whatever its behaviour).
+    SpansExported {
+        /// The spans of that request, flattened.
+        spans: Vec<ReceivedSpan>,
+    },
+}
+
+impl TimelineEvent {
+    /// True for the `n`-th `/next` poll.
+    pub fn is_next_poll(&self, n: usize) -> bool {
+        matches!(self, Self::NextPolled { n: m } if *m == n)
+    }
+
+    /// True for a response or error posted for `id`.
+    pub fn is_outcome_for(&self, id: &str) -> bool {
+        match self {
+            Self::ResponsePosted { request_id, .. } | Self::ErrorPosted { request_id, .. } => {
+                request_id == id
+            }
+            _ => false,
+        }
+    }
+
+    /// The spans of an export; empty for every other event.
+    pub fn exported_spans(&self) -> &[ReceivedSpan] {
+        match self {
+            Self::SpansExported { spans } => spans,
+            _ => &[],
+        }
+    }
+}
+
+/// One line per event, for failure messages that say what was seen.
+impl fmt::Display for TimelineEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NextPolled { n } => write!(f, "next poll #{n}"),
+            Self::ResponsePosted { request_id, body } => {
+                write!(f, "response for {request_id:?}: {}", lossy(body))
+            }
+            Self::ErrorPosted { request_id, body } => {
+                write!(f, "error for {request_id:?}: {}", lossy(body))
+            }
+            Self::SpansExported { spans } => {
+                let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+                write!(f, "export of {} span(s): {names:?}", spans.len())
+            }
+        }
+    }
+}
+
+fn lossy(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
+/// Append-only, shared event log with blocking waits.
+///
+/// Indices never change once an event is recorded, so a position taken from
+/// one snapshot is valid in every later one.
+///
+/// The waits block the calling thread. A test whose function under test runs
+/// on a tokio runtime must not block that runtime's thread, so from async code
+/// call them through `spawn_blocking`:
+///
+/// ```ignore
+/// let tl = timeline.clone();
+/// tokio::task::spawn_blocking(move || tl.wait_for_outcomes(2))
+///     .await
+///     .expect("wait failed"); // a timeout panic surfaces here with its message
+/// ```
+#[derive(Clone, Default)]
+pub struct Timeline {
+    inner: Arc<(Mutex<Vec<TimelineEvent>>, Condvar)>,
+}
+
+impl Timeline {
+    /// An empty timeline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an event and wakes every waiter.
+    pub fn record(&self, event: TimelineEvent) {
+        let (_, changed) = &*self.inner;
+        self.lock().push(event);
+        changed.notify_all();
+    }
+
+    /// A snapshot of everything recorded so far, in order.
+    pub fn events(&self) -> Vec<TimelineEvent> {
+        self.lock().clone()
+    }
+
+    /// Blocks until `pred` holds for the recorded events and returns that
+    /// snapshot; panics after 30 s with `what` and every event seen.
+    pub fn wait_for(
+        &self,
+        pred: impl Fn(&[TimelineEvent]) -> bool,
+        what: &str,
+    ) -> Vec<TimelineEvent> {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        let (_, changed) = &*self.inner;
+        let mut events = self.lock();
+        while !pred(&events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let seen = describe(&events);
+                drop(events);
+                panic!("timed out after {WAIT_TIMEOUT:?} waiting for {what}; timeline:\n{seen}");
+            }
+            events = changed
+                .wait_timeout(events, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        events.clone()
+    }
+
+    /// Waits until `n` responses and errors in total have been posted.
+    pub fn wait_for_outcomes(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| {
+                let outcomes = events.iter().filter(|e| {
+                    matches!(
+                        e,
+                        TimelineEvent::ResponsePosted { .. } | TimelineEvent::ErrorPosted { .. }
+                    )
+                });
+                outcomes.count() >= n
+            },
+            &format!("{n} invocation outcome(s)"),
+        )
+    }
+
+    /// Waits until the runtime has polled `/next` `n` times.
+    pub fn wait_for_next_polls(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().any(|e| e.is_next_poll(n)),
+            &format!("next poll #{n}"),
+        )
+    }
+
+    /// Waits until at least `n` spans in total have been exported.
+    pub fn wait_for_spans(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| {
+                events
+                    .iter()
+                    .map(|e| e.exported_spans().len())
+                    .sum::<usize>()
+                    >= n
+            },
+            &format!("{n} exported span(s)"),
+        )
+    }
+
+    /// Index of the first event matching `pred`; panics naming `what` and
+    /// listing the timeline when there is none. Use it to assert order:
+    /// `assert!(tl.position(a, "a") < tl.position(b, "b"))`.
+    pub fn position(&self, pred: impl Fn(&TimelineEvent) -> bool, what: &str) -> usize {
+        let events = self.events();
+        match events.iter().position(pred) {
+            Some(index) => index,
+            None => panic!("no {what} in timeline:\n{}", describe(&events)),
+        }
+    }
+
+    /// The timeline as numbered lines, for assertion messages.
+    pub fn describe(&self) -> String {
+        describe(&self.lock())
+    }
+
+    // A panicking test thread must not hide the servers' later events, so a
+    // poisoned lock is still used: the Vec is only ever pushed to whole.
+    fn lock(&self) -> MutexGuard<'_, Vec<TimelineEvent>> {
+        self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn describe(events: &[TimelineEvent]) -> String {
+    if events.is_empty() {
+        return "  (nothing)".to_owned();
+    }
+    let lines: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("  #{i} {e}"))
+        .collect();
+    lines.join("\n")
+}
