@@ -1,0 +1,185 @@
+//! Telemetry never breaks the function: handler errors and panics are recorded and still reach
+//! Lambda; a collector that refuses, hangs or fails costs at most the flush bound.
+
+mod common;
+
+use common::function::{Function, event};
+use common::otlp::{Behaviour, OtlpReceiver};
+use common::runtime_api::Invocation;
+use common::timeline::TimelineEvent;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Debug)]
+struct DiceError;
+
+impl std::fmt::Display for DiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the die fell off the table")
+    }
+}
+
+impl std::error::Error for DiceError {}
+
+async fn failing(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    match event.payload.get("mode").and_then(Value::as_str) {
+        Some("error") => Err(Box::new(DiceError)),
+        Some("panic") => panic!("the handler exploded"),
+        Some("5xx") => Ok(json!({"statusCode": 503})),
+        _ => Ok(json!({"ok": true})),
+    }
+}
+
+fn invocations() -> Vec<Invocation> {
+    vec![
+        Invocation::new("err", br#"{"mode":"error"}"#.to_vec()),
+        Invocation::new("panic", br#"{"mode":"panic"}"#.to_vec()),
+        Invocation::new("5xx", br#"{"mode":"5xx"}"#.to_vec()),
+        Invocation::new("ok", br#"{"mode":"ok"}"#.to_vec()),
+    ]
+}
+
+fn error_body(function: &Function, id: &str) -> Value {
+    let events = function.timeline.events();
+    let body = events.iter().find_map(|e| match e {
+        TimelineEvent::ErrorPosted { request_id, body } if request_id == id => Some(body.clone()),
+        _ => None,
+    });
+    serde_json::from_slice(&body.unwrap_or_else(|| panic!("no error posted for {id}")))
+        .expect("JSON error body")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn errors_and_panics_mark_the_span_and_still_reach_lambda() {
+    let function = Function::start(invocations(), Behaviour::Ok, |b| b);
+    let otel = function.telemetry.layer();
+    tokio::spawn(
+        Runtime::new(otel.wrap(service_fn(failing)))
+            .layer(otel)
+            .run(),
+    );
+    function.wait_for_next_polls(5).await;
+
+    let (_, err) = function.invocation_span("err");
+    assert_eq!(err.status_code, 2, "error status");
+    assert_eq!(err.status_message, "the die fell off the table");
+    let error_type = err.attr_str("error.type").expect("error.type");
+    let (name, attrs) = err
+        .events
+        .iter()
+        .find(|(n, _)| n == "exception")
+        .expect("exception event");
+    assert_eq!(name, "exception");
+    assert_eq!(
+        attrs.get("exception.message").and_then(|v| v.as_str()),
+        Some("the die fell off the table")
+    );
+    assert_eq!(
+        error_body(&function, "err")["errorType"],
+        error_type,
+        "the span names what Lambda got"
+    );
+    assert_eq!(
+        error_body(&function, "err")["errorMessage"],
+        "the die fell off the table"
+    );
+
+    let (_, panicked) = function.invocation_span("panic");
+    assert_eq!(panicked.status_code, 2);
+    assert_eq!(panicked.attr_str("error.type"), Some("panic"));
+    assert_eq!(panicked.status_message, "the handler exploded");
+    assert!(panicked.events.iter().any(|(n, _)| n == "exception"));
+    let lambda = error_body(&function, "panic");
+    assert!(
+        lambda["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("the handler exploded")),
+        "{lambda}"
+    );
+
+    let (_, server_error) = function.invocation_span("5xx");
+    assert_eq!(
+        server_error.attr_int("http.response.status_code"),
+        Some(503)
+    );
+    assert_eq!(server_error.status_code, 2, "5xx is a server error");
+    assert!(server_error.events.iter().all(|(n, _)| n != "exception"));
+
+    let (_, ok) = function.invocation_span("ok");
+    assert_eq!(ok.status_code, 0);
+    assert_eq!(ok.attr_str("error.type"), None);
+}
+
+/// The function keeps answering whatever the collector does; each case checks every
+/// invocation got its response and the runtime moved on to the next event.
+async fn function_survives(behaviour: Behaviour, endpoint: Option<String>) -> Function {
+    let invocations = vec![
+        Invocation::new("one", event("apigw-v2-roll.json")),
+        Invocation::new("two", event("apigw-v2-roll.json")),
+    ];
+    let function = Function::start(invocations, behaviour, |b| match endpoint {
+        Some(endpoint) => b
+            .with_endpoint(endpoint)
+            .with_flush_timeout(Duration::from_millis(100)),
+        None => b.with_flush_timeout(Duration::from_millis(100)),
+    });
+    let otel = function.telemetry.layer();
+    tokio::spawn(
+        Runtime::new(otel.wrap(service_fn(failing)))
+            .layer(otel)
+            .run(),
+    );
+    function.wait_for_next_polls(3).await;
+    for id in ["one", "two"] {
+        let events = function.timeline.events();
+        assert!(
+            events.iter().any(|e| matches!(e, TimelineEvent::ResponsePosted { request_id, .. } if request_id == id)),
+            "{id} got no response:\n{}",
+            function.timeline.describe()
+        );
+    }
+    function
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_collector_that_refuses_connections_costs_nothing_but_the_spans() {
+    let refused = format!("{}/v1/traces", OtlpReceiver::refused_endpoint());
+    function_survives(Behaviour::Ok, Some(refused)).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_collector_that_never_answers_is_cut_off_at_the_bound() {
+    let function = function_survives(Behaviour::NeverAnswer, None).await;
+    assert!(
+        function.receiver.requests() >= 1,
+        "the export was attempted"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_collector_that_answers_errors_is_survived() {
+    let function = function_survives(Behaviour::Status(503), None).await;
+    assert_eq!(
+        function.receiver.requests(),
+        2,
+        "one export per invocation, no retries"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_invocation_past_its_deadline_does_not_wait_for_the_export() {
+    let past = Invocation::new("late", event("apigw-v2-roll.json")).with_deadline_ms(1);
+    let function = Function::start(vec![past], Behaviour::NeverAnswer, |b| {
+        b.with_flush_timeout(Duration::from_secs(60))
+    });
+    let otel = function.telemetry.layer();
+    tokio::spawn(
+        Runtime::new(otel.wrap(service_fn(failing)))
+            .layer(otel)
+            .run(),
+    );
+    // With a 60 s flush timeout and a collector that never answers, only the invocation's
+    // deadline (long past) lets the runtime reach its next poll before the harness gives up.
+    function.wait_for_next_polls(2).await;
+}
