@@ -169,7 +169,12 @@ async fn a_collector_that_answers_errors_is_survived() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_invocation_past_its_deadline_does_not_wait_for_the_export() {
-    let past = Invocation::new("late", event("apigw-v2-roll.json")).with_deadline_ms(1);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    let past_ms = u64::try_from(now_ms).expect("fits") - 1_000;
+    let past = Invocation::new("late", event("apigw-v2-roll.json")).with_deadline_ms(past_ms);
     let function = Function::start(vec![past], Behaviour::NeverAnswer, |b| {
         b.with_flush_timeout(Duration::from_secs(60))
     });

@@ -169,9 +169,14 @@ fn function_arn(invoked: &str) -> &str {
     }
 }
 
-/// `Lambda-Runtime-Deadline-Ms` (milliseconds since the epoch) on the monotonic clock.
+/// Deadlines before this (September 2001, in ms since the epoch) are not timestamps: cargo
+/// lambda's emulator sends the function timeout (`600000`) in the deadline header.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// `Lambda-Runtime-Deadline-Ms` (milliseconds since the epoch) on the monotonic clock; `None`
+/// when the header holds no timestamp.
 fn deadline(start: Instant, start_wall: SystemTime, deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
+    if deadline_ms < PLAUSIBLE_DEADLINE_MS {
         return None;
     }
     let at = UNIX_EPOCH + Duration::from_millis(deadline_ms);
@@ -196,12 +201,19 @@ mod tests {
     #[test]
     fn deadline_maps_to_the_monotonic_clock() {
         let start = Instant::now();
-        let wall = UNIX_EPOCH + Duration::from_millis(1_000_000);
+        let wall = UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
         assert_eq!(deadline(start, wall, 0), None);
         assert_eq!(
-            deadline(start, wall, 1_000_250),
-            Some(start + Duration::from_millis(250))
+            deadline(start, wall, 600_000),
+            None,
+            "cargo lambda's relative timeout"
         );
-        assert_eq!(deadline(start, wall, 999_000), Some(start));
+        let later = deadline(start, wall, 1_800_000_000_250);
+        assert_eq!(later, Some(start + Duration::from_millis(250)));
+        assert_eq!(
+            deadline(start, wall, 1_799_999_999_000),
+            Some(start),
+            "already passed"
+        );
     }
 }
