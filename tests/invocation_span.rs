@@ -218,3 +218,31 @@ async fn without_the_handler_wrapper_the_span_is_still_recorded_and_flushed() {
         Some(TimelineEvent::NextPolled { n: 3 })
     ));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn lambda_http_handlers_report_their_status_code() {
+    use lambda_http::{Adapter, Body, Request, Response};
+
+    async fn not_found(_request: Request) -> Result<Response<Body>, Error> {
+        Ok(Response::builder()
+            .status(404)
+            .body(Body::from("{}"))
+            .expect("valid response"))
+    }
+
+    let invocations = vec![Invocation::new("req-1", event("apigw-v2-wrong-path.json"))];
+    let function = Function::start(invocations, Behaviour::Ok, |b| b);
+    let otel = function.telemetry.layer();
+    let handler = lambda_http::service_fn(not_found);
+    tokio::spawn(
+        Runtime::new(Adapter::from(otel.wrap(handler)))
+            .layer(otel)
+            .run(),
+    );
+    function.wait_for_next_polls(2).await;
+
+    let (_, span) = function.invocation_span("req-1");
+    assert_eq!(span.attr_int("http.response.status_code"), Some(404));
+    assert_eq!(span.status_code, 0, "a 4xx is not a server error");
+    assert_eq!(span.attr_str("url.path"), Some("/other"));
+}

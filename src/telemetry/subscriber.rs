@@ -31,8 +31,12 @@ where
         Targets::new().with_default(LevelFilter::INFO),
         |t, target| t.with_target(*target, LevelFilter::OFF),
     );
+    // Busy/idle times and thread ids cost work on every span and say little in a function
+    // that handles one invocation at a time.
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("lambda-otel"))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
         .with_filter(filter)
 }
 
