@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    tracing::warn!(answer = 42, "straight in the handler");
     let work = tracing::info_span!("work", step = "one");
     work.in_scope(|| {
         opentelemetry::global::tracer_provider()
@@ -63,6 +64,13 @@ async fn one_span_per_invocation_with_the_faas_attributes() {
             .is_some_and(|ns| ns > 0)
     );
     assert_eq!(http.status_code, 0, "unset");
+    let (_, logged) = http
+        .events
+        .iter()
+        .find(|(name, _)| name == "straight in the handler")
+        .expect("the handler's tracing event is an event of the invocation span");
+    assert_eq!(logged.get("answer").and_then(|v| v.as_int()), Some(42));
+    assert_eq!(logged.get("level").and_then(|v| v.as_str()), Some("WARN"));
 
     let (_, other) = function.invocation_span("req-2");
     assert_eq!(other.name, "test-fn");

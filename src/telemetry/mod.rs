@@ -2,6 +2,7 @@
 
 mod builder;
 pub mod console;
+mod events;
 mod exporter;
 mod resource;
 mod subscriber;

@@ -53,7 +53,12 @@ pub(crate) fn install(
         .with_target(false)
         .with_filter(EnvFilter::new(level));
     let otel = provider.map(otel_layer::<Registry>);
-    let installed = Registry::default().with(otel).with(fmt).try_init();
+    let events = provider.map(|_| super::events::SpanEvents);
+    let installed = Registry::default()
+        .with(otel)
+        .with(events)
+        .with(fmt)
+        .try_init();
     if installed.is_err() {
         tracing::debug!(target: "lambda_otel", "a tracing subscriber was already installed; keeping it");
     }
