@@ -3,7 +3,7 @@
 //! Precedence, the same for every setting: a value set in code on
 //! [`TelemetryBuilder`](crate::TelemetryBuilder) > the signal-specific environment variable
 //! (`OTEL_EXPORTER_OTLP_TRACES_*`) > the generic one (`OTEL_EXPORTER_OTLP_*`) > the default.
-//! An empty variable counts as unset. A value that cannot be parsed is an [`Error`] naming the
+//! An empty variable counts as unset. A value that cannot be parsed is an [`Error`](crate::Error) naming the
 //! variable and the accepted values.
 
 pub mod env;

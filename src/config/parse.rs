@@ -155,13 +155,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
-        let err = traces_exporter("jaeger").unwrap_err().to_string();
+        let err = traces_exporter("jaeger").expect_err("invalid").to_string();
         assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
         assert!(err.contains("`otlp`, `console` or `none`"), "{err}");
-        let err = flush_timeout("0").unwrap_err().to_string();
+        let err = flush_timeout("0").expect_err("invalid").to_string();
         assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
         let err = sampler("traceidratio", Some("1.5"))
-            .unwrap_err()
+            .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
     }

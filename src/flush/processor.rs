@@ -78,7 +78,7 @@ impl SpanBuffer {
         self.worker
             .export(batch, Instant::now() + timeout, Reply::Blocking(tx));
         rx.recv_timeout(timeout + Duration::from_millis(50))
-            .unwrap_or_else(|_| Err(super::worker::ExportFailure::Timeout(0)))
+            .unwrap_or(Err(super::worker::ExportFailure::Timeout(0)))
     }
 }
 

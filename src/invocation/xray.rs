@@ -1,7 +1,7 @@
 //! The parent from Lambda's X-Ray header, and what its `Sampled=0` means.
 
 use crate::config::XraySampled;
-use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
 
@@ -51,7 +51,7 @@ impl ShouldSample for LambdaSampler {
             // The root decision has no trace state to carry; keep the parent's.
             result.trace_state = parent_context
                 .map(|cx| cx.span().span_context().trace_state().clone())
-                .unwrap_or_else(TraceState::default);
+                .unwrap_or_default();
         }
         result
     }

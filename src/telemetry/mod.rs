@@ -30,7 +30,6 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// A builder for code-level settings; environment variables fill in the rest.
-    #[must_use]
     pub fn builder() -> TelemetryBuilder {
         TelemetryBuilder::default()
     }

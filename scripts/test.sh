@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): tools, formatting, lints, docs, every test, the
+# SAM template. Runs on a fresh machine: everything it needs installs from the project's files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-tools.sh
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "test: installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p lambda-otel --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+# Each test runs in its own process: the integration tests set the Lambda environment.
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
+scripts/lint-template.sh
+echo "test: all checks passed"
