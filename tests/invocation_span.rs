@@ -15,6 +15,7 @@ const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     tracing::warn!(answer = 42, "straight in the handler");
+    tracing::debug!("too chatty for telemetry");
     let work = tracing::info_span!("work", step = "one");
     work.in_scope(|| {
         opentelemetry::global::tracer_provider()
@@ -71,6 +72,15 @@ async fn one_span_per_invocation_with_the_faas_attributes() {
         .expect("the handler's tracing event is an event of the invocation span");
     assert_eq!(logged.get("answer").and_then(|v| v.as_int()), Some(42));
     assert_eq!(logged.get("level").and_then(|v| v.as_str()), Some("WARN"));
+    let levels: Vec<_> = http
+        .events
+        .iter()
+        .filter_map(|(_, a)| a.get("level")?.as_str())
+        .collect();
+    assert!(
+        levels.iter().all(|l| ["INFO", "WARN", "ERROR"].contains(l)),
+        "debug and trace events (lambda_runtime's carries the raw event) stay out: {levels:?}"
+    );
 
     let (_, other) = function.invocation_span("req-2");
     assert_eq!(other.name, "test-fn");

@@ -37,7 +37,16 @@ where
         .with_tracer(provider.tracer("lambda-otel"))
         .with_tracked_inactivity(false)
         .with_threads(false)
-        .with_filter(filter)
+        .with_filter(telemetry_filter())
+}
+
+/// What may become telemetry: INFO and above, from the user's code, never the exporter's
+/// own stack (nor lambda_runtime's TRACE event that carries the raw event, secrets and all).
+fn telemetry_filter() -> Targets {
+    QUIET_TARGETS.iter().fold(
+        Targets::new().with_default(LevelFilter::INFO),
+        |t, target| t.with_target(*target, LevelFilter::OFF),
+    )
 }
 
 /// Installs the global subscriber; a subscriber installed earlier is kept (and reported).
@@ -53,7 +62,7 @@ pub(crate) fn install(
         .with_target(false)
         .with_filter(EnvFilter::new(level));
     let otel = provider.map(otel_layer::<Registry>);
-    let events = provider.map(|_| super::events::SpanEvents);
+    let events = provider.map(|_| super::events::SpanEvents.with_filter(telemetry_filter()));
     let installed = Registry::default()
         .with(otel)
         .with(events)
