@@ -6,7 +6,7 @@ use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
 use lambda_otel::XraySampled;
-use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 const UNSAMPLED: &str =
@@ -23,8 +23,7 @@ fn unsampled() -> Vec<Invocation> {
 #[tokio::test(flavor = "current_thread")]
 async fn by_default_sampled_0_still_exports_in_the_xray_trace() {
     let function = Function::start(unsampled(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(Runtime::new(otel.wrap(service_fn(echo))).layer(otel).run());
+    function.run(echo);
     function.wait_for_next_polls(2).await;
     let (_, span) = function.invocation_span("req-1");
     assert_eq!(span.trace_id, "5759e988bd862e3fe1be46a994272793");
@@ -36,8 +35,7 @@ async fn honoring_sampled_0_drops_the_trace() {
     let function = Function::start(unsampled(), Behaviour::Ok, |b| {
         b.with_xray_sampled(XraySampled::Honor)
     });
-    let otel = function.telemetry.layer();
-    tokio::spawn(Runtime::new(otel.wrap(service_fn(echo))).layer(otel).run());
+    function.run(echo);
     // Flushing happens before the next poll: nothing has arrived by then, nothing will.
     function.wait_for_next_polls(2).await;
     assert!(
@@ -56,8 +54,7 @@ async fn honoring_sampled_0_drops_the_trace() {
 async fn a_disabled_sdk_passes_everything_through() {
     let invocations = vec![Invocation::new("req-1", event("apigw-v2-roll.json"))];
     let function = Function::start(invocations, Behaviour::Ok, |b| b.with_sdk_disabled(true));
-    let otel = function.telemetry.layer();
-    tokio::spawn(Runtime::new(otel.wrap(service_fn(echo))).layer(otel).run());
+    function.run(echo);
     function.wait_for_next_polls(2).await;
     assert!(
         function

@@ -27,10 +27,6 @@ pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::L
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
-    let filter = QUIET_TARGETS.iter().fold(
-        Targets::new().with_default(LevelFilter::INFO),
-        |t, target| t.with_target(*target, LevelFilter::OFF),
-    );
     // Busy/idle times and thread ids cost work on every span and say little in a function
     // that handles one invocation at a time.
     tracing_opentelemetry::layer()

@@ -5,6 +5,9 @@ use super::otlp::{Behaviour, OtlpReceiver, ReceivedSpan};
 use super::runtime_api::{Invocation, RuntimeApi};
 use super::timeline::{Timeline, TimelineEvent};
 use lambda_otel::{Telemetry, TelemetryBuilder, TracesExporter};
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use serde_json::Value;
+use std::future::Future;
 
 /// The servers and the telemetry of one test.
 pub struct Function {
@@ -40,6 +43,20 @@ impl Function {
             receiver,
             telemetry,
         }
+    }
+
+    /// Runs the real lambda_runtime loop with `handler`, wrapped the way the README says.
+    pub fn run<F, Fut>(&self, handler: F)
+    where
+        F: Fn(LambdaEvent<Value>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Value, Error>> + Send + 'static,
+    {
+        let otel = self.telemetry.layer();
+        tokio::spawn(
+            Runtime::new(otel.wrap(service_fn(handler)))
+                .layer(otel)
+                .run(),
+        );
     }
 
     /// Waits (off the executor) until the runtime has polled `/next` `n` times.

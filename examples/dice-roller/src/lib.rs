@@ -27,6 +27,10 @@
 //! or `dice.values` (several, comma-separated, e.g. `4,1,6`). A rejected request has no
 //! `roll` span; its reason is a `WARN` event on the invocation span.
 //!
+//! # Calling it without Lambda
+//!
+//! [`respond`] takes the random number generator, so a test can seed it:
+//!
 //! ```
 //! use std::collections::HashMap;
 //!
