@@ -7,7 +7,7 @@ use common::function::{Function, event};
 use common::otlp::{Behaviour, OtlpReceiver};
 use common::runtime_api::Invocation;
 use common::timeline::TimelineEvent;
-use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -53,12 +53,7 @@ fn error_body(function: &Function, id: &str) -> Value {
 #[tokio::test(flavor = "current_thread")]
 async fn errors_and_panics_mark_the_span_and_still_reach_lambda() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(failing)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(failing);
     function.wait_for_next_polls(5).await;
 
     let (_, err) = function.invocation_span("err");
@@ -124,12 +119,7 @@ async fn function_survives(behaviour: Behaviour, endpoint: Option<String>) -> Fu
             .with_flush_timeout(Duration::from_millis(100)),
         None => b.with_flush_timeout(Duration::from_millis(100)),
     });
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(failing)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(failing);
     function.wait_for_next_polls(3).await;
     for id in ["one", "two"] {
         let events = function.timeline.events();
@@ -178,12 +168,7 @@ async fn an_invocation_past_its_deadline_does_not_wait_for_the_export() {
     let function = Function::start(vec![past], Behaviour::NeverAnswer, |b| {
         b.with_flush_timeout(Duration::from_secs(60))
     });
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(failing)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(failing);
     // With a 60 s flush timeout and a collector that never answers, only the invocation's
     // deadline (long past) lets the runtime reach its next poll before the harness gives up.
     function.wait_for_next_polls(2).await;

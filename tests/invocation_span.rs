@@ -40,12 +40,7 @@ fn invocations() -> Vec<Invocation> {
 #[tokio::test(flavor = "current_thread")]
 async fn one_span_per_invocation_with_the_faas_attributes() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(handler)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(handler);
     function.wait_for_next_polls(3).await;
 
     let (_, http) = function.invocation_span("req-1");
@@ -120,12 +115,7 @@ async fn one_span_per_invocation_with_the_faas_attributes() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_xray_header_gives_trace_and_parent_and_handler_spans_are_children() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(handler)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(handler);
     function.wait_for_next_polls(3).await;
 
     let (_, http) = function.invocation_span("req-1");
@@ -172,12 +162,7 @@ fn assert_spans_before_next_poll(function: &Function, ids: &[&str]) {
 #[tokio::test(flavor = "current_thread")]
 async fn after_response_mode_exports_after_the_response_and_before_the_next_poll() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(handler)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(handler);
     function.wait_for_next_polls(3).await;
 
     assert_spans_before_next_poll(&function, &["req-1", "req-2"]);
@@ -193,12 +178,7 @@ async fn before_response_mode_exports_before_the_response_is_posted() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| {
         b.with_flush_mode(lambda_otel::FlushMode::BeforeResponse)
     });
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(handler)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(handler);
     function.wait_for_next_polls(3).await;
 
     assert_spans_before_next_poll(&function, &["req-1", "req-2"]);
@@ -212,12 +192,7 @@ async fn before_response_mode_exports_before_the_response_is_posted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_on_a_multi_thread_runtime_too() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
-    let otel = function.telemetry.layer();
-    tokio::spawn(
-        Runtime::new(otel.wrap(service_fn(handler)))
-            .layer(otel)
-            .run(),
-    );
+    function.run(handler);
     function.wait_for_next_polls(3).await;
     assert_spans_before_next_poll(&function, &["req-1", "req-2"]);
 }
