@@ -11,26 +11,29 @@ pub(crate) fn spawn_worker(
     settings: &Settings,
     resource: &Resource,
 ) -> Result<Option<Worker>, Error> {
+    if settings.exporter == TracesExporter::None {
+        return Ok(None);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("lambda-otel-export")
         .build()
         .map_err(Error::Thread)?;
-    match settings.exporter {
-        TracesExporter::None => {
-            // Not started: the runtime goes, and dropping it outside any executor is fine even
-            // when called from async code, because it never ran anything.
+    if settings.exporter == TracesExporter::Console {
+        return start(super::console::ConsoleExporter::new(), resource, runtime);
+    }
+    // gRPC channels spawn their background task on the runtime current at build time.
+    let built = {
+        let _entered = runtime.enter();
+        otlp(settings)
+    };
+    match built {
+        Ok(exporter) => start(exporter, resource, runtime),
+        Err(error) => {
+            // A plain drop blocks, which panics when `main` is async; this runtime never ran
+            // anything, so nothing is lost by not waiting.
             runtime.shutdown_background();
-            Ok(None)
-        }
-        TracesExporter::Console => start(super::console::ConsoleExporter::new(), resource, runtime),
-        TracesExporter::Otlp => {
-            // gRPC channels spawn their background task on the runtime current at build time.
-            let exporter = {
-                let _entered = runtime.enter();
-                otlp(settings)?
-            };
-            start(exporter, resource, runtime)
+            Err(error)
         }
     }
 }
