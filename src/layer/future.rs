@@ -5,8 +5,8 @@ use super::layer::Shared;
 use crate::config::FlushMode;
 use crate::flush::PendingFlush;
 use crate::invocation::{Invocation, Outcome, outcome};
-use futures_util::TryFuture;
 use futures_util::future::CatchUnwind;
+use futures_util::{FutureExt as _, TryFuture};
 use lambda_runtime::Diagnostic;
 use pin_project_lite::pin_project;
 use std::any::Any;
@@ -28,19 +28,11 @@ pin_project! {
 }
 
 impl<F: Future> InvocationFuture<F> {
-    pub(crate) fn new(future: F, invocation: Invocation, shared: Arc<Shared>) -> Self {
+    /// `tracking` is `None` when telemetry is disabled.
+    pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<Shared>)>) -> Self {
         Self {
             future,
-            tracking: Some((invocation, shared)),
-            flush: None,
-            output: None,
-        }
-    }
-
-    pub(crate) fn passthrough(future: F) -> Self {
-        Self {
-            future,
-            tracking: None,
+            tracking,
             flush: None,
             output: None,
         }
@@ -64,8 +56,8 @@ impl<F: Future> Future for InvocationFuture<F> {
                 invocation.end();
                 // Without the handler wrapper, before-response mode has had no chance to flush.
                 let due = shared.flush_mode == FlushMode::AfterResponse || !invocation.handled();
-                if due && let Some(flusher) = &shared.flusher {
-                    *this.flush = flusher.start(invocation.deadline());
+                if due {
+                    *this.flush = shared.start_flush(&invocation);
                 }
             }
             *this.output = Some(output);
@@ -117,23 +109,11 @@ pin_project! {
 }
 
 impl<F: TryFuture> HandlerFuture<F> {
-    pub(crate) fn new(
-        future: CatchUnwind<AssertUnwindSafe<F>>,
-        invocation: Invocation,
-        shared: Arc<Shared>,
-    ) -> Self {
+    /// `tracking` is `None` when there is no invocation to record on.
+    pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<Shared>)>) -> Self {
         Self {
-            future,
-            tracking: Some((invocation, shared)),
-            flush: None,
-            finished: None,
-        }
-    }
-
-    pub(crate) fn passthrough(future: CatchUnwind<AssertUnwindSafe<F>>) -> Self {
-        Self {
-            future,
-            tracking: None,
+            future: AssertUnwindSafe(future).catch_unwind(),
+            tracking,
             flush: None,
             finished: None,
         }
@@ -160,9 +140,7 @@ where
                 finished.record(&invocation);
                 if shared.flush_mode == FlushMode::BeforeResponse {
                     invocation.end();
-                    if let Some(flusher) = &shared.flusher {
-                        *this.flush = flusher.start(invocation.deadline());
-                    }
+                    *this.flush = shared.start_flush(&invocation);
                 }
             }
             *this.finished = Some(finished);

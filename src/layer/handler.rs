@@ -3,7 +3,7 @@
 use super::future::HandlerFuture;
 use super::layer::Shared;
 use crate::invocation::{Invocation, Outcome, outcome};
-use futures_util::FutureExt as _;
+use futures_util::TryFuture;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -45,23 +45,27 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let tracked = self.shared.as_ref().zip(Invocation::current());
-        let Some((shared, invocation)) = tracked else {
-            return HandlerFuture::passthrough(
-                AssertUnwindSafe(self.inner.call(event)).catch_unwind(),
-            );
-        };
-        let shared = Arc::clone(shared);
-        invocation.mark_handled();
         let inner = &mut self.inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.call(event))) {
-            Ok(future) => {
-                HandlerFuture::new(AssertUnwindSafe(future).catch_unwind(), invocation, shared)
-            }
-            Err(payload) => {
-                record_panic(&invocation, payload.as_ref());
-                resume_unwind(payload)
-            }
+        call_tracked(self.shared.as_ref(), || inner.call(event))
+    }
+}
+
+/// Calls the handler under the current invocation, if any: marks it handled, and records a
+/// panic raised by the call itself before letting it go on to lambda_runtime.
+pub(super) fn call_tracked<F: TryFuture>(
+    shared: Option<&Arc<Shared>>,
+    call: impl FnOnce() -> F,
+) -> HandlerFuture<F> {
+    let tracked = shared.and_then(|shared| Some((shared, Invocation::current()?)));
+    let Some((shared, invocation)) = tracked else {
+        return HandlerFuture::new(call(), None);
+    };
+    invocation.mark_handled();
+    match catch_unwind(AssertUnwindSafe(call)) {
+        Ok(future) => HandlerFuture::new(future, Some((invocation, Arc::clone(shared)))),
+        Err(payload) => {
+            record_panic(&invocation, payload.as_ref());
+            resume_unwind(payload)
         }
     }
 }

@@ -3,13 +3,10 @@
 
 use super::OtelHandler;
 use super::future::HandlerFuture;
-use crate::invocation::Invocation;
-use futures_util::FutureExt as _;
+use super::handler::call_tracked;
 use futures_util::future::BoxFuture;
 use lambda_http::{Body, IntoResponse, Request, Response};
 use lambda_runtime::Diagnostic;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
@@ -32,18 +29,13 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let future = self.inner.call(request);
-        let response: ResponseFuture<S::Error> = Box::pin(async move {
-            let response = future.await?;
-            Ok(response.into_response().await)
-        });
-        let future = AssertUnwindSafe(response).catch_unwind();
-        match self.shared.as_ref().zip(Invocation::current()) {
-            Some((shared, invocation)) => {
-                invocation.mark_handled();
-                HandlerFuture::new(future, invocation, Arc::clone(shared))
-            }
-            None => HandlerFuture::passthrough(future),
-        }
+        let inner = &mut self.inner;
+        call_tracked(self.shared.as_ref(), || -> ResponseFuture<S::Error> {
+            let future = inner.call(request);
+            Box::pin(async move {
+                let response = future.await?;
+                Ok(response.into_response().await)
+            })
+        })
     }
 }

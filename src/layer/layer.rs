@@ -2,8 +2,8 @@
 
 use super::{OtelHandler, OtelService};
 use crate::config::FlushMode;
-use crate::flush::Flusher;
-use crate::invocation::SpanSettings;
+use crate::flush::{Flusher, PendingFlush};
+use crate::invocation::{Invocation, SpanSettings};
 use opentelemetry_sdk::trace::SdkTracer;
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +17,14 @@ pub(crate) struct Shared {
     pub flusher: Option<Flusher>,
     pub span: SpanSettings,
     pub flush_mode: FlushMode,
+}
+
+impl Shared {
+    /// Starts flushing the buffered spans, bounded by the invocation's deadline; `None` when
+    /// nothing is exported or the buffer is empty.
+    pub(crate) fn start_flush(&self, invocation: &Invocation) -> Option<PendingFlush> {
+        self.flusher.as_ref()?.start(invocation.deadline())
+    }
 }
 
 /// A tower layer that gives every Lambda invocation an OpenTelemetry span and flushes it

@@ -36,7 +36,7 @@ where
 
     fn call(&mut self, req: LambdaInvocation) -> Self::Future {
         let Some(shared) = &self.shared else {
-            return InvocationFuture::passthrough(self.inner.call(req));
+            return InvocationFuture::new(self.inner.call(req), None);
         };
         let invocation = Invocation::start(&shared.tracer, shared.span, &req);
         // The handler may run code as soon as it is called: attach the span for the call too.
@@ -44,6 +44,6 @@ where
             let _attached = invocation.context().clone().attach();
             self.inner.call(req)
         };
-        InvocationFuture::new(future, invocation, Arc::clone(shared))
+        InvocationFuture::new(future, Some((invocation, Arc::clone(shared))))
     }
 }
