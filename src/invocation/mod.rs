@@ -3,9 +3,11 @@
 pub(crate) mod coldstart;
 mod event;
 pub(crate) mod outcome;
+mod settings;
 mod span;
 mod xray;
 
 pub(crate) use outcome::Outcome;
-pub(crate) use span::{Invocation, SpanSettings};
+pub(crate) use settings::SpanSettings;
+pub(crate) use span::Invocation;
 pub(crate) use xray::LambdaSampler;

@@ -1,8 +1,7 @@
 //! Starting and ending the invocation span.
 
-use super::{coldstart, event, xray};
+use super::{SpanSettings, coldstart, event, xray};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
-use crate::config::XraySampled;
 use lambda_runtime::LambdaInvocation;
 use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -15,13 +14,6 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// What the span start needs from the configuration.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SpanSettings {
-    pub xray_sampled: XraySampled,
-    pub cold_start_possible: bool,
-}
 
 #[derive(Debug)]
 struct State {
