@@ -29,6 +29,7 @@ pub mod config;
 mod error;
 mod flush;
 mod invocation;
+mod propagation;
 pub mod layer;
 pub mod telemetry;
 

@@ -1,0 +1,5 @@
+//! Where the invocation span's parent and links come from.
+
+mod carrier;
+
+pub(crate) use carrier::TraceHeaders;
