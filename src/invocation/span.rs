@@ -38,7 +38,7 @@ pub(crate) struct Invocation {
 impl Invocation {
     pub(crate) fn start(
         tracer: &SdkTracer,
-        settings: SpanSettings,
+        settings: &SpanSettings,
         req: &LambdaInvocation,
     ) -> Self {
         let start = Instant::now();
