@@ -7,3 +7,24 @@ pub const INVOCATION_DURATION_NS: &str = "lambda_otel.invocation.duration_ns";
 
 /// On the cold-start invocation only: nanoseconds from process start to the invocation.
 pub const INIT_DURATION_NS: &str = "lambda_otel.init.duration_ns";
+
+/// `messaging.system` for Kinesis, which the conventions do not list (they list `aws_sqs` and
+/// `aws.sns`).
+pub const MESSAGING_SYSTEM_KINESIS: &str = "aws.kinesis";
+
+/// `messaging.system` for DynamoDB Streams, which the conventions do not list.
+pub const MESSAGING_SYSTEM_DYNAMODB_STREAMS: &str = "aws.dynamodb_streams";
+
+/// The `source` of an EventBridge event (`aws.events`, `com.example.orders`); the conventions
+/// define no EventBridge attributes.
+pub const EVENTBRIDGE_SOURCE: &str = "lambda_otel.eventbridge.source";
+
+/// The `detail-type` of an EventBridge event (`Scheduled Event`, `OrderPlaced`).
+pub const EVENTBRIDGE_DETAIL_TYPE: &str = "lambda_otel.eventbridge.detail_type";
+
+/// The `id` of an EventBridge event.
+pub const EVENTBRIDGE_EVENT_ID: &str = "lambda_otel.eventbridge.event_id";
+
+/// The `resources` of an EventBridge event (for a scheduled rule, the rule's ARN), as a string
+/// array of at most 16 entries.
+pub const EVENTBRIDGE_RESOURCES: &str = "lambda_otel.eventbridge.resources";

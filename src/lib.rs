@@ -30,6 +30,7 @@ mod error;
 mod flush;
 mod invocation;
 mod propagation;
+pub mod trigger;
 pub mod layer;
 pub mod telemetry;
 

@@ -1,0 +1,44 @@
+//! Attribute values taken from an event are bounded: an event is caller-controlled input.
+
+use opentelemetry::KeyValue;
+use std::borrow::Cow;
+
+/// The longest string value, in bytes, the wrapper records from an event.
+pub const MAX_VALUE_LEN: usize = 1024;
+
+/// `value`, cut at a character boundary to at most [`MAX_VALUE_LEN`] bytes.
+pub(super) fn bounded(value: &str) -> String {
+    if value.len() <= MAX_VALUE_LEN {
+        return value.to_owned();
+    }
+    let mut end = MAX_VALUE_LEN;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].to_owned()
+}
+
+/// Pushes `key = value` when there is a non-empty value.
+pub(super) fn push_str(
+    attributes: &mut Vec<KeyValue>,
+    key: &'static str,
+    value: Option<Cow<'_, str>>,
+) {
+    if let Some(value) = value.filter(|v| !v.is_empty()) {
+        attributes.push(KeyValue::new(key, bounded(&value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_at_a_char_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(MAX_VALUE_LEN);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_VALUE_LEN && cut.len() >= MAX_VALUE_LEN - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+}

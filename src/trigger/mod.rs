@@ -1,0 +1,165 @@
+//! What invoked the function, read from the raw event with no configuration.
+//!
+//! The wrapper makes one borrowed pass over the event, reading only the fields below; bodies,
+//! `detail`, DynamoDB images and every other field are skipped without being built, and every
+//! recorded value is cut to [`MAX_VALUE_LEN`] bytes. An event that is not JSON, or in no known
+//! shape, is a direct invocation (`faas.trigger=other`); inspection never fails the invocation.
+//!
+//! | source | `faas.trigger` | kind | span name | attributes |
+//! | --- | --- | --- | --- | --- |
+//! | API Gateway REST API (payload 1.0), HTTP API (2.0), Function URL, ALB | `http` | SERVER | `GET /users/{id}` (`GET` without a route) | `http.request.method`, `http.route`, `url.path`, `url.query` (redacted), `url.scheme`, `server.address`, `client.address`, `user_agent.original`, `network.protocol.version`; `http.response.status_code` from the response |
+//! | SQS | `pubsub` | CONSUMER | `<queue> process` | `messaging.system=aws_sqs`, `messaging.operation.type=process`, `messaging.destination.name`, `messaging.batch.message_count` (or `messaging.message.id` for one message), `aws.sqs.queue.url` |
+//! | SNS | `pubsub` | CONSUMER | `<topic> process` | the same with `messaging.system=aws.sns`, `aws.sns.topic.arn` |
+//! | Kinesis | `pubsub` | CONSUMER | `<stream> process` | the same with `messaging.system=aws.kinesis`, `aws.kinesis.stream_name` |
+//! | DynamoDB Streams | `datasource` | CONSUMER | `<table> process` | the same with `messaging.system=aws.dynamodb_streams`, `aws.dynamodb.table_names`, `faas.document.collection`, `faas.document.operation` |
+//! | S3 | `datasource` | SERVER | the function name | `faas.document.collection`/`aws.s3.bucket`, `faas.document.name`/`aws.s3.key`, `faas.document.operation`, `faas.document.time` |
+//! | EventBridge | `pubsub` | CONSUMER | the function name | `lambda_otel.eventbridge.source`, `.detail_type`, `.event_id`, `.resources` |
+//! | scheduled rule / EventBridge Scheduler | `timer` | SERVER | the function name | `faas.time`, and the EventBridge attributes |
+//! | CloudWatch Logs subscription | `pubsub` | CONSUMER | the function name | `aws.log.group.names`, `aws.log.stream.names` (with the `cloudwatch-logs` feature) |
+//! | anything else (direct invocation) | `other` | SERVER | the function name | |
+//!
+//! Records of SQS and SNS batches that carry their producer's trace context (SQS's
+//! `AWSTraceHeader` system attribute, or a W3C `traceparent` message attribute) become span
+//! links; a batch has no parent of its own beyond Lambda's (see
+//! [`Propagator`](crate::config::Propagator)).
+
+mod bound;
+mod de;
+mod events;
+mod http;
+mod logs;
+mod probe;
+mod query;
+mod records;
+
+pub use bound::MAX_VALUE_LEN;
+
+use crate::propagation::TraceHeaders;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
+use std::fmt;
+
+/// The service that invoked the function, as read from the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventSource {
+    /// API Gateway REST API (payload format 1.0).
+    ApiGatewayRest,
+    /// API Gateway HTTP API (payload format 2.0).
+    ApiGatewayHttp,
+    /// A Lambda Function URL.
+    FunctionUrl,
+    /// An Application Load Balancer.
+    Alb,
+    /// An SQS queue.
+    Sqs,
+    /// An SNS topic.
+    Sns,
+    /// A Kinesis data stream.
+    Kinesis,
+    /// A DynamoDB stream.
+    DynamoDbStreams,
+    /// An S3 event notification.
+    S3,
+    /// An EventBridge event.
+    EventBridge,
+    /// An EventBridge scheduled rule or EventBridge Scheduler.
+    Schedule,
+    /// A CloudWatch Logs subscription filter.
+    CloudWatchLogs,
+    /// Anything else: a direct invocation, or an event in no known shape.
+    Direct,
+}
+
+impl EventSource {
+    /// The `faas.trigger` value of this source.
+    #[must_use]
+    pub fn faas_trigger(self) -> &'static str {
+        match self {
+            Self::ApiGatewayRest | Self::ApiGatewayHttp | Self::FunctionUrl | Self::Alb => "http",
+            Self::Sqs | Self::Sns | Self::Kinesis | Self::EventBridge | Self::CloudWatchLogs => {
+                "pubsub"
+            }
+            Self::DynamoDbStreams | Self::S3 => "datasource",
+            Self::Schedule => "timer",
+            Self::Direct => "other",
+        }
+    }
+
+    /// A short, stable name (`sqs`, `api-gateway-http`, ...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiGatewayRest => "api-gateway-rest",
+            Self::ApiGatewayHttp => "api-gateway-http",
+            Self::FunctionUrl => "function-url",
+            Self::Alb => "alb",
+            Self::Sqs => "sqs",
+            Self::Sns => "sns",
+            Self::Kinesis => "kinesis",
+            Self::DynamoDbStreams => "dynamodb-streams",
+            Self::S3 => "s3",
+            Self::EventBridge => "eventbridge",
+            Self::Schedule => "schedule",
+            Self::CloudWatchLogs => "cloudwatch-logs",
+            Self::Direct => "direct",
+        }
+    }
+}
+
+impl fmt::Display for EventSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the event says about the invocation span.
+#[derive(Debug)]
+pub(crate) struct Inspected<'a> {
+    pub source: EventSource,
+    pub kind: SpanKind,
+    /// `None`: the function name.
+    pub name: Option<String>,
+    pub attributes: Vec<KeyValue>,
+    /// The request's trace context (HTTP sources).
+    pub carrier: TraceHeaders<'a>,
+    /// Each record's trace context (message batches), for links.
+    pub records: Vec<TraceHeaders<'a>>,
+}
+
+impl Inspected<'_> {
+    /// A direct invocation, or an event the wrapper was told not to read.
+    pub(crate) fn direct() -> Self {
+        Self {
+            source: EventSource::Direct,
+            kind: SpanKind::Server,
+            name: None,
+            attributes: Vec::new(),
+            carrier: TraceHeaders::default(),
+            records: Vec::new(),
+        }
+    }
+}
+
+/// Reads the event. Never fails: anything unrecognised is [`EventSource::Direct`].
+/// `sensitive_query_keys` are lower-case.
+pub(crate) fn inspect<'a>(body: &'a [u8], sensitive_query_keys: &[Box<str>]) -> Inspected<'a> {
+    let Ok(mut probe) = serde_json::from_slice::<probe::Probe<'a>>(body) else {
+        return Inspected::direct();
+    };
+    if let Some(records) = probe.records.take()
+        && let Some(source) = records::source(&records)
+    {
+        return records::inspect(source, records);
+    }
+    if probe.awslogs.is_some() {
+        return events::cloudwatch_logs(body);
+    }
+    if probe.source.is_some() && probe.detail_type.is_some() {
+        return events::eventbridge(probe).unwrap_or_else(Inspected::direct);
+    }
+    http::inspect(probe, sensitive_query_keys).unwrap_or_else(Inspected::direct)
+}
+
+#[cfg(test)]
+mod tests;
