@@ -18,4 +18,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
 scripts/lint-template.sh
+python3 scripts/check-events.py
 echo "test: all checks passed"
