@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-command demo: runs the dice roller locally under `cargo lambda watch` with the
-# console span exporter, sends it every sample event in events/, prints each response, then
-# the spans the function printed. Every wait is bounded; the watcher stops on exit.
+# console span exporter, sends it every sample event in events/ (the *.json files directly
+# there; events/triggers/ holds other event sources, which the dice roller does not serve),
+# prints each response, then the spans the function printed. Every wait is bounded; the
+# watcher stops on exit.
 #
 # Environment: DEMO_PORT (default 9000), DEMO_READY_SECS (default 60),
 # DEMO_INVOKE_SECS (default 300: the first invoke may still compile), DEMO_SPANS_SECS (10).
@@ -77,6 +79,7 @@ done
 
 failures=0
 invocations=0
+# Top level only: events/triggers/*.json are not requests for this function.
 for event in events/*.json; do
     say "$event"
     if timeout "$invoke_secs" cargo lambda invoke "$function_name" \
