@@ -1,5 +1,7 @@
 //! Environment variable names and their defaults, side by side.
 
+use super::Propagator;
+
 /// Standard: turns the SDK off (`true`/`false`).
 pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 /// Standard: the `service.name` resource attribute.
@@ -30,6 +32,14 @@ pub const LAMBDA_OTEL_FLUSH: &str = "LAMBDA_OTEL_FLUSH";
 pub const LAMBDA_OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_OTEL_FLUSH_TIMEOUT_MS";
 /// lambda-otel: what the X-Ray header's `Sampled=0` means (`ignore`, `honor`).
 pub const LAMBDA_OTEL_XRAY_SAMPLED: &str = "LAMBDA_OTEL_XRAY_SAMPLED";
+/// Standard: the context propagators, in order (`tracecontext`, `baggage`, `xray`,
+/// `xray-lambda`, `none`).
+pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+/// lambda-otel: query-string keys whose values are recorded as `REDACTED` in `url.query`
+/// (comma-separated, any case); replaces [`DEFAULT_REDACTED_QUERY_KEYS`].
+pub const LAMBDA_OTEL_REDACTED_QUERY_KEYS: &str = "LAMBDA_OTEL_REDACTED_QUERY_KEYS";
+/// lambda-otel: whether the raw event is read for attributes and trace context (`on`, `off`).
+pub const LAMBDA_OTEL_EVENT_EXTRACTION: &str = "LAMBDA_OTEL_EVENT_EXTRACTION";
 /// Lambda: how the environment was initialised (`on-demand`, `provisioned-concurrency`,
 /// `snap-start`, `lambda-managed-instances`).
 pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
@@ -42,5 +52,31 @@ pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// Default flush bound: well under a second, far above a healthy collector's round trip.
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
+/// The OpenTelemetry default. `xray-lambda` is left out on purpose: with it, Lambda's X-Ray
+/// segment becomes the parent, and traces in other backends show a missing parent.
+pub const DEFAULT_PROPAGATORS: &[Propagator] = &[Propagator::TraceContext, Propagator::Baggage];
+/// Query-string keys whose values carry credentials: the HTTP semantic conventions' list
+/// (`sig`, `signature`, `awsaccesskeyid`, `x-goog-signature`), S3 presigned URLs' other
+/// credentials, and the usual names of tokens, keys and OAuth codes. Lower-case.
+pub const DEFAULT_REDACTED_QUERY_KEYS: &[&str] = &[
+    "sig",
+    "signature",
+    "awsaccesskeyid",
+    "x-goog-signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "token",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "api_key",
+    "apikey",
+    "key",
+    "password",
+    "secret",
+    "client_secret",
+    "code",
+];
 /// `service.name` when neither the code, `OTEL_SERVICE_NAME` nor Lambda gives one.
 pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";

@@ -66,6 +66,39 @@ pub enum XraySampled {
     Honor,
 }
 
+/// Where the invocation span's parent comes from: one entry of `OTEL_PROPAGATORS`.
+///
+/// Propagators run in the order given. When a later one finds a valid span context, it becomes
+/// the parent and the one found before becomes a span link, so no context is lost. The default
+/// is `tracecontext,baggage`, as in OpenTelemetry; add `xray-lambda` only when reporting to
+/// X-Ray (`tracecontext,baggage,xray-lambda`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Propagator {
+    /// W3C Trace Context (`tracecontext`): the event's `traceparent` and `tracestate` headers.
+    TraceContext,
+    /// W3C Baggage (`baggage`): the event's `baggage` header becomes the context's baggage.
+    /// Never gives a parent.
+    Baggage,
+    /// AWS X-Ray (`xray`): the event's `X-Amzn-Trace-Id` header. A header without a `Parent`,
+    /// as ALB and API Gateway send, gives no parent.
+    Xray,
+    /// AWS X-Ray for Lambda (`xray-lambda`): as [`Xray`](Self::Xray), and when the event has no
+    /// X-Ray parent, Lambda's own X-Ray header for the invocation, so the span joins the trace
+    /// of Lambda's Active tracing. [`XraySampled`] decides what its `Sampled=0` means.
+    XrayLambda,
+}
+
+impl fmt::Display for Propagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TraceContext => "tracecontext",
+            Self::Baggage => "baggage",
+            Self::Xray => "xray",
+            Self::XrayLambda => "xray-lambda",
+        })
+    }
+}
+
 impl fmt::Display for FlushMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -1,6 +1,6 @@
 //! Parsers for the values of the settings: each names its variable and the accepted values.
 
-use super::{FlushMode, Protocol, TracesExporter, XraySampled, env};
+use super::{FlushMode, Propagator, Protocol, TracesExporter, XraySampled, env};
 use crate::Error;
 use opentelemetry_sdk::trace::Sampler;
 use std::time::Duration;
@@ -46,6 +46,66 @@ pub(super) fn xray_sampled(value: &str) -> Result<XraySampled, Error> {
             "`ignore` or `honor`",
         )),
     }
+}
+
+pub(super) fn on_off(variable: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(Error::invalid(variable, value, "`on` or `off`")),
+    }
+}
+
+/// `OTEL_PROPAGATORS`: names in order, duplicates dropped; `none` alone is the empty list.
+pub(super) fn propagators(value: &str) -> Result<Vec<Propagator>, Error> {
+    const EXPECTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `xray` and \
+                            `xray-lambda`, or `none` alone";
+    let invalid = |value: &str| Error::invalid(env::OTEL_PROPAGATORS, value, EXPECTED);
+    let mut list = Vec::new();
+    let mut none = false;
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let propagator = match name.to_ascii_lowercase().as_str() {
+            "tracecontext" => Propagator::TraceContext,
+            "baggage" => Propagator::Baggage,
+            "xray" => Propagator::Xray,
+            "xray-lambda" => Propagator::XrayLambda,
+            "none" => {
+                none = true;
+                continue;
+            }
+            _ => return Err(invalid(name)),
+        };
+        list.push(propagator);
+    }
+    let list = unique(list);
+    match (none, list.is_empty()) {
+        (true, true) | (false, false) => Ok(list),
+        // `none` beside a propagator contradicts itself; a list of commas names nothing.
+        (true, false) | (false, true) => Err(invalid(value)),
+    }
+}
+
+/// `list` in order, without its duplicates (a second `tracecontext` could only repeat the first).
+pub(super) fn unique(list: impl IntoIterator<Item = Propagator>) -> Vec<Propagator> {
+    let mut unique = Vec::new();
+    for propagator in list {
+        if !unique.contains(&propagator) {
+            unique.push(propagator);
+        }
+    }
+    unique
+}
+
+/// A list of query-string keys: trimmed, lower-case, without empty members or duplicates.
+pub(super) fn query_keys<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> Vec<Box<str>> {
+    let mut list: Vec<Box<str>> = Vec::new();
+    for key in keys {
+        let key = key.as_ref().trim();
+        if !key.is_empty() && !list.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            list.push(key.to_ascii_lowercase().into());
+        }
+    }
+    list
 }
 
 pub(super) fn traces_exporter(value: &str) -> Result<TracesExporter, Error> {
@@ -190,6 +250,68 @@ mod tests {
         assert!(
             matches!(sampler("traceidratio", None), Ok(Sampler::TraceIdRatioBased(r)) if r == 1.0)
         );
+    }
+
+    #[test]
+    fn every_propagator_name_is_accepted_in_any_case_with_spaces() {
+        use Propagator::{Baggage, TraceContext, Xray, XrayLambda};
+        let all = propagators(" TraceContext , BAGGAGE,xray,  Xray-Lambda ").expect("valid");
+        assert_eq!(all, [TraceContext, Baggage, Xray, XrayLambda]);
+        for p in all {
+            assert_eq!(propagators(&p.to_string()).ok(), Some(vec![p]), "{p}");
+        }
+        assert_eq!(
+            propagators("xray-lambda,tracecontext").ok(),
+            Some(vec![XrayLambda, TraceContext]),
+            "order is kept"
+        );
+        assert_eq!(
+            propagators("baggage,,baggage").ok(),
+            Some(vec![Baggage]),
+            "empty members and duplicates are dropped"
+        );
+        assert_eq!(propagators(" None ").ok(), Some(vec![]));
+    }
+
+    #[test]
+    fn unknown_or_contradictory_propagators_are_errors() {
+        for (value, shown) in [
+            ("b3", "\"b3\""),
+            ("tracecontext, jaeger", "\"jaeger\""),
+            ("none,xray", "\"none,xray\""),
+            (",", "\",\""),
+        ] {
+            let err = propagators(value).expect_err(value).to_string();
+            assert!(
+                err.contains("OTEL_PROPAGATORS") && err.contains(shown),
+                "{err}"
+            );
+            assert!(
+                err.contains(
+                    "`tracecontext`, `baggage`, `xray` and `xray-lambda`, or `none` alone"
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn query_keys_are_trimmed_lower_case_and_unique() {
+        let keys = query_keys(" Sig ,,X-Amz-Signature,sig".split(','));
+        assert_eq!(
+            keys,
+            ["sig".into(), "x-amz-signature".into()] as [Box<str>; 2]
+        );
+    }
+
+    #[test]
+    fn on_off_flags() {
+        assert_eq!(on_off("X", " OFF ").ok(), Some(false));
+        assert_eq!(on_off("X", "on").ok(), Some(true));
+        let err = on_off("LAMBDA_OTEL_EVENT_EXTRACTION", "true")
+            .expect_err("invalid")
+            .to_string();
+        assert!(err.contains("LAMBDA_OTEL_EVENT_EXTRACTION") && err.contains("`on` or `off`"));
     }
 
     #[test]

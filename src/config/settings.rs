@@ -1,8 +1,9 @@
 //! Resolving every setting once, at start-up, from code overrides and an environment lookup.
 
-use super::{FlushMode, Protocol, TracesExporter, XraySampled, env, parse};
+use super::{FlushMode, Propagator, Protocol, TracesExporter, XraySampled, env, parse};
 use crate::Error;
 use opentelemetry_sdk::trace::Sampler;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Values set in code on the builder; `None` means "from the environment, else the default".
@@ -18,6 +19,9 @@ pub(crate) struct Overrides {
     pub flush_mode: Option<FlushMode>,
     pub flush_timeout: Option<Duration>,
     pub xray_sampled: Option<XraySampled>,
+    pub propagators: Option<Vec<Propagator>>,
+    pub redacted_query_keys: Option<Vec<String>>,
+    pub event_extraction: Option<bool>,
 }
 
 /// Every setting, resolved.
@@ -35,6 +39,11 @@ pub(crate) struct Settings {
     pub flush_mode: FlushMode,
     pub flush_timeout: Duration,
     pub xray_sampled: XraySampled,
+    /// In order, without duplicates; empty for `none`.
+    pub propagators: Arc<[Propagator]>,
+    /// Lower-case.
+    pub redacted_query_keys: Arc<[Box<str>]>,
+    pub event_extraction: bool,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
 }
@@ -119,6 +128,31 @@ impl Settings {
                 .transpose()?
                 .unwrap_or_default(),
         };
+        let propagators = match overrides.propagators {
+            Some(list) => parse::unique(list),
+            None => var(env::OTEL_PROPAGATORS)
+                .map(|v| parse::propagators(&v))
+                .transpose()?
+                .unwrap_or_else(|| env::DEFAULT_PROPAGATORS.to_vec()),
+        };
+        let redacted_query_keys = match overrides.redacted_query_keys {
+            Some(keys) => parse::query_keys(keys),
+            None => {
+                // A variable that names no key counts as unset, so a stray comma cannot
+                // switch redaction off; only code can ask for an empty list.
+                let from_env = var(env::LAMBDA_OTEL_REDACTED_QUERY_KEYS)
+                    .map(|v| parse::query_keys(v.split(',')))
+                    .filter(|keys| !keys.is_empty());
+                from_env.unwrap_or_else(|| parse::query_keys(env::DEFAULT_REDACTED_QUERY_KEYS))
+            }
+        };
+        let event_extraction = match overrides.event_extraction {
+            Some(on) => on,
+            None => var(env::LAMBDA_OTEL_EVENT_EXTRACTION)
+                .map(|v| parse::on_off(env::LAMBDA_OTEL_EVENT_EXTRACTION, &v))
+                .transpose()?
+                .unwrap_or(true),
+        };
         let cold_start_possible = !matches!(
             var(env::AWS_LAMBDA_INITIALIZATION_TYPE).as_deref(),
             Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
@@ -136,6 +170,9 @@ impl Settings {
             flush_mode,
             flush_timeout,
             xray_sampled,
+            propagators: propagators.into(),
+            redacted_query_keys: redacted_query_keys.into(),
+            event_extraction,
             cold_start_possible,
         })
     }
@@ -216,7 +253,64 @@ mod tests {
         assert_eq!(s.flush_mode, FlushMode::AfterResponse);
         assert_eq!(s.flush_timeout, Duration::from_millis(200));
         assert_eq!(s.xray_sampled, XraySampled::Ignore);
+        assert_eq!(
+            *s.propagators,
+            [Propagator::TraceContext, Propagator::Baggage]
+        );
+        assert_eq!(
+            s.redacted_query_keys.len(),
+            env::DEFAULT_REDACTED_QUERY_KEYS.len()
+        );
+        assert!(s.event_extraction);
         assert!(s.cold_start_possible);
+    }
+
+    #[test]
+    fn propagation_settings_from_the_environment() {
+        let s = resolve(&[
+            ("OTEL_PROPAGATORS", "xray-lambda, tracecontext"),
+            ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", "Session , pin"),
+            ("LAMBDA_OTEL_EVENT_EXTRACTION", "OFF"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            *s.propagators,
+            [Propagator::XrayLambda, Propagator::TraceContext]
+        );
+        assert_eq!(
+            *s.redacted_query_keys,
+            ["session".into(), "pin".into()] as [Box<str>; 2],
+            "the list replaces the default one"
+        );
+        assert!(!s.event_extraction);
+        let none = resolve(&[("OTEL_PROPAGATORS", "none")]).expect("valid");
+        assert!(none.propagators.is_empty());
+    }
+
+    #[test]
+    fn propagation_settings_from_code_win_over_the_environment() {
+        let code = Overrides {
+            propagators: Some(vec![
+                Propagator::Xray,
+                Propagator::Baggage,
+                Propagator::Xray,
+            ]),
+            redacted_query_keys: Some(Vec::new()),
+            event_extraction: Some(true),
+            ..Overrides::default()
+        };
+        let s = resolve_with(
+            code,
+            &[
+                ("OTEL_PROPAGATORS", "tracecontext"),
+                ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", "session"),
+                ("LAMBDA_OTEL_EVENT_EXTRACTION", "off"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(*s.propagators, [Propagator::Xray, Propagator::Baggage]);
+        assert!(s.redacted_query_keys.is_empty(), "code may redact nothing");
+        assert!(s.event_extraction);
     }
 
     #[test]
@@ -292,10 +386,25 @@ mod tests {
 
     #[test]
     fn empty_variables_count_as_unset() {
-        let s =
-            resolve(&[("OTEL_TRACES_EXPORTER", ""), ("LAMBDA_OTEL_FLUSH", " ")]).expect("valid");
+        let s = resolve(&[
+            ("OTEL_TRACES_EXPORTER", ""),
+            ("LAMBDA_OTEL_FLUSH", " "),
+            ("OTEL_PROPAGATORS", ""),
+            ("LAMBDA_OTEL_EVENT_EXTRACTION", ""),
+            ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", " "),
+        ])
+        .expect("valid");
         assert_eq!(s.exporter, TracesExporter::Otlp);
         assert_eq!(s.flush_mode, FlushMode::AfterResponse);
+        assert_eq!(*s.propagators, *env::DEFAULT_PROPAGATORS);
+        assert!(s.event_extraction);
+        let defaults = resolve(&[]).expect("valid").redacted_query_keys;
+        assert_eq!(s.redacted_query_keys, defaults);
+        let commas = resolve(&[("LAMBDA_OTEL_REDACTED_QUERY_KEYS", " , ")]).expect("valid");
+        assert_eq!(
+            commas.redacted_query_keys, defaults,
+            "a list naming no key is unset, not empty"
+        );
     }
 
     #[test]
@@ -309,6 +418,8 @@ mod tests {
             ("LAMBDA_OTEL_FLUSH_TIMEOUT_MS", "soon"),
             ("LAMBDA_OTEL_XRAY_SAMPLED", "maybe"),
             ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
+            ("OTEL_PROPAGATORS", "b3"),
+            ("LAMBDA_OTEL_EVENT_EXTRACTION", "maybe"),
         ] {
             let err = resolve(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

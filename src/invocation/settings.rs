@@ -1,10 +1,33 @@
 //! What the span start needs from the configuration.
 
-use crate::config::XraySampled;
+use crate::config::{Propagator, XraySampled, env};
+use std::sync::Arc;
 
 /// Resolved once at set-up, shared by every invocation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct SpanSettings {
     pub xray_sampled: XraySampled,
     pub cold_start_possible: bool,
+    /// `OTEL_PROPAGATORS`, in order: where the parent and the links come from.
+    pub propagators: Arc<[Propagator]>,
+    /// Query-string keys whose values `url.query` shows as `REDACTED`; lower-case.
+    pub sensitive_query_keys: Arc<[Box<str>]>,
+    /// Whether the raw event is read for attributes and trace context.
+    pub extract_event: bool,
+}
+
+/// The settings of an empty environment.
+impl Default for SpanSettings {
+    fn default() -> Self {
+        Self {
+            xray_sampled: XraySampled::default(),
+            cold_start_possible: true,
+            propagators: env::DEFAULT_PROPAGATORS.into(),
+            sensitive_query_keys: env::DEFAULT_REDACTED_QUERY_KEYS
+                .iter()
+                .map(|&key| Box::from(key))
+                .collect(),
+            extract_event: true,
+        }
+    }
 }

@@ -2,7 +2,9 @@
 
 use super::{Telemetry, exporter, resource, subscriber};
 use crate::Error;
-use crate::config::{FlushMode, Overrides, Protocol, Settings, TracesExporter, XraySampled};
+use crate::config::{
+    FlushMode, Overrides, Propagator, Protocol, Settings, TracesExporter, XraySampled,
+};
 use crate::flush::{Flusher, InvocationSpanProcessor, SpanBuffer};
 use crate::invocation::{LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
@@ -115,10 +117,44 @@ impl TelemetryBuilder {
         self
     }
 
-    /// What `Sampled=0` in Lambda's X-Ray header means. Default [`XraySampled::Ignore`];
+    /// What `Sampled=0` means in an X-Ray header that gives the parent (through the `xray` or
+    /// `xray-lambda` propagator). Default [`XraySampled::Ignore`];
     /// `LAMBDA_OTEL_XRAY_SAMPLED` (`ignore`, `honor`).
     pub fn with_xray_sampled(mut self, rule: XraySampled) -> Self {
         self.overrides.xray_sampled = Some(rule);
+        self
+    }
+
+    /// Where the invocation span's parent comes from, in order: a later propagator that finds
+    /// a parent replaces the one an earlier propagator found, which becomes a span link. An
+    /// empty list (`none`) gives no parent. Default `[TraceContext, Baggage]`;
+    /// `OTEL_PROPAGATORS` (`tracecontext`, `baggage`, `xray`, `xray-lambda`, `none`). Add
+    /// [`Propagator::XrayLambda`] only when reporting to X-Ray: with it, Lambda's X-Ray
+    /// segment becomes the parent, which other backends show as a missing parent.
+    pub fn with_propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
+        self.overrides.propagators = Some(propagators.into_iter().collect());
+        self
+    }
+
+    /// Query-string keys (any case) whose values `url.query` records as `REDACTED`. Replaces
+    /// the default list; an empty list redacts nothing. Default: `sig`, `signature`,
+    /// `awsaccesskeyid`, `x-goog-signature`, `x-amz-signature`, `x-amz-credential`,
+    /// `x-amz-security-token`, `token`, `access_token`, `id_token`, `refresh_token`, `api_key`,
+    /// `apikey`, `key`, `password`, `secret`, `client_secret`, `code`
+    /// ([`DEFAULT_REDACTED_QUERY_KEYS`](crate::config::env::DEFAULT_REDACTED_QUERY_KEYS));
+    /// `LAMBDA_OTEL_REDACTED_QUERY_KEYS` (comma-separated).
+    pub fn with_redacted_query_keys(
+        mut self,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.overrides.redacted_query_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether the raw event is read for span attributes and trace context (the HTTP request,
+    /// the messages of a batch). Default `true`; `LAMBDA_OTEL_EVENT_EXTRACTION` (`on`, `off`).
+    pub fn with_event_extraction(mut self, on: bool) -> Self {
+        self.overrides.event_extraction = Some(on);
         self
     }
 
@@ -158,6 +194,9 @@ impl TelemetryBuilder {
             span: SpanSettings {
                 xray_sampled: settings.xray_sampled,
                 cold_start_possible: settings.cold_start_possible,
+                propagators: settings.propagators,
+                sensitive_query_keys: settings.redacted_query_keys,
+                extract_event: settings.event_extraction,
             },
             flush_mode: settings.flush_mode,
         });
@@ -191,5 +230,58 @@ impl TelemetryBuilder {
             Ok(telemetry) => telemetry,
             Err(error) => panic!("lambda-otel: {error}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invocation::SpanSettings;
+
+    fn span_settings(builder: TelemetryBuilder, vars: &'static [(&str, &str)]) -> SpanSettings {
+        let telemetry = builder
+            .with_exporter(TracesExporter::None)
+            .with_env_lookup(|name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+            .build()
+            .expect("valid settings");
+        let shared = telemetry.layer().shared.expect("enabled");
+        shared.span.clone()
+    }
+
+    #[test]
+    fn propagation_settings_reach_the_span_settings_code_over_env() {
+        const ENV: &[(&str, &str)] = &[
+            ("OTEL_PROPAGATORS", "xray-lambda"),
+            ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", "Session"),
+            ("LAMBDA_OTEL_EVENT_EXTRACTION", "off"),
+        ];
+        let from_env = span_settings(Telemetry::builder(), ENV);
+        assert_eq!(*from_env.propagators, [Propagator::XrayLambda]);
+        assert_eq!(*from_env.sensitive_query_keys, [Box::from("session")]);
+        assert!(!from_env.extract_event);
+
+        let from_code = span_settings(
+            Telemetry::builder()
+                .with_propagators([Propagator::Xray, Propagator::TraceContext])
+                .with_redacted_query_keys(["PIN", "otp"])
+                .with_event_extraction(true),
+            ENV,
+        );
+        assert_eq!(
+            *from_code.propagators,
+            [Propagator::Xray, Propagator::TraceContext]
+        );
+        assert_eq!(
+            *from_code.sensitive_query_keys,
+            [Box::from("pin"), Box::from("otp")]
+        );
+        assert!(from_code.extract_event);
+
+        let none = span_settings(Telemetry::builder().with_propagators([]), ENV);
+        assert!(none.propagators.is_empty());
     }
 }
