@@ -50,11 +50,13 @@ pub enum Protocol {
     Grpc,
 }
 
-/// What the `Sampled=0` of Lambda's X-Ray header means for the invocation span.
+/// What `Sampled=0` in an X-Ray header means for the invocation span, when the header gives
+/// its parent (through the [`Propagator::Xray`] or [`Propagator::XrayLambda`] propagator).
 ///
 /// Lambda passes an X-Ray header with every invocation, with `Sampled=0` even when Active
-/// tracing is off. The span always joins the header's trace (its Root and Parent); this only
-/// decides whether `Sampled=0` can stop it from being recorded.
+/// tracing is off. The span joins the header's trace (its Root and Parent); this only decides
+/// whether `Sampled=0` can stop it from being recorded. A header that makes no decision
+/// (`Sampled=?`, or no `Sampled`) never does: the sampler decides as for a root span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum XraySampled {
     /// `Sampled=0` is ignored: the configured sampler decides as for a root span, so users of

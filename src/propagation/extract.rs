@@ -1,0 +1,406 @@
+//! The invocation span's parent, links and baggage, from the event's carrier and Lambda's own
+//! X-Ray header, as `OTEL_PROPAGATORS` orders them.
+
+use super::{TraceHeaders, xray};
+use crate::config::Propagator;
+use crate::invocation::SpanSettings;
+use opentelemetry::Context;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+/// What the invocation span starts from.
+#[derive(Debug)]
+pub(crate) struct Extracted {
+    /// The context to start the span in: the base context, the remote parent (if any) and the
+    /// carrier's baggage.
+    pub parent: Context,
+    /// Span contexts that a later propagator replaced as the parent.
+    pub links: Vec<Link>,
+}
+
+/// A span context one propagator found, and whether X-Ray's sampling rule applies to it.
+struct Found {
+    span_context: SpanContext,
+    from_xray: bool,
+}
+
+/// Runs the configured propagators in order over `carrier`, starting from `base`
+/// (`Context::current()`). `lambda_header` is Lambda's X-Ray header for this invocation
+/// (`Context::xray_trace_id`), read only by `xray-lambda`.
+///
+/// As in OpenTelemetry's composite propagator, a later propagator that finds a valid span
+/// context replaces the parent an earlier one found; the replaced one becomes a link.
+pub(crate) fn extract(
+    settings: &SpanSettings,
+    base: &Context,
+    carrier: &TraceHeaders<'_>,
+    lambda_header: Option<&str>,
+) -> Extracted {
+    let mut cx = base.clone();
+    let mut parent: Option<Found> = None;
+    let mut links: Vec<Link> = Vec::new();
+    for propagator in settings.propagators.iter() {
+        let found = match propagator {
+            Propagator::Baggage => {
+                cx = BaggagePropagator::new().extract_with_context(&cx, carrier);
+                continue;
+            }
+            Propagator::TraceContext => trace_context(carrier).map(|span_context| Found {
+                span_context,
+                from_xray: false,
+            }),
+            Propagator::Xray => carrier_xray(carrier).map(Found::xray),
+            Propagator::XrayLambda => carrier_xray(carrier)
+                .or_else(|| lambda_header.and_then(xray::span_context))
+                .map(Found::xray),
+        };
+        let Some(found) = found else { continue };
+        if let Some(replaced) = parent.replace(found) {
+            let replaced = replaced.span_context;
+            if !links.iter().any(|l| same_span(&l.span_context, &replaced)) {
+                links.push(Link::with_context(replaced));
+            }
+        }
+    }
+    if let Some(parent) = &parent {
+        links.retain(|l| !same_span(&l.span_context, &parent.span_context));
+    }
+    let parent = match parent {
+        None => cx,
+        Some(Found {
+            span_context,
+            from_xray: true,
+        }) => xray::with_parent(&cx, span_context, settings.xray_sampled),
+        Some(Found { span_context, .. }) => cx.with_remote_span_context(span_context),
+    };
+    Extracted { parent, links }
+}
+
+/// The producer of one message of a batch, as a link: its `traceparent` (and `tracestate`),
+/// else its X-Ray header (SQS's `AWSTraceHeader`). Independent of `OTEL_PROPAGATORS`, as the
+/// messaging conventions ask for these links whatever the propagators. `None` when the message
+/// carries no valid context.
+pub(crate) fn record_link(carrier: &TraceHeaders<'_>) -> Option<Link> {
+    trace_context(carrier)
+        .or_else(|| carrier_xray(carrier))
+        .map(Link::with_context)
+}
+
+impl Found {
+    fn xray(span_context: SpanContext) -> Self {
+        Self {
+            span_context,
+            from_xray: true,
+        }
+    }
+}
+
+fn trace_context(carrier: &TraceHeaders<'_>) -> Option<SpanContext> {
+    carrier.traceparent.as_ref()?;
+    // An empty start, so that an invalid header cannot hand back the current span.
+    let cx = TraceContextPropagator::new().extract_with_context(&Context::new(), carrier);
+    let span = cx.span();
+    let span_context = span.span_context();
+    span_context.is_valid().then(|| span_context.clone())
+}
+
+fn carrier_xray(carrier: &TraceHeaders<'_>) -> Option<SpanContext> {
+    carrier.xray.as_deref().and_then(xray::span_context)
+}
+
+/// Two contexts for the same span: linking the parent again, or twice, says nothing new.
+fn same_span(a: &SpanContext, b: &SpanContext) -> bool {
+    a.trace_id() == b.trace_id() && a.span_id() == b.span_id()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::XraySampled;
+    use crate::invocation::LambdaSampler;
+    use opentelemetry::baggage::BaggageExt;
+    use opentelemetry::trace::{SpanId, SpanKind, TraceId};
+    use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
+    use std::borrow::Cow;
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const W3C_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const W3C_SPAN: &str = "00f067aa0ba902b7";
+    const CARRIER_XRAY: &str =
+        "Root=1-6920cc10-3b2f8a91c4d7e6f05a1b2c3d;Parent=1111111111111111;Sampled=1";
+    const CARRIER_TRACE: &str = "6920cc103b2f8a91c4d7e6f05a1b2c3d";
+    const LAMBDA: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const LAMBDA_UNSAMPLED: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+    const LAMBDA_TRACE: &str = "5759e988bd862e3fe1be46a994272793";
+    const LAMBDA_SPAN: &str = "53995c3f42cd8ad8";
+
+    fn settings(propagators: &[Propagator], rule: XraySampled) -> SpanSettings {
+        SpanSettings {
+            propagators: propagators.into(),
+            xray_sampled: rule,
+            ..SpanSettings::default()
+        }
+    }
+
+    fn headers<'a>(
+        traceparent: Option<&'a str>,
+        baggage: Option<&'a str>,
+        xray: Option<&'a str>,
+    ) -> TraceHeaders<'a> {
+        TraceHeaders {
+            traceparent: traceparent.map(Cow::Borrowed),
+            tracestate: traceparent.map(|_| Cow::Borrowed("vendor=value")),
+            baggage: baggage.map(Cow::Borrowed),
+            xray: xray.map(Cow::Borrowed),
+        }
+    }
+
+    fn run(
+        propagators: &[Propagator],
+        carrier: &TraceHeaders<'_>,
+        lambda: Option<&str>,
+    ) -> Extracted {
+        extract(
+            &settings(propagators, XraySampled::Ignore),
+            &Context::new(),
+            carrier,
+            lambda,
+        )
+    }
+
+    /// The parent's trace and span ids, or `None` when there is no parent.
+    fn parent_ids(extracted: &Extracted) -> Option<(String, String)> {
+        let span = extracted.parent.span();
+        let sc = span.span_context();
+        sc.is_valid()
+            .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
+    }
+
+    fn link_ids(extracted: &Extracted) -> Vec<(String, String)> {
+        extracted
+            .links
+            .iter()
+            .map(|l| {
+                let sc = &l.span_context;
+                (sc.trace_id().to_string(), sc.span_id().to_string())
+            })
+            .collect()
+    }
+
+    fn ids(trace: &str, span: &str) -> (String, String) {
+        (trace.to_owned(), span.to_owned())
+    }
+
+    fn decide(extracted: &Extracted, sampler: Sampler) -> SamplingDecision {
+        let cx = &extracted.parent;
+        let trace_id = cx.span().span_context().trace_id();
+        LambdaSampler(sampler)
+            .should_sample(Some(cx), trace_id, "x", &SpanKind::Server, &[], &[])
+            .decision
+    }
+
+    fn parent_based() -> Sampler {
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+    }
+
+    use Propagator::{Baggage, TraceContext, Xray, XrayLambda};
+
+    #[test]
+    fn w3c_trace_context_gives_the_parent_and_its_trace_state() {
+        let carrier = headers(Some(TRACEPARENT), None, Some(CARRIER_XRAY));
+        let extracted = run(&[TraceContext], &carrier, Some(LAMBDA));
+        assert_eq!(parent_ids(&extracted), Some(ids(W3C_TRACE, W3C_SPAN)));
+        let span = extracted.parent.span();
+        let sc = span.span_context();
+        assert!(sc.is_remote() && sc.is_sampled());
+        assert_eq!(sc.trace_state().get("vendor"), Some("value"));
+        assert!(extracted.links.is_empty(), "X-Ray is not configured");
+    }
+
+    #[test]
+    fn baggage_joins_the_context_but_never_gives_a_parent() {
+        let carrier = headers(Some(TRACEPARENT), Some("tenant=dice,user=bob"), None);
+        let both = run(&[TraceContext, Baggage], &carrier, None);
+        assert_eq!(parent_ids(&both), Some(ids(W3C_TRACE, W3C_SPAN)));
+        assert_eq!(
+            both.parent.baggage().get("tenant").map(|v| v.to_string()),
+            Some("dice".to_owned())
+        );
+        let only_baggage = run(&[Baggage], &carrier, Some(LAMBDA));
+        assert_eq!(parent_ids(&only_baggage), None);
+        assert_eq!(only_baggage.parent.baggage().len(), 2);
+        let no_baggage = run(&[TraceContext], &carrier, None);
+        assert_eq!(no_baggage.parent.baggage().len(), 0);
+    }
+
+    #[test]
+    fn xray_reads_the_carrier_only() {
+        let carrier = headers(None, None, Some(CARRIER_XRAY));
+        let extracted = run(&[Xray], &carrier, Some(LAMBDA));
+        assert_eq!(
+            parent_ids(&extracted),
+            Some(ids(CARRIER_TRACE, "1111111111111111"))
+        );
+        assert!(extracted.links.is_empty());
+        let lambda_only = run(&[Xray], &TraceHeaders::default(), Some(LAMBDA));
+        assert_eq!(parent_ids(&lambda_only), None);
+    }
+
+    #[test]
+    fn xray_lambda_falls_back_to_lambdas_header() {
+        // API Gateway and ALB send a Root without a Parent: no parent, so Lambda's header.
+        let root_only = headers(None, None, Some("Root=1-6920cc10-3b2f8a91c4d7e6f05a1b2c3d"));
+        let extracted = run(&[XrayLambda], &root_only, Some(LAMBDA));
+        assert_eq!(parent_ids(&extracted), Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)));
+        let none = run(&[XrayLambda], &TraceHeaders::default(), Some(LAMBDA));
+        assert_eq!(parent_ids(&none), Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)));
+        // A carrier that names a parent wins; Lambda's header is not read at all.
+        let carrier = headers(None, None, Some(CARRIER_XRAY));
+        let extracted = run(&[XrayLambda], &carrier, Some(LAMBDA));
+        assert_eq!(
+            parent_ids(&extracted),
+            Some(ids(CARRIER_TRACE, "1111111111111111"))
+        );
+        assert!(extracted.links.is_empty());
+    }
+
+    #[test]
+    fn the_later_propagator_is_the_parent_and_the_earlier_a_link() {
+        let carrier = headers(Some(TRACEPARENT), None, None);
+        let xray_first = run(&[XrayLambda, TraceContext], &carrier, Some(LAMBDA));
+        assert_eq!(parent_ids(&xray_first), Some(ids(W3C_TRACE, W3C_SPAN)));
+        assert_eq!(link_ids(&xray_first), [ids(LAMBDA_TRACE, LAMBDA_SPAN)]);
+
+        let w3c_first = run(&[TraceContext, XrayLambda], &carrier, Some(LAMBDA));
+        assert_eq!(parent_ids(&w3c_first), Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)));
+        assert_eq!(link_ids(&w3c_first), [ids(W3C_TRACE, W3C_SPAN)]);
+    }
+
+    #[test]
+    fn the_same_span_found_twice_is_not_linked() {
+        let carrier = headers(Some(TRACEPARENT), None, Some(CARRIER_XRAY));
+        let extracted = run(&[Xray, TraceContext, XrayLambda], &carrier, Some(LAMBDA));
+        assert_eq!(
+            parent_ids(&extracted),
+            Some(ids(CARRIER_TRACE, "1111111111111111"))
+        );
+        assert_eq!(link_ids(&extracted), [ids(W3C_TRACE, W3C_SPAN)]);
+    }
+
+    #[test]
+    fn invalid_traceparents_are_ignored() {
+        for bad in [
+            "garbage",
+            "00-00000000000000000000000000000000-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        ] {
+            let carrier = headers(Some(bad), None, None);
+            let alone = run(&[TraceContext], &carrier, Some(LAMBDA));
+            assert_eq!(parent_ids(&alone), None, "{bad}");
+            let after = run(&[XrayLambda, TraceContext], &carrier, Some(LAMBDA));
+            assert_eq!(
+                parent_ids(&after),
+                Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)),
+                "{bad}"
+            );
+            assert!(after.links.is_empty(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_parent_leaves_the_base_context() {
+        let base = Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_hex(W3C_TRACE).expect("hex"),
+            SpanId::from_hex("0000000000000abc").expect("hex"),
+            Default::default(),
+            false,
+            Default::default(),
+        ));
+        let carrier = headers(Some("garbage"), None, Some(CARRIER_XRAY));
+        let default = SpanSettings::default();
+        let extracted = extract(&default, &base, &carrier, Some(LAMBDA));
+        assert_eq!(
+            parent_ids(&extracted),
+            Some(ids(W3C_TRACE, "0000000000000abc")),
+            "by default neither X-Ray header is read, and bad W3C headers change nothing"
+        );
+        let none = extract(
+            &settings(&[], XraySampled::Ignore),
+            &base,
+            &carrier,
+            Some(LAMBDA),
+        );
+        assert_eq!(parent_ids(&none), Some(ids(W3C_TRACE, "0000000000000abc")));
+    }
+
+    #[test]
+    fn sampled_0_follows_the_rule_for_both_xray_propagators() {
+        let carrier = headers(None, None, Some(LAMBDA_UNSAMPLED));
+        for (propagator, carrier, lambda) in [
+            (Xray, &carrier, None),
+            (XrayLambda, &carrier, None),
+            (XrayLambda, &TraceHeaders::default(), Some(LAMBDA_UNSAMPLED)),
+        ] {
+            let ignore = settings(&[propagator], XraySampled::Ignore);
+            let extracted = extract(&ignore, &Context::new(), carrier, lambda);
+            assert_eq!(parent_ids(&extracted), Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)));
+            assert_eq!(
+                decide(&extracted, parent_based()),
+                SamplingDecision::RecordAndSample,
+                "{propagator} ignore"
+            );
+            let honor = settings(&[propagator], XraySampled::Honor);
+            let extracted = extract(&honor, &Context::new(), carrier, lambda);
+            assert_eq!(
+                decide(&extracted, parent_based()),
+                SamplingDecision::Drop,
+                "{propagator} honor"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unsampled_w3c_parent_is_followed_even_after_an_ignored_xray_one() {
+        let carrier = headers(
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            None,
+            None,
+        );
+        let extracted = run(
+            &[XrayLambda, TraceContext],
+            &carrier,
+            Some(LAMBDA_UNSAMPLED),
+        );
+        assert_eq!(parent_ids(&extracted), Some(ids(W3C_TRACE, W3C_SPAN)));
+        assert_eq!(decide(&extracted, parent_based()), SamplingDecision::Drop);
+    }
+
+    #[test]
+    fn record_links_come_from_traceparent_then_the_xray_header() {
+        let link = |carrier: &TraceHeaders<'_>| {
+            record_link(carrier).map(|l| {
+                let sc = l.span_context;
+                (sc.trace_id().to_string(), sc.span_id().to_string())
+            })
+        };
+        let both = headers(Some(TRACEPARENT), None, Some(CARRIER_XRAY));
+        assert_eq!(link(&both), Some(ids(W3C_TRACE, W3C_SPAN)));
+        let aws_trace_header = headers(None, None, Some(CARRIER_XRAY));
+        assert_eq!(
+            link(&aws_trace_header),
+            Some(ids(CARRIER_TRACE, "1111111111111111"))
+        );
+        let bad_w3c = headers(Some("garbage"), None, Some(CARRIER_XRAY));
+        assert_eq!(link(&bad_w3c), Some(ids(CARRIER_TRACE, "1111111111111111")));
+        assert_eq!(link(&TraceHeaders::default()), None);
+        assert_eq!(
+            link(&headers(Some("garbage"), None, Some("Root=nope"))),
+            None
+        );
+        let root_only = headers(None, None, Some("Root=1-6920cc10-3b2f8a91c4d7e6f05a1b2c3d"));
+        assert_eq!(link(&root_only), None);
+    }
+}
