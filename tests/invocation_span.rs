@@ -114,6 +114,11 @@ async fn one_span_per_invocation_with_the_faas_attributes() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_xray_header_gives_trace_and_parent_and_handler_spans_are_children() {
+    // Lambda's X-Ray header gives the parent only through `xray-lambda` (the default is
+    // `tracecontext,baggage`). The event's own `x-amzn-trace-id` has a Root but no Parent, so
+    // it is Lambda's header that names the trace asserted below.
+    // SAFETY: cargo nextest runs one test per process; nothing reads the environment yet.
+    unsafe { std::env::set_var("OTEL_PROPAGATORS", "xray-lambda") };
     let function = Function::start(invocations(), Behaviour::Ok, |b| b);
     function.run(handler);
     function.wait_for_next_polls(3).await;

@@ -20,8 +20,16 @@ fn unsampled() -> Vec<Invocation> {
     vec![Invocation::new("req-1", event("apigw-v2-roll.json")).with_xray(UNSAMPLED)]
 }
 
+/// Lambda's X-Ray header gives the parent only through the `xray-lambda` propagator (the
+/// default is `tracecontext,baggage`), as a function reporting to X-Ray sets it.
+fn propagate_from_lambdas_xray_header() {
+    // SAFETY: cargo nextest runs one test per process; nothing reads the environment yet.
+    unsafe { std::env::set_var("OTEL_PROPAGATORS", "xray-lambda") };
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn by_default_sampled_0_still_exports_in_the_xray_trace() {
+    propagate_from_lambdas_xray_header();
     let function = Function::start(unsampled(), Behaviour::Ok, |b| b);
     function.run(echo);
     function.wait_for_next_polls(2).await;
@@ -32,6 +40,8 @@ async fn by_default_sampled_0_still_exports_in_the_xray_trace() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn honoring_sampled_0_drops_the_trace() {
+    // Without the X-Ray parent the span would be a root, sampled, and exported.
+    propagate_from_lambdas_xray_header();
     let function = Function::start(unsampled(), Behaviour::Ok, |b| {
         b.with_xray_sampled(XraySampled::Honor)
     });
