@@ -1,8 +1,9 @@
 //! # lambda-otel
 //!
 //! OpenTelemetry for AWS Lambda functions written in Rust: one span per invocation with the
-//! FaaS semantic conventions, joined to Lambda's X-Ray trace, flushed before Lambda can freeze
-//! the process.
+//! FaaS semantic conventions for whatever invoked it (API Gateway, Function URLs, ALB, SQS, SNS,
+//! Kinesis, DynamoDB Streams, S3, EventBridge, schedules, CloudWatch Logs), its parent from the
+//! event's W3C headers or Lambda's X-Ray trace, flushed before Lambda can freeze the process.
 //!
 //! ```no_run
 //! use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
@@ -21,20 +22,23 @@
 //! }
 //! ```
 //!
-//! See [`layer`] for what happens in which order, [`config`] for the settings and
-//! [`attributes`] for the crate's own span attributes. The README has the full guide.
+//! See [`layer`] for what happens in which order and the hooks, [`trigger`] for what is read
+//! from each kind of event, [`config`] for the settings (and [`config::Propagator`] for where
+//! the parent comes from) and [`attributes`] for the crate's own span attributes. The README
+//! has the full guide.
 
 pub mod attributes;
 pub mod config;
 mod error;
 mod flush;
 mod invocation;
-mod propagation;
-pub mod trigger;
 pub mod layer;
+mod propagation;
 pub mod telemetry;
+pub mod trigger;
 
-pub use config::{FlushMode, Protocol, TracesExporter, XraySampled};
+pub use config::{FlushMode, Propagator, Protocol, TracesExporter, XraySampled};
 pub use error::Error;
-pub use layer::{OtelHandler, OtelLayer, OtelService};
+pub use layer::{OnInvocation, OnResponse, OtelHandler, OtelLayer, OtelService, SpanStart};
 pub use telemetry::{Telemetry, TelemetryBuilder};
+pub use trigger::EventSource;

@@ -1,7 +1,6 @@
 //! What the invocation span holds, and the process-wide facts it reads.
 
 pub(crate) mod coldstart;
-mod event;
 pub(crate) mod outcome;
 mod settings;
 mod span;

@@ -1,14 +1,18 @@
 //! Starting and ending the invocation span.
 
-use super::{SpanSettings, coldstart, event, xray};
+use super::{SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
+use crate::layer::{OnInvocation, SpanStart};
+use crate::propagation::{self, Extracted};
+use crate::trigger::{self, Inspected};
 use lambda_runtime::LambdaInvocation;
-use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, TraceContextExt, Tracer};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::{SpanBuilder, SpanRef, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
-    FAAS_INVOCATION_ID, FAAS_TRIGGER, HTTP_REQUEST_METHOD, HTTP_ROUTE, URL_PATH,
+    FAAS_INVOCATION_ID, FAAS_TRIGGER,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,21 +43,21 @@ impl Invocation {
     pub(crate) fn start(
         tracer: &SdkTracer,
         settings: &SpanSettings,
+        on_invocation: Option<&dyn OnInvocation>,
         req: &LambdaInvocation,
     ) -> Self {
         let start = Instant::now();
         let start_wall = SystemTime::now();
         let lambda = &req.context;
-        let info = event::inspect(&req.body);
+        let inspected = if settings.extract_event {
+            trigger::inspect(&req.body, &settings.sensitive_query_keys)
+        } else {
+            Inspected::direct()
+        };
         let cold = coldstart::take_cold_start(settings.cold_start_possible);
 
-        let name: Cow<'static, str> = match (&info.method, &info.route) {
-            (Some(method), Some(route)) => format!("{method} {route}").into(),
-            (Some(method), None) => method.to_string().into(),
-            _ => lambda.env_config.function_name.clone().into(),
-        };
-        let mut attributes = Vec::with_capacity(10);
-        attributes.push(KeyValue::new(FAAS_TRIGGER, info.trigger.as_str()));
+        let mut attributes = Vec::with_capacity(inspected.attributes.len() + 7);
+        attributes.push(KeyValue::new(FAAS_TRIGGER, inspected.source.faas_trigger()));
         attributes.push(KeyValue::new(FAAS_INVOCATION_ID, lambda.request_id.clone()));
         attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
         let arn = lambda.invoked_function_arn.as_str();
@@ -67,30 +71,54 @@ impl Invocation {
                 attributes.push(KeyValue::new(CLOUD_ACCOUNT_ID, account.to_owned()));
             }
         }
-        if let Some(method) = info.method {
-            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method.into_owned()));
-        }
-        if let Some(path) = info.path {
-            attributes.push(KeyValue::new(URL_PATH, path.into_owned()));
-        }
-        if let Some(route) = info.route {
-            attributes.push(KeyValue::new(HTTP_ROUTE, route.into_owned()));
-        }
+        attributes.extend(inspected.attributes);
         if cold {
             let init = start.saturating_duration_since(coldstart::process_start());
             attributes.push(KeyValue::new(INIT_DURATION_NS, nanos(init)));
         }
 
         let base = Context::current();
-        let parent = xray::parent_context(
+        let Extracted { parent, mut links } = propagation::extract(
+            settings,
             &base,
+            &inspected.carrier,
             lambda.xray_trace_id.as_deref(),
-            settings.xray_sampled,
         );
+        // A batch is linked to its producers, not parented: one link per message that carries
+        // a context, up to the SDK's default link limit.
+        links.extend(
+            inspected
+                .records
+                .iter()
+                .filter_map(propagation::record_link)
+                .take(MAX_LINKS.saturating_sub(links.len())),
+        );
+
+        let mut span_start = SpanStart {
+            event: &req.body,
+            context: lambda,
+            source: inspected.source,
+            kind: inspected.kind,
+            name: match inspected.name {
+                Some(name) => Cow::Owned(name),
+                None => Cow::Owned(lambda.env_config.function_name.clone()),
+            },
+            attributes,
+        };
+        if let Some(hook) = on_invocation {
+            hook.on_invocation(&mut span_start);
+        }
+        let SpanStart {
+            kind,
+            name,
+            attributes,
+            ..
+        } = span_start;
         let builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Server)
+            .with_kind(kind)
             .with_start_time(start_wall)
-            .with_attributes(attributes);
+            .with_attributes(attributes)
+            .with_links(links);
         let span = tracer.build_with_context(builder, &parent);
         let state = Arc::new(State {
             start,
@@ -99,8 +127,11 @@ impl Invocation {
             ended: AtomicBool::new(false),
             handled: AtomicBool::new(false),
         });
-        // The parent (and any X-Ray marker) stays out of this context: the span holds its ids.
-        let cx = base.with_span(span).with_value(Handle(Arc::clone(&state)));
+        // The parent's span (and any X-Ray marker) stays out of this context: the span holds
+        // its ids. Baggage from the event does go in, for the handler's own spans and calls.
+        let cx = with_baggage_of(&base, &parent)
+            .with_span(span)
+            .with_value(Handle(Arc::clone(&state)));
         Self { cx, state }
     }
 
@@ -147,6 +178,21 @@ impl Invocation {
         span.set_attribute(KeyValue::new(INVOCATION_DURATION_NS, nanos(elapsed)));
         span.end_with_timestamp(self.state.start_wall + elapsed);
     }
+}
+
+/// The SDK's default limit of links per span; a batch of 10 000 SQS messages must not build
+/// 10 000 links only for the SDK to drop them.
+const MAX_LINKS: usize = 128;
+
+/// `base` with the baggage `parent` was given by the event, if any.
+fn with_baggage_of(base: &Context, parent: &Context) -> Context {
+    let baggage = parent.baggage();
+    if baggage.is_empty() {
+        return base.clone();
+    }
+    base.with_baggage(baggage.iter().map(|(k, (v, m))| {
+        opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
+    }))
 }
 
 fn nanos(d: Duration) -> i64 {

@@ -1,25 +1,9 @@
-//! The sampler that applies the X-Ray `Sampled=0` rule, and the X-Ray-only parent.
+//! The sampler that applies the X-Ray `Sampled=0` rule.
 
-use crate::config::XraySampled;
-use crate::propagation::{UnsampledXrayParent, with_xray_parent, xray_span_context};
+use crate::propagation::UnsampledXrayParent;
 use opentelemetry::trace::{SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
-
-/// The parent context for an invocation: its X-Ray header's Root and Parent, if any.
-///
-/// Replaced by [`crate::propagation::extract`], which applies `OTEL_PROPAGATORS`; remove this
-/// once nothing calls it.
-#[allow(
-    dead_code,
-    reason = "the committed span.rs calls it until the switch to extract()"
-)]
-pub(crate) fn parent_context(base: &Context, header: Option<&str>, rule: XraySampled) -> Context {
-    match header.and_then(xray_span_context) {
-        Some(parent) => with_xray_parent(base, parent, rule),
-        None => base.clone(),
-    }
-}
 
 /// The configured sampler, except that a parent marked [`UnsampledXrayParent`] is sampled as
 /// if the span were a root: it keeps its trace and parent ids, but `Sampled=0` decides nothing.
@@ -53,7 +37,8 @@ impl ShouldSample for LambdaSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::SpanId;
+    use crate::config::XraySampled;
+    use crate::propagation::{with_xray_parent, xray_span_context};
     use opentelemetry_sdk::trace::SamplingDecision;
 
     const SAMPLED: &str =
@@ -101,24 +86,6 @@ mod tests {
                 sample(&cx, off()).decision,
                 SamplingDecision::RecordAndSample
             );
-        }
-    }
-
-    #[test]
-    fn parent_context_reads_the_header_alone() {
-        let cx = parent_context(&Context::new(), Some(SAMPLED), XraySampled::Ignore);
-        let sc = cx.span().span_context().clone();
-        assert_eq!(
-            sc.trace_id(),
-            TraceId::from_hex("5759e988bd862e3fe1be46a994272793").expect("hex")
-        );
-        assert_eq!(
-            sc.span_id(),
-            SpanId::from_hex("53995c3f42cd8ad8").expect("hex")
-        );
-        for header in [None, Some(""), Some("Root=garbage")] {
-            let cx = parent_context(&Context::new(), header, XraySampled::Ignore);
-            assert!(!cx.has_active_span(), "{header:?}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The futures of the two services: run the inner future with the span attached, then record,
 //! end and flush as the mode asks.
 
+use super::OnResponse;
 use super::layer::Shared;
 use crate::config::FlushMode;
 use crate::flush::PendingFlush;
@@ -75,16 +76,19 @@ impl<F: Future> Future for InvocationFuture<F> {
 }
 
 /// How the handler ended, kept while a before-response flush runs.
-enum Finished<R> {
-    Response(R),
+enum Finished<T> {
+    Response(T),
     Error(Diagnostic),
     Panic(Box<dyn Any + Send>),
 }
 
-impl<R: 'static> Finished<R> {
-    fn record(&self, invocation: &Invocation) {
+impl<T: 'static> Finished<T> {
+    fn record(&self, invocation: &Invocation, on_response: &impl OnResponse<T>) {
         let outcome = match self {
-            Self::Response(response) => Outcome::Response(outcome::status_code(response)),
+            Self::Response(response) => {
+                on_response.on_response(response, &invocation.span());
+                Outcome::Response(outcome::status_code(response))
+            }
             Self::Error(d) => Outcome::Error {
                 error_type: &d.error_type,
                 message: &d.error_message,
@@ -99,32 +103,39 @@ impl<R: 'static> Finished<R> {
 
 pin_project! {
     /// The future of [`OtelHandler`](super::OtelHandler).
-    pub struct HandlerFuture<F: TryFuture> {
+    pub struct HandlerFuture<F: TryFuture, R = ()> {
         #[pin]
         future: CatchUnwind<AssertUnwindSafe<F>>,
         tracking: Option<(Invocation, Arc<Shared>)>,
+        on_response: R,
         flush: Option<PendingFlush>,
         finished: Option<Finished<F::Ok>>,
     }
 }
 
-impl<F: TryFuture> HandlerFuture<F> {
+impl<F: TryFuture, R> HandlerFuture<F, R> {
     /// `tracking` is `None` when there is no invocation to record on.
-    pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<Shared>)>) -> Self {
+    pub(crate) fn new(
+        future: F,
+        tracking: Option<(Invocation, Arc<Shared>)>,
+        on_response: R,
+    ) -> Self {
         Self {
             future: AssertUnwindSafe(future).catch_unwind(),
             tracking,
+            on_response,
             flush: None,
             finished: None,
         }
     }
 }
 
-impl<F> Future for HandlerFuture<F>
+impl<F, R> Future for HandlerFuture<F, R>
 where
     F: TryFuture + Future<Output = Result<F::Ok, F::Error>>,
     F::Ok: 'static,
     F::Error: Into<Diagnostic>,
+    R: OnResponse<F::Ok>,
 {
     type Output = Result<F::Ok, Diagnostic>;
 
@@ -137,7 +148,7 @@ where
                 Err(payload) => Finished::Panic(payload),
             };
             if let Some((invocation, shared)) = this.tracking.take() {
-                finished.record(&invocation);
+                finished.record(&invocation, this.on_response);
                 if shared.flush_mode == FlushMode::BeforeResponse {
                     invocation.end();
                     *this.flush = shared.start_flush(&invocation);

@@ -1,5 +1,6 @@
 //! The handler-level service: the outcome the runtime level cannot see.
 
+use super::OnResponse;
 use super::future::HandlerFuture;
 use super::layer::Shared;
 use crate::invocation::{Invocation, Outcome, outcome};
@@ -19,26 +20,59 @@ use tower::Service;
 /// lambda_runtime's [`Diagnostic`] here rather than in the runtime: what Lambda receives is the
 /// same.
 #[derive(Debug, Clone)]
-pub struct OtelHandler<S> {
+pub struct OtelHandler<S, R = ()> {
     pub(super) inner: S,
     pub(super) shared: Option<Arc<Shared>>,
+    pub(super) on_response: R,
 }
 
 impl<S> OtelHandler<S> {
-    pub(crate) fn new(inner: S, shared: Option<Arc<Shared>>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, shared: Option<Arc<Shared>>, on_response: ()) -> Self {
+        Self {
+            inner,
+            shared,
+            on_response,
+        }
     }
 }
 
-impl<S, T> Service<LambdaEvent<T>> for OtelHandler<S>
+impl<S, R> OtelHandler<S, R> {
+    /// Calls `hook` with every response the handler returns, before the span ends, to record
+    /// attributes of your own from it. Default: no hook.
+    ///
+    /// ```
+    /// use lambda_runtime::{Error, LambdaEvent, service_fn};
+    /// use opentelemetry::{KeyValue, trace::SpanRef};
+    /// use serde_json::Value;
+    ///
+    /// # let telemetry = lambda_otel::Telemetry::builder().with_sdk_disabled(true).build().unwrap();
+    /// let handler = telemetry
+    ///     .layer()
+    ///     .wrap(service_fn(|event: LambdaEvent<Value>| async move { Ok::<_, Error>(event.payload) }))
+    ///     .with_on_response(|response: &Value, span: &SpanRef<'_>| {
+    ///         span.set_attribute(KeyValue::new("app.items", response["items"].as_i64().unwrap_or(0)));
+    ///     });
+    /// ```
+    #[must_use]
+    pub fn with_on_response<R2>(self, hook: R2) -> OtelHandler<S, R2> {
+        OtelHandler {
+            inner: self.inner,
+            shared: self.shared,
+            on_response: hook,
+        }
+    }
+}
+
+impl<S, T, R> Service<LambdaEvent<T>> for OtelHandler<S, R>
 where
     S: Service<LambdaEvent<T>>,
     S::Error: Into<Diagnostic>,
     S::Response: 'static,
+    R: OnResponse<S::Response> + Clone,
 {
     type Response = S::Response;
     type Error = Diagnostic;
-    type Future = HandlerFuture<S::Future>;
+    type Future = HandlerFuture<S::Future, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -46,23 +80,30 @@ where
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
         let inner = &mut self.inner;
-        call_tracked(self.shared.as_ref(), || inner.call(event))
+        call_tracked(self.shared.as_ref(), &self.on_response, || {
+            inner.call(event)
+        })
     }
 }
 
 /// Calls the handler under the current invocation, if any: marks it handled, and records a
 /// panic raised by the call itself before letting it go on to lambda_runtime.
-pub(super) fn call_tracked<F: TryFuture>(
+pub(super) fn call_tracked<F: TryFuture, R: Clone>(
     shared: Option<&Arc<Shared>>,
+    on_response: &R,
     call: impl FnOnce() -> F,
-) -> HandlerFuture<F> {
+) -> HandlerFuture<F, R> {
     let tracked = shared.and_then(|shared| Some((shared, Invocation::current()?)));
     let Some((shared, invocation)) = tracked else {
-        return HandlerFuture::new(call(), None);
+        return HandlerFuture::new(call(), None, on_response.clone());
     };
     invocation.mark_handled();
     match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(future) => HandlerFuture::new(future, Some((invocation, Arc::clone(shared)))),
+        Ok(future) => HandlerFuture::new(
+            future,
+            Some((invocation, Arc::clone(shared))),
+            on_response.clone(),
+        ),
         Err(payload) => {
             record_panic(&invocation, payload.as_ref());
             resume_unwind(payload)

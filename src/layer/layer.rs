@@ -1,6 +1,6 @@
 //! The layer: configuration only.
 
-use super::{OtelHandler, OtelService};
+use super::{OnInvocation, OtelHandler, OtelService};
 use crate::config::FlushMode;
 use crate::flush::{Flusher, PendingFlush};
 use crate::invocation::{Invocation, SpanSettings};
@@ -10,13 +10,26 @@ use std::sync::Arc;
 use tower::Layer;
 
 /// What every service made by the layer shares.
-#[derive(Debug)]
+#[derive(Clone)]
 pub(crate) struct Shared {
     pub tracer: SdkTracer,
     /// `None` when nothing is exported (`OTEL_TRACES_EXPORTER=none`).
     pub flusher: Option<Flusher>,
     pub span: SpanSettings,
     pub flush_mode: FlushMode,
+    /// Boxed rather than a type parameter: the layer is built by [`crate::Telemetry`] and used
+    /// in two places, and one dynamic call per invocation is nothing beside the span itself.
+    pub on_invocation: Option<Arc<dyn OnInvocation>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("flush_mode", &self.flush_mode)
+            .field("span", &self.span)
+            .field("on_invocation", &self.on_invocation.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -53,12 +66,38 @@ impl OtelLayer {
         Self::default()
     }
 
+    /// Calls `hook` for every invocation before its span starts, with the raw event and the
+    /// name and attributes the wrapper chose: to add attributes of your own, rename the span,
+    /// or remove an attribute. Default: no hook. Use the same layer for `.layer(..)` and
+    /// [`wrap`](Self::wrap) (set the hook first).
+    ///
+    /// ```
+    /// use lambda_otel::layer::SpanStart;
+    /// use opentelemetry::KeyValue;
+    ///
+    /// # let telemetry = lambda_otel::Telemetry::builder().with_sdk_disabled(true).build().unwrap();
+    /// let otel = telemetry.layer().with_on_invocation(|span: &mut SpanStart<'_>| {
+    ///     #[derive(serde::Deserialize)]
+    ///     struct Tenant<'a> { tenant: Option<&'a str> }
+    ///     if let Ok(Tenant { tenant: Some(tenant) }) = serde_json::from_slice(span.event()) {
+    ///         span.set_attribute(KeyValue::new("app.tenant", tenant.to_owned()));
+    ///     }
+    /// });
+    /// ```
+    #[must_use]
+    pub fn with_on_invocation(mut self, hook: impl OnInvocation) -> Self {
+        if let Some(shared) = &mut self.shared {
+            Arc::make_mut(shared).on_invocation = Some(Arc::new(hook));
+        }
+        self
+    }
+
     /// Wraps the handler (a `Service<LambdaEvent<T>>`, or a `lambda_http::Adapter`) so the
     /// invocation span records the handler's error, a panic and the response's HTTP status
     /// code, and so before-response flushing can happen before the response is posted.
     #[must_use]
     pub fn wrap<S>(&self, handler: S) -> OtelHandler<S> {
-        OtelHandler::new(handler, self.shared.clone())
+        OtelHandler::new(handler, self.shared.clone(), ())
     }
 }
 

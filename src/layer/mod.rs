@@ -28,13 +28,27 @@
 //! ```
 //!
 //! Order of events for one invocation:
-//! 1. the runtime receives the event from `/next`; [`OtelService`] starts the span (cold start,
-//!    X-Ray parent, trigger and HTTP attributes) and attaches it to the OpenTelemetry context;
+//! 1. the runtime receives the event from `/next`; [`OtelService`] reads the event (see
+//!    [`trigger`](crate::trigger)), takes the parent from its headers or Lambda's X-Ray header
+//!    (see [`Propagator`](crate::config::Propagator)), links a batch's messages to their
+//!    producers, calls the [`OnInvocation`] hook, starts the span and attaches it to the
+//!    OpenTelemetry context;
 //! 2. the handler runs; its `tracing` and OpenTelemetry spans are children of the invocation span;
-//! 3. [`OtelHandler`] records the outcome (and in before-response mode ends the span and flushes);
+//! 3. [`OtelHandler`] records the outcome, calls the [`OnResponse`] hook with a response (and
+//!    in before-response mode ends the span and flushes);
 //! 4. lambda_runtime posts the response (or the error) to the Runtime API;
 //! 5. [`OtelService`] ends the span and, in after-response mode, flushes;
 //! 6. only then does the runtime ask `/next` for the next event, when Lambda may freeze the process.
+
+//! ## Hooks
+//!
+//! - [`OtelLayer::with_on_invocation`]: sees the raw event and the span about to start; adds
+//!   attributes, renames the span, removes an attribute.
+//! - [`OtelHandler::with_on_response`]: sees the handler's typed response and the span.
+//! - Built-in extraction off: `LAMBDA_OTEL_EVENT_EXTRACTION=off` or
+//!   [`TelemetryBuilder::with_event_extraction`](crate::TelemetryBuilder::with_event_extraction);
+//!   every span is then `faas.trigger=other`, named after the function, and only the hooks
+//!   read the event.
 
 mod future;
 mod handler;
@@ -42,10 +56,14 @@ mod handler;
 mod http;
 #[allow(clippy::module_inception)]
 mod layer;
+mod on_invocation;
+mod on_response;
 mod service;
 
 pub use future::{HandlerFuture, InvocationFuture};
 pub use handler::OtelHandler;
 pub use layer::OtelLayer;
 pub(crate) use layer::Shared;
+pub use on_invocation::{OnInvocation, SpanStart};
+pub use on_response::OnResponse;
 pub use service::OtelService;

@@ -38,7 +38,12 @@ where
         let Some(shared) = &self.shared else {
             return InvocationFuture::new(self.inner.call(req), None);
         };
-        let invocation = Invocation::start(&shared.tracer, &shared.span, &req);
+        let invocation = Invocation::start(
+            &shared.tracer,
+            &shared.span,
+            shared.on_invocation.as_deref(),
+            &req,
+        );
         // The handler may run code as soon as it is called: attach the span for the call too.
         let future = {
             let _attached = invocation.context().clone().attach();

@@ -199,6 +199,7 @@ impl TelemetryBuilder {
                 extract_event: settings.event_extraction,
             },
             flush_mode: settings.flush_mode,
+            on_invocation: None,
         });
         Ok(Telemetry::new(Some(provider), layer))
     }

@@ -163,3 +163,26 @@ pub(crate) fn inspect<'a>(body: &'a [u8], sensitive_query_keys: &[Box<str>]) -> 
 
 #[cfg(test)]
 mod tests;
+
+/// Not part of the API: the extraction on its own, for the crate's benchmarks and fuzz tests.
+/// Returns the source, the span name, the attributes, and the number of trace contexts found
+/// (the request's, and one per record).
+#[doc(hidden)]
+pub fn __inspect(
+    event: &[u8],
+    sensitive_query_keys: &[Box<str>],
+) -> (EventSource, Option<String>, Vec<KeyValue>, usize) {
+    let inspected = inspect(event, sensitive_query_keys);
+    let contexts = usize::from(inspected.carrier != TraceHeaders::default())
+        + inspected
+            .records
+            .iter()
+            .filter(|r| **r != TraceHeaders::default())
+            .count();
+    (
+        inspected.source,
+        inspected.name,
+        inspected.attributes,
+        contexts,
+    )
+}

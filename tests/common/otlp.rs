@@ -44,7 +44,9 @@ pub enum Value {
     Bool(bool),
     /// `doubleValue`.
     Double(f64),
-    /// Arrays, maps, bytes and empty values, as their debug text.
+    /// An array of strings.
+    StrArray(Vec<String>),
+    /// Other arrays, maps, bytes and empty values, as their debug text.
     Other(String),
 }
 
@@ -79,6 +81,23 @@ impl Value {
             Some(any_value::Value::IntValue(i)) => Self::Int(i),
             Some(any_value::Value::BoolValue(b)) => Self::Bool(b),
             Some(any_value::Value::DoubleValue(d)) => Self::Double(d),
+            Some(any_value::Value::ArrayValue(array))
+                if array
+                    .values
+                    .iter()
+                    .all(|v| matches!(v.value, Some(any_value::Value::StringValue(_)))) =>
+            {
+                Self::StrArray(
+                    array
+                        .values
+                        .into_iter()
+                        .filter_map(|v| match v.value {
+                            Some(any_value::Value::StringValue(s)) => Some(s),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
             other => Self::Other(format!("{other:?}")),
         }
     }
@@ -113,6 +132,8 @@ pub struct ReceivedSpan {
     pub resource: HashMap<String, Value>,
     /// Instrumentation scope name.
     pub scope_name: String,
+    /// Span links: trace id and span id, in hex, in order.
+    pub links: Vec<(String, String)>,
 }
 
 impl ReceivedSpan {
@@ -164,6 +185,11 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
                         .collect(),
                     resource: resource.clone(),
                     scope_name: scope_name.clone(),
+                    links: span
+                        .links
+                        .iter()
+                        .map(|l| (hex(&l.trace_id), hex(&l.span_id)))
+                        .collect(),
                 });
             }
         }
