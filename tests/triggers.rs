@@ -29,6 +29,15 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         cx.span()
             .set_attribute(KeyValue::new("test.baggage.tenant", tenant.to_string()));
     }
+    // What an HTTP client injecting through the global propagator would send downstream.
+    let mut outgoing = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|p| p.inject(&mut outgoing));
+    if let Some(traceparent) = outgoing.get("traceparent") {
+        cx.span().set_attribute(KeyValue::new(
+            "test.outgoing.traceparent",
+            traceparent.clone(),
+        ));
+    }
     let http = event.payload.get("requestContext").is_some();
     Ok(if http {
         json!({"statusCode": 200, "body": "{}"})
@@ -233,6 +242,11 @@ async fn by_default_w3c_headers_are_the_parent_and_lambdas_xray_header_is_not() 
     assert_eq!(
         parent(&v2),
         Some(("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"))
+    );
+    assert_eq!(
+        rest.attr_str("test.outgoing.traceparent"),
+        Some(format!("00-{}-{}-01", rest.trace_id, rest.span_id).as_str()),
+        "outgoing calls carry the invocation span as their parent"
     );
     for case in ["direct.json", "s3-put.json", "schedule.json", "alb.json"] {
         let (_, span) = function.invocation_span(case);

@@ -3,10 +3,12 @@
 
 mod carrier;
 mod extract;
+mod outgoing;
 mod xray;
 
 pub(crate) use carrier::TraceHeaders;
 pub(crate) use extract::{Extracted, extract, record_link};
+pub(crate) use outgoing::outgoing;
 pub(crate) use xray::UnsampledXrayParent;
 #[cfg(test)]
 pub(crate) use xray::{span_context as xray_span_context, with_parent as with_xray_parent};

@@ -205,7 +205,9 @@ impl TelemetryBuilder {
     }
 
     /// Builds the telemetry and installs it: the global tracer provider (for code using the
-    /// OpenTelemetry API) and, unless switched off, a `tracing` subscriber.
+    /// OpenTelemetry API), the global text-map propagator for outgoing calls (the formats of
+    /// `OTEL_PROPAGATORS`; `xray` and `xray-lambda` inject `X-Amzn-Trace-Id`) and, unless
+    /// switched off, a `tracing` subscriber.
     ///
     /// # Errors
     /// As [`build`](Self::build).
@@ -215,6 +217,10 @@ impl TelemetryBuilder {
         let telemetry = self.build()?;
         if let Some(provider) = telemetry.tracer_provider() {
             opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        if let Some(shared) = &telemetry.layer.shared {
+            let propagator = crate::propagation::outgoing(&shared.span.propagators);
+            opentelemetry::global::set_text_map_propagator(propagator);
         }
         if install {
             subscriber::install(telemetry.tracer_provider(), lookup.as_ref());
