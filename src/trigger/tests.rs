@@ -46,7 +46,10 @@ fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 fn rest_api_v1() {
     let body = sample("apigw-rest-v1.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::ApiGatewayRest, &SpanKind::Server));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::ApiGatewayRest, &SpanKind::Server)
+    );
     assert_eq!(i.name.as_deref(), Some("GET /users/{id}"));
     assert_eq!(
         attributes(&i),
@@ -56,7 +59,10 @@ fn rest_api_v1() {
             ("url.path", "/users/42"),
             ("url.query", "verbose=true&access_token=REDACTED"),
             ("url.scheme", "https"),
-            ("server.address", "abc123.execute-api.us-east-1.amazonaws.com"),
+            (
+                "server.address",
+                "abc123.execute-api.us-east-1.amazonaws.com"
+            ),
             ("client.address", "203.0.113.7"),
             ("user_agent.original", "Mozilla/5.0 (example)"),
             ("network.protocol.version", "1.1"),
@@ -79,7 +85,10 @@ fn rest_api_v1() {
 fn http_api_v2() {
     let body = sample("apigw-http-v2.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::ApiGatewayHttp, &SpanKind::Server));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::ApiGatewayHttp, &SpanKind::Server)
+    );
     assert_eq!(i.name.as_deref(), Some("GET /users/{id}"));
     assert_eq!(
         attributes(&i),
@@ -89,7 +98,10 @@ fn http_api_v2() {
             ("url.path", "/users/42"),
             ("url.query", "verbose=true&sig=REDACTED"),
             ("url.scheme", "https"),
-            ("server.address", "r3pmxmplak.execute-api.us-east-1.amazonaws.com"),
+            (
+                "server.address",
+                "r3pmxmplak.execute-api.us-east-1.amazonaws.com"
+            ),
             ("client.address", "198.51.100.9"),
             ("user_agent.original", "okhttp/4.12.0"),
             ("network.protocol.version", "1.1"),
@@ -105,7 +117,10 @@ fn http_api_v2() {
 fn function_url_has_no_route() {
     let body = sample("function-url.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::FunctionUrl, &SpanKind::Server));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::FunctionUrl, &SpanKind::Server)
+    );
     assert_eq!(i.name.as_deref(), Some("POST"));
     let attrs = attributes(&i);
     assert_eq!(attrs.get("http.route"), None);
@@ -140,7 +155,11 @@ fn alb() {
 
 #[test]
 fn secrets_are_never_read() {
-    for name in ["apigw-rest-v1.json", "apigw-http-v2.json", "function-url.json"] {
+    for name in [
+        "apigw-rest-v1.json",
+        "apigw-http-v2.json",
+        "function-url.json",
+    ] {
         let body = sample(name);
         let i = inspect(&body, &keys());
         let all = format!("{:?} {:?} {:?}", i.attributes, i.name, i.carrier);
@@ -169,7 +188,11 @@ fn sqs_batch() {
             ),
         ])
     );
-    assert_eq!(i.carrier, TraceHeaders::default(), "a batch has no carrier of its own");
+    assert_eq!(
+        i.carrier,
+        TraceHeaders::default(),
+        "a batch has no carrier of its own"
+    );
     assert_eq!(i.records.len(), 3);
     assert_eq!(
         i.records[0].xray.as_deref(),
@@ -194,8 +217,14 @@ fn sns_single_message() {
             ("messaging.system", "aws.sns"),
             ("messaging.operation.type", "process"),
             ("messaging.destination.name", "order-events"),
-            ("messaging.message.id", "a6b4d7c6-57fb-4bbe-ae7a-3c15c0634905"),
-            ("aws.sns.topic.arn", "arn:aws:sns:us-east-1:123456789012:order-events"),
+            (
+                "messaging.message.id",
+                "a6b4d7c6-57fb-4bbe-ae7a-3c15c0634905"
+            ),
+            (
+                "aws.sns.topic.arn",
+                "arn:aws:sns:us-east-1:123456789012:order-events"
+            ),
         ])
     );
     assert_eq!(
@@ -208,7 +237,10 @@ fn sns_single_message() {
 fn kinesis_and_dynamodb_streams() {
     let body = sample("kinesis.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::Kinesis, &SpanKind::Consumer));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::Kinesis, &SpanKind::Consumer)
+    );
     assert_eq!(i.name.as_deref(), Some("clickstream process"));
     assert_eq!(
         attributes(&i),
@@ -223,7 +255,10 @@ fn kinesis_and_dynamodb_streams() {
 
     let body = sample("dynamodb.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::DynamoDbStreams, &SpanKind::Consumer));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::DynamoDbStreams, &SpanKind::Consumer)
+    );
     assert_eq!(i.source.faas_trigger(), "datasource");
     assert_eq!(i.name.as_deref(), Some("orders process"));
     assert_eq!(
@@ -263,26 +298,38 @@ fn s3_put() {
 fn eventbridge_and_schedule() {
     let body = sample("eventbridge.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::EventBridge, &SpanKind::Consumer));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::EventBridge, &SpanKind::Consumer)
+    );
     assert_eq!(
         attributes(&i),
         expect(&[
             ("lambda_otel.eventbridge.source", "com.example.orders"),
             ("lambda_otel.eventbridge.detail_type", "OrderPlaced"),
-            ("lambda_otel.eventbridge.event_id", "15bf9472-0733-48ba-b556-9b383c70ebe6"),
+            (
+                "lambda_otel.eventbridge.event_id",
+                "15bf9472-0733-48ba-b556-9b383c70ebe6"
+            ),
         ])
     );
 
     let body = sample("schedule.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::Schedule, &SpanKind::Server));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::Schedule, &SpanKind::Server)
+    );
     assert_eq!(i.source.faas_trigger(), "timer");
     assert_eq!(
         attributes(&i),
         expect(&[
             ("lambda_otel.eventbridge.source", "aws.events"),
             ("lambda_otel.eventbridge.detail_type", "Scheduled Event"),
-            ("lambda_otel.eventbridge.event_id", "3a700dca-438f-40d0-b563-977d01dc8f12"),
+            (
+                "lambda_otel.eventbridge.event_id",
+                "3a700dca-438f-40d0-b563-977d01dc8f12"
+            ),
             (
                 "lambda_otel.eventbridge.resources",
                 "arn:aws:events:us-east-1:123456789012:rule/nightly-report"
@@ -296,7 +343,10 @@ fn eventbridge_and_schedule() {
 fn cloudwatch_logs() {
     let body = sample("cloudwatch-logs.json");
     let i = inspect(&body, &keys());
-    assert_eq!((i.source, &i.kind), (EventSource::CloudWatchLogs, &SpanKind::Consumer));
+    assert_eq!(
+        (i.source, &i.kind),
+        (EventSource::CloudWatchLogs, &SpanKind::Consumer)
+    );
     let expected = if cfg!(feature = "cloudwatch-logs") {
         expect(&[
             ("aws.log.group.names", "/aws/lambda/checkout"),
@@ -332,7 +382,12 @@ fn direct_and_unknown_shapes() {
         "\u{feff}{}".as_bytes(),
     ] {
         let i = inspect(body, &keys());
-        assert_eq!(i.source, EventSource::Direct, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            i.source,
+            EventSource::Direct,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
         assert!(i.attributes.is_empty());
     }
 }
@@ -367,11 +422,24 @@ fn odd_values_are_skipped_not_fatal() {
 #[test]
 fn escaped_strings_are_read_and_long_ones_bounded() {
     let long = "a".repeat(5000);
-    let body = format!(
-        r#"{{"httpMethod":"GET","path":"/caf\u00e9/{long}","requestContext":{{}}}}"#
-    );
+    let body =
+        format!(r#"{{"httpMethod":"GET","path":"/caf\u00e9/{long}","requestContext":{{}}}}"#);
     let i = inspect(body.as_bytes(), &keys());
     let path = &attributes(&i)["url.path"];
     assert!(path.starts_with("/café/aaa"));
     assert_eq!(path.len(), MAX_VALUE_LEN);
+}
+
+#[test]
+fn sqs_batch_of_ten_links_every_record() {
+    let body = sample("sqs-batch-10.json");
+    let i = inspect(&body, &keys());
+    assert_eq!(i.source, EventSource::Sqs);
+    assert_eq!(attributes(&i)["messaging.batch.message_count"], "10");
+    assert_eq!(i.records.len(), 10);
+    assert!(i.records.iter().all(|r| r.xray.is_some()));
+    assert_eq!(
+        i.records[9].xray.as_deref(),
+        Some("Root=1-6b017059-f6d46906e66f9d8bb55817e7;Parent=8a6ec015bac4e778;Sampled=1")
+    );
 }
