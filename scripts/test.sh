@@ -16,6 +16,8 @@ cargo clippy -p lambda-otel --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Each test runs in its own process: the integration tests set the Lambda environment.
 cargo nextest run --workspace --no-fail-fast
+# Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
+cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
 cargo test --workspace --doc
 scripts/lint-template.sh
 python3 scripts/check-events.py
