@@ -5,8 +5,8 @@
 //! without being built. A value of an unexpected type is ignored rather than failing the event.
 
 use crate::propagation::TraceHeaders;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
 

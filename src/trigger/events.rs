@@ -4,7 +4,9 @@ use super::bound::{bounded, push_str};
 use super::de::Str;
 use super::probe::Probe;
 use super::{EventSource, Inspected};
-use crate::attributes::{EVENTBRIDGE_DETAIL_TYPE, EVENTBRIDGE_EVENT_ID, EVENTBRIDGE_RESOURCES, EVENTBRIDGE_SOURCE};
+use crate::attributes::{
+    EVENTBRIDGE_DETAIL_TYPE, EVENTBRIDGE_EVENT_ID, EVENTBRIDGE_RESOURCES, EVENTBRIDGE_SOURCE,
+};
 use crate::propagation::TraceHeaders;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, StringValue, Value};
@@ -21,7 +23,10 @@ pub(super) fn eventbridge<'a>(probe: Probe<'a>) -> Option<Inspected<'a>> {
     push_str(&mut attributes, EVENTBRIDGE_DETAIL_TYPE, Some(detail_type));
     push_str(&mut attributes, EVENTBRIDGE_EVENT_ID, probe.id.map(|i| i.0));
     if let Some(resources) = probe.resources.filter(|r| !r.is_empty()) {
-        attributes.push(KeyValue::new(EVENTBRIDGE_RESOURCES, string_array(resources)));
+        attributes.push(KeyValue::new(
+            EVENTBRIDGE_RESOURCES,
+            string_array(resources),
+        ));
     }
     let (event_source, kind) = if scheduled {
         push_str(&mut attributes, FAAS_TIME, probe.time.map(|t| t.0));

@@ -75,7 +75,10 @@ fn payload_v2<'a>(
         query: raw_query
             .filter(|q| !q.is_empty())
             .map(|q| query::redact_raw(&q, sensitive)),
-        scheme: headers.forwarded_proto.clone().unwrap_or(Cow::Borrowed("https")),
+        scheme: headers
+            .forwarded_proto
+            .clone()
+            .unwrap_or(Cow::Borrowed("https")),
         server: domain,
         server_port: None,
         client: http.source_ip.map(|s| s.0),
@@ -159,7 +162,11 @@ impl<'a> Request<'a> {
             attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, bounded(&self.method)));
         } else {
             attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
-            push_str(&mut attributes, HTTP_REQUEST_METHOD_ORIGINAL, Some(self.method));
+            push_str(
+                &mut attributes,
+                HTTP_REQUEST_METHOD_ORIGINAL,
+                Some(self.method),
+            );
         }
         push_str(&mut attributes, HTTP_ROUTE, self.route);
         push_str(&mut attributes, URL_PATH, self.path);

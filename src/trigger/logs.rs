@@ -22,7 +22,9 @@ mod decode {
     use base64::Engine as _;
     use flate2::read::GzDecoder;
     use opentelemetry::{KeyValue, StringValue, Value};
-    use opentelemetry_semantic_conventions::attribute::{AWS_LOG_GROUP_NAMES, AWS_LOG_STREAM_NAMES};
+    use opentelemetry_semantic_conventions::attribute::{
+        AWS_LOG_GROUP_NAMES, AWS_LOG_STREAM_NAMES,
+    };
     use serde::Deserialize;
     use std::io::Read as _;
 
@@ -61,7 +63,10 @@ mod decode {
             std::str::from_utf8(&json[..valid]).ok()
         })?;
         let mut attributes = Vec::with_capacity(2);
-        for (field, key) in [("logGroup", AWS_LOG_GROUP_NAMES), ("logStream", AWS_LOG_STREAM_NAMES)] {
+        for (field, key) in [
+            ("logGroup", AWS_LOG_GROUP_NAMES),
+            ("logStream", AWS_LOG_STREAM_NAMES),
+        ] {
             if let Some(value) = string_field(json, field) {
                 let value = Value::Array(vec![StringValue::from(bounded(value))].into());
                 attributes.push(KeyValue::new(key, value));
@@ -88,9 +93,15 @@ mod decode {
         fn fields_from_a_truncated_document() {
             let json = r#"{"messageType":"DATA_MESSAGE","logGroup" : "/aws/lambda/x","logStream":"2026/11/01/[$LATEST]ab","logEv"#;
             assert_eq!(string_field(json, "logGroup"), Some("/aws/lambda/x"));
-            assert_eq!(string_field(json, "logStream"), Some("2026/11/01/[$LATEST]ab"));
+            assert_eq!(
+                string_field(json, "logStream"),
+                Some("2026/11/01/[$LATEST]ab")
+            );
             assert_eq!(string_field(json, "owner"), None);
-            assert_eq!(string_field(r#"{"logGroup":"unterminated"#, "logGroup"), None);
+            assert_eq!(
+                string_field(r#"{"logGroup":"unterminated"#, "logGroup"),
+                None
+            );
         }
     }
 }

@@ -74,7 +74,10 @@ mod tests {
                 Cow::Borrowed("access_token"),
                 vec![Cow::Borrowed("s3cr3t"), Cow::Borrowed("again")],
             ),
-            (Cow::Borrowed("tag"), vec![Cow::Borrowed("a"), Cow::Borrowed("b")]),
+            (
+                Cow::Borrowed("tag"),
+                vec![Cow::Borrowed("a"), Cow::Borrowed("b")],
+            ),
         ]);
         assert_eq!(
             redact_params(&params, &keys()),

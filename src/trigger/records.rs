@@ -53,12 +53,20 @@ pub(super) fn inspect<'a>(source: EventSource, records: Vec<Record<'a>>) -> Insp
         EventSource::Sns => {
             let topic_arn = first.sns.as_ref().and_then(|s| s.topic_arn.as_ref());
             let topic = topic_arn.and_then(|arn| arn_field(&arn.0, 5));
-            push_str(&mut attributes, AWS_SNS_TOPIC_ARN, topic_arn.map(|a| a.0.clone()));
+            push_str(
+                &mut attributes,
+                AWS_SNS_TOPIC_ARN,
+                topic_arn.map(|a| a.0.clone()),
+            );
             ("aws.sns", topic)
         }
         EventSource::Kinesis => {
             let stream = arn.and_then(|arn| resource_name(arn, "stream/"));
-            push_str(&mut attributes, AWS_KINESIS_STREAM_NAME, stream.map(Cow::Borrowed));
+            push_str(
+                &mut attributes,
+                AWS_KINESIS_STREAM_NAME,
+                stream.map(Cow::Borrowed),
+            );
             (MESSAGING_SYSTEM_KINESIS, stream)
         }
         _ => {
@@ -118,7 +126,11 @@ fn s3(records: Vec<Record<'_>>) -> Inspected<'_> {
     let entity = first.s3.as_ref();
     let bucket = entity.and_then(|e| e.bucket.as_ref()?.name.as_ref());
     let key = entity.and_then(|e| e.object.as_ref()?.key.as_ref());
-    push_str(&mut attributes, FAAS_DOCUMENT_COLLECTION, bucket.map(|b| b.0.clone()));
+    push_str(
+        &mut attributes,
+        FAAS_DOCUMENT_COLLECTION,
+        bucket.map(|b| b.0.clone()),
+    );
     push_str(&mut attributes, AWS_S3_BUCKET, bucket.map(|b| b.0.clone()));
     if records.len() == 1 {
         let key = key.map(|k| Cow::Owned(decode_s3_key(&k.0)));
@@ -130,9 +142,9 @@ fn s3(records: Vec<Record<'_>>) -> Inspected<'_> {
             first.event_time.as_ref().map(|t| t.0.clone()),
         );
     }
-    if let Some(operation) =
-        same_for_all(&records, |r| s3_operation(r.event_name.as_ref()?.0.as_ref()))
-    {
+    if let Some(operation) = same_for_all(&records, |r| {
+        s3_operation(r.event_name.as_ref()?.0.as_ref())
+    }) {
         attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
     }
     Inspected {
@@ -201,7 +213,10 @@ fn message_id<'a>(record: &Record<'a>) -> Option<Cow<'a, str>> {
 }
 
 /// `f` of every record when they all agree.
-fn same_for_all<T: PartialEq>(records: &[Record<'_>], f: impl Fn(&Record<'_>) -> Option<T>) -> Option<T> {
+fn same_for_all<T: PartialEq>(
+    records: &[Record<'_>],
+    f: impl Fn(&Record<'_>) -> Option<T>,
+) -> Option<T> {
     let mut values = records.iter().map(f);
     let first = values.next()??;
     values.all(|v| v.as_ref() == Some(&first)).then_some(first)
@@ -278,14 +293,20 @@ mod tests {
             ),
             Some("orders")
         );
-        assert_eq!(resource_name("arn:aws:kinesis:r:a:table/x", "stream/"), None);
+        assert_eq!(
+            resource_name("arn:aws:kinesis:r:a:table/x", "stream/"),
+            None
+        );
         assert_eq!(sqs_queue_url("not-an-arn"), None);
         assert_eq!(arn_field("arn:aws", 5), None);
     }
 
     #[test]
     fn s3_keys_are_form_decoded() {
-        assert_eq!(decode_s3_key("photos/cat+picture%281%29.jpg"), "photos/cat picture(1).jpg");
+        assert_eq!(
+            decode_s3_key("photos/cat+picture%281%29.jpg"),
+            "photos/cat picture(1).jpg"
+        );
         assert_eq!(decode_s3_key("100%25+sure%2"), "100% sure%2");
         assert_eq!(decode_s3_key("%zz%e2%82%ac"), "%zz€");
     }
