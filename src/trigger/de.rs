@@ -2,7 +2,9 @@
 //! header maps (any case, single or multi-value), query-parameter maps, message attributes.
 //!
 //! Only the handful of entries the span needs are kept; every other value is skipped by serde
-//! without being built. A value of an unexpected type is ignored rather than failing the event.
+//! without being built. Inside header and parameter maps, a value of an unexpected type is
+//! ignored; elsewhere a field the probe reads with the wrong type makes the event unreadable,
+//! and the invocation is then a direct one (`faas.trigger=other`).
 
 use crate::propagation::TraceHeaders;
 use serde::Deserialize;

@@ -144,7 +144,16 @@ impl Inspected<'_> {
 /// Reads the event. Never fails: anything unrecognised is [`EventSource::Direct`].
 /// `sensitive_query_keys` are lower-case.
 pub(crate) fn inspect<'a>(body: &'a [u8], sensitive_query_keys: &[Box<str>]) -> Inspected<'a> {
-    let Ok(mut probe) = serde_json::from_slice::<probe::Probe<'a>>(body) else {
+    // Every event source sends an object; serde would read an array into the probe by position.
+    let is_object = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    // One UTF-8 check of the whole body, so the parser does not check each string it reads.
+    let Some(text) = is_object.then(|| std::str::from_utf8(body).ok()).flatten() else {
+        return Inspected::direct();
+    };
+    let Ok(mut probe) = serde_json::from_str::<probe::Probe<'a>>(text) else {
         return Inspected::direct();
     };
     if let Some(records) = probe.records.take()
