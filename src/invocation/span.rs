@@ -6,7 +6,6 @@ use crate::layer::{OnInvocation, SpanStart};
 use crate::propagation::{self, Extracted};
 use crate::trigger::{self, Inspected};
 use lambda_runtime::LambdaInvocation;
-use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanBuilder, SpanRef, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracer;
@@ -78,7 +77,11 @@ impl Invocation {
         }
 
         let base = Context::current();
-        let Extracted { parent, mut links } = propagation::extract(
+        let Extracted {
+            parent,
+            baggage,
+            mut links,
+        } = propagation::extract(
             settings,
             &base,
             &inspected.carrier,
@@ -99,10 +102,11 @@ impl Invocation {
             context: lambda,
             source: inspected.source,
             kind: inspected.kind,
-            name: match inspected.name {
-                Some(name) => Cow::Owned(name),
-                None => Cow::Owned(lambda.env_config.function_name.clone()),
-            },
+            name: Cow::Owned(
+                inspected
+                    .name
+                    .unwrap_or_else(|| lambda.env_config.function_name.clone()),
+            ),
             attributes,
         };
         if let Some(hook) = on_invocation {
@@ -129,7 +133,7 @@ impl Invocation {
         });
         // The parent's span (and any X-Ray marker) stays out of this context: the span holds
         // its ids. Baggage from the event does go in, for the handler's own spans and calls.
-        let cx = with_baggage_of(&base, &parent)
+        let cx = baggage
             .with_span(span)
             .with_value(Handle(Arc::clone(&state)));
         Self { cx, state }
@@ -183,17 +187,6 @@ impl Invocation {
 /// The SDK's default limit of links per span; a batch of 10 000 SQS messages must not build
 /// 10 000 links only for the SDK to drop them.
 const MAX_LINKS: usize = 128;
-
-/// `base` with the baggage `parent` was given by the event, if any.
-fn with_baggage_of(base: &Context, parent: &Context) -> Context {
-    let baggage = parent.baggage();
-    if baggage.is_empty() {
-        return base.clone();
-    }
-    base.with_baggage(baggage.iter().map(|(k, (v, m))| {
-        opentelemetry::baggage::KeyValueMetadata::new(k.clone(), v.clone(), m.clone())
-    }))
-}
 
 fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)

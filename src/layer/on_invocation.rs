@@ -63,7 +63,7 @@ impl SpanStart<'_> {
 
     /// Adds an attribute, replacing any the wrapper set under the same key.
     pub fn set_attribute(&mut self, attribute: KeyValue) {
-        self.remove_attribute(&attribute.key.clone());
+        self.remove_attribute(&attribute.key);
         self.attributes.push(attribute);
     }
 

@@ -15,6 +15,9 @@ pub(crate) struct Extracted {
     /// The context to start the span in: the base context, the remote parent (if any) and the
     /// carrier's baggage.
     pub parent: Context,
+    /// The base context and the carrier's baggage, without the parent: what the invocation's
+    /// own context is built on.
+    pub baggage: Context,
     /// Span contexts that a later propagator replaced as the parent.
     pub links: Vec<Link>,
 }
@@ -67,14 +70,18 @@ pub(crate) fn extract(
         links.retain(|l| !same_span(&l.span_context, &parent.span_context));
     }
     let parent = match parent {
-        None => cx,
+        None => cx.clone(),
         Some(Found {
             span_context,
             from_xray: true,
         }) => xray::with_parent(&cx, span_context, settings.xray_sampled),
         Some(Found { span_context, .. }) => cx.with_remote_span_context(span_context),
     };
-    Extracted { parent, links }
+    Extracted {
+        parent,
+        baggage: cx,
+        links,
+    }
 }
 
 /// The producer of one message of a batch, as a link: its `traceparent` (and `tracestate`),
