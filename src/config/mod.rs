@@ -26,16 +26,31 @@ pub enum FlushMode {
     BeforeResponse,
 }
 
-/// Where spans go.
+/// Where a signal goes: `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TracesExporter {
+pub enum Exporter {
     /// OTLP to a collector, Jaeger or any OTLP backend.
     #[default]
     Otlp,
-    /// One JSON object per span on stdout.
+    /// One JSON object per span, metric or log record on stdout.
     Console,
-    /// Nowhere: spans are still created so context propagates, but nothing is exported.
+    /// Nowhere. Spans are still created so context propagates; metrics and log records are not
+    /// even recorded, so a signal switched off costs nothing.
     None,
+}
+
+/// The exporter of spans (the name this setting had before metrics and logs).
+pub type TracesExporter = Exporter;
+
+/// How log lines are written to stdout (CloudWatch Logs): Lambda's `AWS_LAMBDA_LOG_FORMAT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text per event (`Text`, Lambda's default).
+    #[default]
+    Text,
+    /// One JSON object per event (`JSON`), which CloudWatch Logs Insights and Lambda's log
+    /// filtering read field by field.
+    Json,
 }
 
 /// The OTLP wire protocol.

@@ -8,5 +8,5 @@ mod xray;
 
 pub(crate) use outcome::Outcome;
 pub(crate) use settings::SpanSettings;
-pub(crate) use span::Invocation;
+pub(crate) use span::{Invocation, request_id};
 pub(crate) use xray::LambdaSampler;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 struct State {
+    request_id: Box<str>,
     start: Instant,
     start_wall: SystemTime,
     deadline: Option<Instant>,
@@ -125,6 +126,7 @@ impl Invocation {
             .with_links(links);
         let span = tracer.build_with_context(builder, &parent);
         let state = Arc::new(State {
+            request_id: lambda.request_id.as_str().into(),
             start,
             start_wall,
             deadline: deadline(start, start_wall, lambda.deadline),
@@ -182,6 +184,12 @@ impl Invocation {
         span.set_attribute(KeyValue::new(INVOCATION_DURATION_NS, nanos(elapsed)));
         span.end_with_timestamp(self.state.start_wall + elapsed);
     }
+}
+
+/// The request id of the invocation `cx` belongs to (its own context, or that of a span started
+/// under it), for log lines.
+pub(crate) fn request_id(cx: &Context) -> Option<&str> {
+    cx.get::<Handle>().map(|handle| &*handle.0.request_id)
 }
 
 /// The SDK's default limit of links per span; a batch of 10 000 SQS messages must not build
