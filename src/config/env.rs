@@ -10,18 +10,38 @@ pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Standard: the span exporter (`otlp`, `console`, `none`).
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// Standard: the metric exporter (`otlp`, `console`, `none`).
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Standard: the log record exporter (`otlp`, `console`, `none`).
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+/// Standard: the temporality of exported metrics (`cumulative`, `delta`, `lowmemory`).
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// Standard: the OTLP protocol for every signal.
 pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// Standard: the OTLP protocol for traces (wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`]).
 pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-/// Standard: the OTLP base endpoint; `/v1/traces` is appended for HTTP.
+/// Standard: the OTLP protocol for metrics (wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`]).
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Standard: the OTLP protocol for logs (wins over [`OTEL_EXPORTER_OTLP_PROTOCOL`]).
+pub const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+/// Standard: the OTLP base endpoint; `/v1/traces`, `/v1/metrics` or `/v1/logs` is appended
+/// for HTTP.
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// Standard: the full OTLP traces endpoint, used as is.
 pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// Standard: the full OTLP metrics endpoint, used as is.
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// Standard: the full OTLP logs endpoint, used as is.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
 /// Standard: headers sent with every OTLP request, `key=value,...`.
 pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
 /// Standard: headers for trace exports (merged over [`OTEL_EXPORTER_OTLP_HEADERS`]).
 pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Standard: headers for metric exports (merged over [`OTEL_EXPORTER_OTLP_HEADERS`]).
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Standard: headers for log exports (merged over [`OTEL_EXPORTER_OTLP_HEADERS`]).
+pub const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
 /// Standard: the sampler.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// Standard: the sampler's argument (the ratio for `*traceidratio`).
@@ -43,6 +63,14 @@ pub const LAMBDA_OTEL_EVENT_EXTRACTION: &str = "LAMBDA_OTEL_EVENT_EXTRACTION";
 /// Lambda: how the environment was initialised (`on-demand`, `provisioned-concurrency`,
 /// `snap-start`, `lambda-managed-instances`).
 pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// Lambda: the format of log lines (`Text`, `JSON`), set by the function's logging config.
+pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// Lambda: the lowest level logged (`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`), set by
+/// the function's logging config.
+pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// `tracing-subscriber`: filter directives for log lines and log records, over
+/// [`AWS_LAMBDA_LOG_LEVEL`] (for example `info,dice_roller=debug`).
+pub const RUST_LOG: &str = "RUST_LOG";
 /// Lambda: the function name, the default `service.name`.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 

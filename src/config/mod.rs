@@ -9,8 +9,10 @@
 pub mod env;
 mod parse;
 mod settings;
+mod signal;
 
 pub(crate) use settings::{Overrides, Settings};
+pub(crate) use signal::{Signal, SignalSettings};
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! Parsers for the values of the settings: each names its variable and the accepted values.
 
-use super::{FlushMode, Propagator, Protocol, TracesExporter, XraySampled, env};
+use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol, XraySampled, env};
+use opentelemetry_sdk::metrics::Temporality;
 use crate::Error;
 use opentelemetry_sdk::trace::Sampler;
 use std::time::Duration;
@@ -108,15 +109,58 @@ pub(super) fn query_keys<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> Ve
     list
 }
 
-pub(super) fn traces_exporter(value: &str) -> Result<TracesExporter, Error> {
+pub(super) fn exporter(variable: &'static str, value: &str) -> Result<Exporter, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
-        "otlp" => Ok(TracesExporter::Otlp),
-        "console" => Ok(TracesExporter::Console),
-        "none" => Ok(TracesExporter::None),
+        "otlp" => Ok(Exporter::Otlp),
+        "console" => Ok(Exporter::Console),
+        "none" => Ok(Exporter::None),
         _ => Err(Error::invalid(
-            env::OTEL_TRACES_EXPORTER,
+            variable,
             value,
             "`otlp`, `console` or `none`",
+        )),
+    }
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, as the OTLP exporter spec defines it.
+pub(super) fn temporality(value: &str) -> Result<Temporality, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "cumulative" => Ok(Temporality::Cumulative),
+        "delta" => Ok(Temporality::Delta),
+        "lowmemory" => Ok(Temporality::LowMemory),
+        _ => Err(Error::invalid(
+            env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+            value,
+            "`cumulative`, `delta` or `lowmemory`",
+        )),
+    }
+}
+
+pub(super) fn log_format(value: &str) -> Result<LogFormat, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(Error::invalid(
+            env::AWS_LAMBDA_LOG_FORMAT,
+            value,
+            "`Text` or `JSON`",
+        )),
+    }
+}
+
+/// `AWS_LAMBDA_LOG_LEVEL` as a `tracing` filter directive; `FATAL` is `error`, the highest
+/// level `tracing` has.
+pub(super) fn log_level(value: &str) -> Result<&'static str, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "trace" => Ok("trace"),
+        "debug" => Ok("debug"),
+        "info" => Ok("info"),
+        "warn" => Ok("warn"),
+        "error" | "fatal" => Ok("error"),
+        _ => Err(Error::invalid(
+            env::AWS_LAMBDA_LOG_LEVEL,
+            value,
+            "`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`",
         )),
     }
 }
@@ -215,7 +259,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
-        let err = traces_exporter("jaeger").expect_err("invalid").to_string();
+        let err = exporter(env::OTEL_TRACES_EXPORTER, "jaeger").expect_err("invalid").to_string();
         assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
         assert!(err.contains("`otlp`, `console` or `none`"), "{err}");
         let err = flush_timeout("0").expect_err("invalid").to_string();
@@ -224,6 +268,27 @@ mod tests {
             .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+    }
+
+    #[test]
+    fn lambda_log_settings_and_temporality() {
+        assert_eq!(log_format(" JSON ").ok(), Some(LogFormat::Json));
+        assert_eq!(log_format("Text").ok(), Some(LogFormat::Text));
+        assert_eq!(log_level("FATAL").ok(), Some("error"));
+        assert_eq!(log_level("Debug").ok(), Some("debug"));
+        assert_eq!(temporality("Delta").ok(), Some(Temporality::Delta));
+        assert_eq!(temporality("lowmemory").ok(), Some(Temporality::LowMemory));
+        for (err, variable) in [
+            (log_format("yaml").err(), "AWS_LAMBDA_LOG_FORMAT"),
+            (log_level("verbose").err(), "AWS_LAMBDA_LOG_LEVEL"),
+            (
+                temporality("monthly").err(),
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            ),
+        ] {
+            let err = err.expect("invalid").to_string();
+            assert!(err.contains(variable) && err.contains("expected `"), "{err}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Resolving every setting once, at start-up, from code overrides and an environment lookup.
 
-use super::{FlushMode, Propagator, Protocol, TracesExporter, XraySampled, env, parse};
+use super::signal::{OtlpOverrides, Signal, SignalOverrides, SignalSettings};
+use super::{FlushMode, LogFormat, Propagator, XraySampled, env, parse};
 use crate::Error;
+use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +13,12 @@ use std::time::Duration;
 pub(crate) struct Overrides {
     pub disabled: Option<bool>,
     pub service_name: Option<String>,
-    pub exporter: Option<TracesExporter>,
-    pub protocol: Option<Protocol>,
-    pub endpoint: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub otlp: OtlpOverrides,
+    pub traces: SignalOverrides,
+    pub metrics: SignalOverrides,
+    pub logs: SignalOverrides,
+    pub temporality: Option<Temporality>,
+    pub log_format: Option<LogFormat>,
     pub sampler: Option<Sampler>,
     pub flush_mode: Option<FlushMode>,
     pub flush_timeout: Option<Duration>,
@@ -30,11 +34,13 @@ pub(crate) struct Settings {
     pub disabled: bool,
     pub service_name: String,
     pub resource_attributes: Vec<(String, String)>,
-    pub exporter: TracesExporter,
-    pub protocol: Protocol,
-    /// The full traces endpoint (with `/v1/traces` for HTTP).
-    pub endpoint: String,
-    pub headers: Vec<(String, String)>,
+    pub traces: SignalSettings,
+    pub metrics: SignalSettings,
+    pub logs: SignalSettings,
+    pub temporality: Temporality,
+    pub log_format: LogFormat,
+    /// `tracing` filter directives for log lines and log records.
+    pub log_filter: String,
     pub sampler: Sampler,
     pub flush_mode: FlushMode,
     pub flush_timeout: Duration,
@@ -75,31 +81,30 @@ impl Settings {
             .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
         resource_attributes.retain(|(k, _)| k != "service.name");
 
-        let exporter = match overrides.exporter {
-            Some(e) => e,
-            None => var(env::OTEL_TRACES_EXPORTER)
-                .map(|v| first_exporter(&v))
+        let otlp = &overrides.otlp;
+        let traces = SignalSettings::resolve(Signal::Traces, overrides.traces, otlp, &var)?;
+        let metrics = SignalSettings::resolve(Signal::Metrics, overrides.metrics, otlp, &var)?;
+        let logs = SignalSettings::resolve(Signal::Logs, overrides.logs, otlp, &var)?;
+        let temporality = match overrides.temporality {
+            Some(t) => t,
+            None => var(env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
+                .map(|v| parse::temporality(&v))
                 .transpose()?
                 .unwrap_or_default(),
         };
-        let protocol = match overrides.protocol {
-            Some(p) => p,
-            None => match var(env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) {
-                Some(v) => parse::protocol(env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, &v)?,
-                None => var(env::OTEL_EXPORTER_OTLP_PROTOCOL)
-                    .map(|v| parse::protocol(env::OTEL_EXPORTER_OTLP_PROTOCOL, &v))
-                    .transpose()?
-                    .unwrap_or_default(),
-            },
+        let log_format = match overrides.log_format {
+            Some(f) => f,
+            None => var(env::AWS_LAMBDA_LOG_FORMAT)
+                .map(|v| parse::log_format(&v))
+                .transpose()?
+                .unwrap_or_default(),
         };
-        let endpoint = overrides
-            .endpoint
-            .or_else(|| var(env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT))
-            .unwrap_or_else(|| {
-                let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
-                signal_endpoint(protocol, base.as_deref())
-            });
-        let headers = resolve_headers(overrides.headers, &var)?;
+        // Checked even when RUST_LOG wins, so a typo in the function's config shows up.
+        let lambda_level = var(env::AWS_LAMBDA_LOG_LEVEL)
+            .map(|v| parse::log_level(&v))
+            .transpose()?;
+        let log_filter = var(env::RUST_LOG)
+            .unwrap_or_else(|| lambda_level.unwrap_or("info").to_owned());
         let sampler = match overrides.sampler {
             Some(s) => s,
             None => match var(env::OTEL_TRACES_SAMPLER) {
@@ -162,10 +167,12 @@ impl Settings {
             disabled,
             service_name,
             resource_attributes,
-            exporter,
-            protocol,
-            endpoint,
-            headers,
+            traces,
+            metrics,
+            logs,
+            temporality,
+            log_format,
+            log_filter,
             sampler,
             flush_mode,
             flush_timeout,
@@ -178,11 +185,6 @@ impl Settings {
     }
 }
 
-/// `OTEL_TRACES_EXPORTER` is a list in the spec; this crate exports to one place, the first.
-fn first_exporter(value: &str) -> Result<TracesExporter, Error> {
-    parse::traces_exporter(value.split(',').next().unwrap_or(value))
-}
-
 fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
     attributes
         .iter()
@@ -190,44 +192,10 @@ fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn signal_endpoint(protocol: Protocol, base: Option<&str>) -> String {
-    match protocol {
-        Protocol::Grpc => base.unwrap_or(env::DEFAULT_GRPC_ENDPOINT).to_owned(),
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let base = base.unwrap_or(env::DEFAULT_HTTP_ENDPOINT);
-            format!("{}/v1/traces", base.trim_end_matches('/'))
-        }
-    }
-}
-
-/// Generic headers, then trace headers over them, then the code's over both.
-fn resolve_headers(
-    code: Vec<(String, String)>,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<(String, String)>, Error> {
-    let mut headers = Vec::new();
-    for name in [
-        env::OTEL_EXPORTER_OTLP_HEADERS,
-        env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    ] {
-        if let Some(v) = var(name) {
-            merge(&mut headers, parse::key_values(name, &v)?);
-        }
-    }
-    merge(&mut headers, code);
-    Ok(headers)
-}
-
-fn merge(into: &mut Vec<(String, String)>, from: Vec<(String, String)>) {
-    for (k, v) in from {
-        into.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
-        into.push((k, v));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Exporter, Protocol};
     use std::collections::HashMap;
 
     fn resolve(vars: &[(&str, &str)]) -> Result<Settings, Error> {
@@ -247,9 +215,14 @@ mod tests {
         let s = resolve(&[]).expect("defaults are valid");
         assert!(!s.disabled);
         assert_eq!(s.service_name, "unknown_service");
-        assert_eq!(s.exporter, TracesExporter::Otlp);
-        assert_eq!(s.protocol, Protocol::HttpProtobuf);
-        assert_eq!(s.endpoint, "http://localhost:4318/v1/traces");
+        for signal in [&s.traces, &s.metrics, &s.logs] {
+            assert_eq!(signal.exporter, Exporter::Otlp);
+            assert_eq!(signal.protocol, Protocol::HttpProtobuf);
+        }
+        assert_eq!(s.traces.endpoint, "http://localhost:4318/v1/traces");
+        assert_eq!(s.temporality, Temporality::Cumulative);
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.log_filter, "info");
         assert_eq!(s.flush_mode, FlushMode::AfterResponse);
         assert_eq!(s.flush_timeout, Duration::from_millis(200));
         assert_eq!(s.xray_sampled, XraySampled::Ignore);
@@ -340,48 +313,37 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_precedence() {
-        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
-        assert_eq!(
-            resolve(&[base]).expect("valid").endpoint,
-            "http://collector:4318/v1/traces"
-        );
-        let signal = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://x:1/custom");
-        assert_eq!(
-            resolve(&[base, signal]).expect("valid").endpoint,
-            "http://x:1/custom"
-        );
-        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
-        assert_eq!(
-            resolve(&[grpc]).expect("valid").endpoint,
-            "http://localhost:4317"
-        );
-    }
-
-    #[test]
-    fn signal_protocol_wins_over_generic() {
+    fn log_settings_follow_lambda_and_rust_log_wins() {
         let s = resolve(&[
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
         ])
         .expect("valid");
-        assert_eq!(s.protocol, Protocol::HttpJson);
-    }
-
-    #[test]
-    fn trace_headers_override_generic_ones() {
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.log_filter, "warn");
+        assert_eq!(s.temporality, Temporality::Delta);
         let s = resolve(&[
-            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic,x-team=dice"),
-            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "API-KEY=traces"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("RUST_LOG", "info,dice_roller=debug"),
         ])
         .expect("valid");
-        assert_eq!(
-            s.headers,
-            [
-                ("x-team".into(), "dice".into()),
-                ("API-KEY".into(), "traces".into())
-            ]
-        );
+        assert_eq!(s.log_filter, "info,dice_roller=debug");
+        let code = Overrides {
+            log_format: Some(LogFormat::Text),
+            temporality: Some(Temporality::Cumulative),
+            ..Overrides::default()
+        };
+        let s = resolve_with(
+            code,
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.temporality, Temporality::Cumulative);
     }
 
     #[test]
@@ -394,7 +356,7 @@ mod tests {
             ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", " "),
         ])
         .expect("valid");
-        assert_eq!(s.exporter, TracesExporter::Otlp);
+        assert_eq!(s.traces.exporter, Exporter::Otlp);
         assert_eq!(s.flush_mode, FlushMode::AfterResponse);
         assert_eq!(*s.propagators, *env::DEFAULT_PROPAGATORS);
         assert!(s.event_extraction);
@@ -412,6 +374,11 @@ mod tests {
         for (var, value) in [
             ("OTEL_SDK_DISABLED", "maybe"),
             ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_LOGS_EXPORTER", "file"),
+            ("AWS_LAMBDA_LOG_FORMAT", "xml"),
+            ("AWS_LAMBDA_LOG_LEVEL", "loud"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "weekly"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("LAMBDA_OTEL_FLUSH", "never"),

@@ -1,8 +1,10 @@
 //! The per-invocation flush, awaited by the layer.
 
-use super::SpanBuffer;
+use super::batch::{Batch, Buffer, LogEntry};
 use super::report::Reporter;
-use super::worker::{ExportFailure, ExportResult, Reply};
+use super::worker::{ExportFailure, ExportReport, Reply, Worker};
+use crate::config::Signal;
+use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,55 +12,103 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Exports the buffered spans within a bound, without blocking the caller's executor.
+/// Exports everything an invocation left behind (its spans, its log records, the metrics)
+/// within a bound, without blocking the caller's executor.
 #[derive(Debug, Clone)]
 pub(crate) struct Flusher {
-    buffer: Arc<SpanBuffer>,
+    spans: Option<Arc<Buffer<SpanData>>>,
+    logs: Option<Arc<Buffer<LogEntry>>>,
+    metrics: bool,
+    worker: Worker,
     timeout: Duration,
     reporter: Arc<Reporter>,
 }
 
 impl Flusher {
-    pub(crate) fn new(buffer: Arc<SpanBuffer>, timeout: Duration) -> Self {
+    pub(crate) fn new(worker: Worker, timeout: Duration) -> Self {
         Self {
-            buffer,
+            spans: None,
+            logs: None,
+            metrics: false,
+            worker,
             timeout,
             reporter: Arc::default(),
         }
     }
 
-    /// Hands every buffered span to the export thread, to be exported before the flush timeout
-    /// or `hard_deadline` (the invocation's), whichever comes first. `None` when there is
-    /// nothing to export: the common case costs one lock and no allocation.
+    pub(crate) fn with_spans(mut self, buffer: Arc<Buffer<SpanData>>) -> Self {
+        self.spans = Some(buffer);
+        self
+    }
+
+    pub(crate) fn with_logs(mut self, buffer: Arc<Buffer<LogEntry>>) -> Self {
+        self.logs = Some(buffer);
+        self
+    }
+
+    /// Collects and exports metrics on every flush (they change with every invocation).
+    pub(crate) fn with_metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
+    fn take(&self) -> Batch {
+        Batch {
+            spans: self.spans.as_ref().map(|b| b.take()).unwrap_or_default(),
+            logs: self.logs.as_ref().map(|b| b.take()).unwrap_or_default(),
+            metrics: self.metrics,
+        }
+    }
+
+    /// Hands everything buffered to the export thread, to be exported before the flush
+    /// timeout or `hard_deadline` (the invocation's), whichever comes first. `None` when there
+    /// is nothing to export: with metrics off and no spans or logs, that costs two locks and no
+    /// allocation.
     pub(crate) fn start(&self, hard_deadline: Option<Instant>) -> Option<PendingFlush> {
-        let batch = self.buffer.take();
+        let batch = self.take();
         if batch.is_empty() {
             return None;
         }
-        let spans = batch.len();
         let mut deadline = Instant::now() + self.timeout;
         if let Some(hard) = hard_deadline {
             deadline = deadline.min(hard);
         }
         let (tx, rx) = oneshot::channel();
-        self.buffer
-            .worker()
-            .export(batch, deadline, Reply::Async(tx));
+        self.worker.export(batch, deadline, Reply::Async(tx));
         Some(PendingFlush {
             rx,
-            spans,
             flusher: self.clone(),
         })
     }
 
-    fn report(&self, result: ExportResult) {
-        let dropped = self.buffer.take_dropped();
-        match result {
-            Ok(_) if dropped == 0 => self.reporter.success(),
-            Ok(_) => self
-                .reporter
-                .failure(&ExportFailure::BufferFull(dropped), 0),
-            Err(failure) => self.reporter.failure(&failure, dropped),
+    /// Exports everything buffered and stops the export thread, blocking the calling thread
+    /// for at most `timeout`: for shutdown, off the executor.
+    pub(crate) fn shutdown_blocking(&self, timeout: Duration) -> bool {
+        let batch = self.take();
+        if !batch.is_empty() {
+            let report = self.worker.export_blocking(batch, timeout / 2);
+            self.report(&report);
+        }
+        self.worker.shutdown(timeout / 2)
+    }
+
+    fn report(&self, report: &ExportReport) {
+        let dropped_spans = self.spans.as_ref().map_or(0, |b| b.take_dropped());
+        let dropped_logs = self.logs.as_ref().map_or(0, |b| b.take_dropped());
+        let mut failures: Vec<(Signal, ExportFailure)> = report
+            .failures()
+            .map(|(signal, failure)| (signal, failure.clone()))
+            .collect();
+        for (signal, n) in [(Signal::Traces, dropped_spans), (Signal::Logs, dropped_logs)] {
+            if n > 0 {
+                failures.push((signal, ExportFailure::BufferFull(n)));
+            }
+        }
+        if failures.is_empty() {
+            self.reporter.success();
+        }
+        for (signal, failure) in &failures {
+            self.reporter.failure(*signal, failure);
         }
     }
 }
@@ -66,8 +116,7 @@ impl Flusher {
 /// A flush under way: resolves when the export thread answers, which it does by the deadline.
 #[derive(Debug)]
 pub(crate) struct PendingFlush {
-    rx: oneshot::Receiver<ExportResult>,
-    spans: usize,
+    rx: oneshot::Receiver<ExportReport>,
     flusher: Flusher,
 }
 
@@ -75,9 +124,13 @@ impl Future for PendingFlush {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let result = ready!(Pin::new(&mut self.rx).poll(cx));
-        let result = result.unwrap_or(Err(ExportFailure::WorkerGone(self.spans)));
-        self.flusher.report(result);
+        let report = ready!(Pin::new(&mut self.rx).poll(cx));
+        // The sender is dropped only if the export thread died with the job.
+        let report = report.unwrap_or_else(|_| ExportReport {
+            spans: Some(Err(ExportFailure::WorkerGone(0))),
+            ..ExportReport::default()
+        });
+        self.flusher.report(&report);
         Poll::Ready(())
     }
 }

@@ -1,23 +1,35 @@
-//! Getting every span of an invocation out before Lambda may freeze the process.
+//! Getting every span, log record and metric point of an invocation out before Lambda may
+//! freeze the process.
 //!
-//! Spans that end are kept in memory by [`InvocationSpanProcessor`] (no timer thread: a frozen
-//! process runs no timers). The layer drains that buffer once per invocation and hands the batch
-//! to one export thread, which owns the exporter and a small single-threaded Tokio runtime, so:
+//! Spans and log records are kept in memory by [`InvocationSpanProcessor`] and
+//! [`InvocationLogProcessor`]; metrics stay in the SDK's aggregators until a manual reader
+//! collects them (no timer thread: a frozen process runs no timers). The layer drains the
+//! buffers once per invocation and hands one batch to one export thread, which owns the
+//! exporters and a small single-threaded Tokio runtime, collects the metrics, and exports the
+//! three signals side by side, so:
 //!
 //! - the function's executor never blocks: the layer awaits a oneshot answer, which works on
 //!   any runtime, `current_thread` included, and needs no timer from it;
 //! - the flush is bounded: the export thread cancels an export at its deadline (the flush
 //!   timeout, and never past the invocation's deadline), which also closes the connection of a
 //!   collector that never answers;
-//! - an empty buffer costs one uncontended lock: no thread hop, no allocation.
+//! - with metrics off, empty buffers cost an uncontended lock each: no thread hop, no
+//!   allocation. With metrics on there is always something to export (the invocation's own
+//!   FaaS metrics).
 //!
 //! Failures are logged through `tracing` at most once a minute, with a count of the rest.
 
+mod batch;
+mod exporters;
 mod flusher;
 mod processor;
+mod reader;
 mod report;
 mod worker;
 
+pub(crate) use batch::Buffer;
+pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};
-pub(crate) use processor::{InvocationSpanProcessor, SpanBuffer};
+pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
+pub(crate) use reader::{ReaderHandle, SharedReader};
 pub(crate) use worker::Worker;

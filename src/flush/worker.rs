@@ -1,11 +1,18 @@
-//! The export thread: owns the exporter, runs each export to its deadline.
+//! The export thread: owns the exporters, runs each export to its deadline.
 
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use super::batch::{Batch, LogEntry};
+use super::exporters::{Exporters, MetricsExport};
+use crate::config::Signal;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use std::future::Future;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Why an export did not reach the backend.
+/// Why an export did not reach the backend; the number is the items lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ExportFailure {
     /// The deadline passed first (collector slow, unreachable or not answering).
@@ -14,12 +21,12 @@ pub(crate) enum ExportFailure {
     Failed(usize, String),
     /// The export thread is gone.
     WorkerGone(usize),
-    /// Spans were dropped because the buffer was full (the exports could not keep up).
+    /// Items were dropped because the buffer was full (the exports could not keep up).
     BufferFull(usize),
 }
 
 impl ExportFailure {
-    pub(crate) fn spans(&self) -> usize {
+    pub(crate) fn lost(&self) -> usize {
         match self {
             Self::Timeout(n) | Self::Failed(n, _) | Self::WorkerGone(n) | Self::BufferFull(n) => *n,
         }
@@ -32,29 +39,81 @@ impl std::fmt::Display for ExportFailure {
             Self::Timeout(_) => f.write_str("the export did not finish before its deadline"),
             Self::Failed(_, e) => write!(f, "the exporter failed: {e}"),
             Self::WorkerGone(_) => f.write_str("the export thread has stopped"),
-            Self::BufferFull(_) => f.write_str("the span buffer was full"),
+            Self::BufferFull(_) => f.write_str("the buffer was full"),
         }
     }
 }
 
+/// The outcome of one signal's share of an export: the items exported.
 pub(crate) type ExportResult = Result<usize, ExportFailure>;
+
+/// The outcome of an export job, per signal; `None` for a signal the job did not carry.
+#[derive(Debug, Default)]
+pub(crate) struct ExportReport {
+    pub spans: Option<ExportResult>,
+    pub logs: Option<ExportResult>,
+    pub metrics: Option<ExportResult>,
+}
+
+impl ExportReport {
+    /// Every signal of `batch` failed the same way (no export thread, no answer in time).
+    fn failed(shape: Shape, failure: fn(usize) -> ExportFailure) -> Self {
+        let part = |n: usize, carried: bool| carried.then(|| Err(failure(n)));
+        Self {
+            spans: part(shape.spans, shape.spans > 0),
+            logs: part(shape.logs, shape.logs > 0),
+            metrics: part(1, shape.metrics),
+        }
+    }
+
+    pub(crate) fn failures(&self) -> impl Iterator<Item = (Signal, &ExportFailure)> {
+        [
+            (Signal::Traces, &self.spans),
+            (Signal::Logs, &self.logs),
+            (Signal::Metrics, &self.metrics),
+        ]
+        .into_iter()
+        .filter_map(|(signal, result)| match result {
+            Some(Err(failure)) => Some((signal, failure)),
+            _ => None,
+        })
+    }
+}
+
+/// How much a batch carries, kept to report on it once it is gone.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    spans: usize,
+    logs: usize,
+    metrics: bool,
+}
+
+impl From<&Batch> for Shape {
+    fn from(batch: &Batch) -> Self {
+        Self {
+            spans: batch.spans.len(),
+            logs: batch.logs.len(),
+            metrics: batch.metrics,
+        }
+    }
+}
 
 /// Where the answer to a job goes.
 pub(crate) enum Reply {
     /// Awaited by the layer, on the function's executor.
-    Async(oneshot::Sender<ExportResult>),
+    Async(oneshot::Sender<ExportReport>),
     /// Waited for by a blocking caller (`force_flush`, shutdown).
-    Blocking(mpsc::SyncSender<ExportResult>),
+    Blocking(mpsc::SyncSender<ExportReport>),
     /// Nobody waits: a full buffer exported in the background during a long invocation.
     Detached,
 }
 
 impl Reply {
-    fn send(self, result: ExportResult) {
+    fn send(self, report: ExportReport) {
         // A receiver that gave up is fine: its caller already moved on.
         match self {
-            Self::Async(tx) => drop(tx.send(result)),
-            Self::Blocking(tx) => drop(tx.send(result)),
+            Self::Async(tx) => drop(tx.send(report)),
+            Self::Blocking(tx) => drop(tx.send(report)),
             Self::Detached => {}
         }
     }
@@ -62,7 +121,7 @@ impl Reply {
 
 enum Job {
     Export {
-        batch: Vec<SpanData>,
+        batch: Batch,
         deadline: Instant,
         reply: Reply,
     },
@@ -79,49 +138,59 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread. `runtime` must be the runtime the exporter was built in (gRPC
+    /// Starts the thread. `runtime` must be the runtime the exporters were built in (gRPC
     /// channels spawn their background task on it).
-    pub(crate) fn spawn<E: SpanExporter + 'static>(
-        exporter: E,
+    pub(crate) fn spawn(
+        exporters: Exporters,
         runtime: tokio::runtime::Runtime,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("lambda-otel-export".into())
-            .spawn(move || run(exporter, runtime, rx))?;
+            .spawn(move || run(exporters, runtime, rx))?;
         Ok(Self { tx })
     }
 
-    pub(crate) fn export(&self, batch: Vec<SpanData>, deadline: Instant, reply: Reply) {
-        let n = batch.len();
+    pub(crate) fn export(&self, batch: Batch, deadline: Instant, reply: Reply) {
+        let shape = Shape::from(&batch);
         if let Err(mpsc::SendError(job)) = self.tx.send(Job::Export {
             batch,
             deadline,
             reply,
         }) && let Job::Export { reply, .. } = job
         {
-            reply.send(Err(ExportFailure::WorkerGone(n)));
+            reply.send(ExportReport::failed(shape, ExportFailure::WorkerGone));
         }
     }
 
-    /// Exports what is queued, shuts the exporter down and stops the thread, within `timeout`.
+    /// Exports `batch` and waits for the report, blocking the calling thread.
+    pub(crate) fn export_blocking(&self, batch: Batch, timeout: Duration) -> ExportReport {
+        let shape = Shape::from(&batch);
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.export(batch, Instant::now() + timeout, Reply::Blocking(tx));
+        rx.recv_timeout(timeout + Duration::from_millis(50))
+            .unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::Timeout))
+    }
+
+    /// Shuts the exporters down and stops the thread, within `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
         let (reply, done) = mpsc::sync_channel(1);
         self.tx.send(Job::Shutdown { timeout, reply }).is_ok() && done.recv_timeout(timeout).is_ok()
     }
 }
 
-fn run<E: SpanExporter>(exporter: E, runtime: tokio::runtime::Runtime, jobs: mpsc::Receiver<Job>) {
+fn run(exporters: Exporters, runtime: tokio::runtime::Runtime, jobs: mpsc::Receiver<Job>) {
+    // Reused from one collection to the next: the SDK refills it in place.
+    let mut rm = ResourceMetrics::default();
     while let Ok(job) = jobs.recv() {
         match job {
             Job::Export {
                 batch,
                 deadline,
                 reply,
-            } => reply.send(export(&exporter, &runtime, batch, deadline)),
+            } => reply.send(export(&exporters, &runtime, &mut rm, batch, deadline)),
             Job::Shutdown { timeout, reply } => {
-                // Errors at shutdown have nowhere to go: the process is ending.
-                drop(exporter.shutdown_with_timeout(timeout));
+                exporters.shutdown(timeout);
                 let _ = reply.send(());
                 break;
             }
@@ -129,18 +198,69 @@ fn run<E: SpanExporter>(exporter: E, runtime: tokio::runtime::Runtime, jobs: mps
     }
 }
 
-fn export<E: SpanExporter>(
-    exporter: &E,
+/// Exports every signal of `batch` side by side, each cancelled at `deadline` (which also
+/// closes the connection of a collector that never answers).
+fn export(
+    exporters: &Exporters,
     runtime: &tokio::runtime::Runtime,
-    batch: Vec<SpanData>,
+    rm: &mut ResourceMetrics,
+    batch: Batch,
     deadline: Instant,
-) -> ExportResult {
-    let n = batch.len();
-    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-        return Err(ExportFailure::Timeout(n));
+) -> ExportReport {
+    let Batch {
+        spans,
+        logs,
+        metrics: collect,
+    } = batch;
+    let collected = match (&exporters.metrics, collect) {
+        (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
+        _ => None,
     };
-    // Dropping the export future at the deadline cancels it and closes its connection.
-    match runtime.block_on(async { tokio::time::timeout(left, exporter.export(batch)).await }) {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    runtime.block_on(async {
+        let spans = async {
+            let exporter = exporters.spans.as_ref().filter(|_| !spans.is_empty())?;
+            let n = spans.len();
+            Some(bounded(deadline, n, exporter.export(spans)).await)
+        };
+        let logs = async {
+            let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
+            Some(bounded(deadline, logs.len(), export_logs(exporter.as_ref(), &logs)).await)
+        };
+        let metrics = async {
+            let export = exporters.metrics.as_ref()?;
+            Some(match collected? {
+                Ok(()) => bounded(deadline, 1, export.exporter.export(rm)).await,
+                Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
+            })
+        };
+        let (spans, logs, metrics) = futures_util::future::join3(spans, logs, metrics).await;
+        ExportReport {
+            spans,
+            logs,
+            metrics,
+        }
+    })
+}
+
+async fn export_logs(
+    exporter: &dyn super::exporters::ExportLogs,
+    logs: &[LogEntry],
+) -> OTelSdkResult {
+    let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+        logs.iter().map(|e| (&e.record, &e.scope)).collect();
+    exporter.export(LogBatch::new(&refs)).await
+}
+
+async fn bounded(
+    deadline: tokio::time::Instant,
+    n: usize,
+    export: impl Future<Output = OTelSdkResult>,
+) -> ExportResult {
+    if deadline <= tokio::time::Instant::now() {
+        return Err(ExportFailure::Timeout(n));
+    }
+    match tokio::time::timeout_at(deadline, export).await {
         Ok(Ok(())) => Ok(n),
         Ok(Err(e)) => Err(ExportFailure::Failed(n, e.to_string())),
         Err(_) => Err(ExportFailure::Timeout(n)),

@@ -22,6 +22,12 @@ pub(crate) enum Outcome<'a> {
 }
 
 impl Outcome<'_> {
+    /// An error or a panic: what Lambda counts as a failed invocation. A 5xx response is an
+    /// error of the span (HTTP conventions) but a successful invocation.
+    pub(crate) fn is_failure(&self) -> bool {
+        !matches!(self, Self::Response(_))
+    }
+
     pub(crate) fn record(&self, span: &SpanRef<'_>) {
         match *self {
             Self::Response(None) => {}

@@ -1,6 +1,7 @@
 //! Starting and ending the invocation span.
 
-use super::{SpanSettings, coldstart};
+use super::metrics::{FaasMetrics, Measurement};
+use super::{Outcome, SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
 use crate::layer::{OnInvocation, SpanStart};
 use crate::propagation::{self, Extracted};
@@ -24,8 +25,13 @@ struct State {
     start: Instant,
     start_wall: SystemTime,
     deadline: Option<Instant>,
+    /// `faas.trigger`, for the metrics.
+    trigger: &'static str,
+    /// Start-up time when this is the cold start.
+    init: Option<Duration>,
     ended: AtomicBool,
     handled: AtomicBool,
+    failed: AtomicBool,
 }
 
 /// Lets the handler wrapper find the invocation in the current context.
@@ -72,8 +78,8 @@ impl Invocation {
             }
         }
         attributes.extend(inspected.attributes);
-        if cold {
-            let init = start.saturating_duration_since(coldstart::process_start());
+        let init = cold.then(|| start.saturating_duration_since(coldstart::process_start()));
+        if let Some(init) = init {
             attributes.push(KeyValue::new(INIT_DURATION_NS, nanos(init)));
         }
 
@@ -130,8 +136,11 @@ impl Invocation {
             start,
             start_wall,
             deadline: deadline(start, start_wall, lambda.deadline),
+            trigger: inspected.source.faas_trigger(),
+            init,
             ended: AtomicBool::new(false),
             handled: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
         });
         // The parent's span (and any X-Ray marker) stays out of this context: the span holds
         // its ids. Baggage from the event does go in, for the handler's own spans and calls.
@@ -173,9 +182,18 @@ impl Invocation {
         self.state.handled.load(Ordering::Relaxed)
     }
 
-    /// Ends the span, once: the duration attribute and the end time come from one reading of
-    /// the monotonic clock, so `end - start == duration` to the nanosecond.
-    pub(crate) fn end(&self) {
+    /// Records how the handler ended on the span, and an error or panic for `faas.errors`.
+    pub(crate) fn record(&self, outcome: &Outcome<'_>) {
+        if outcome.is_failure() {
+            self.state.failed.store(true, Ordering::Relaxed);
+        }
+        outcome.record(&self.span());
+    }
+
+    /// Ends the span, once, and records the invocation's metrics: the duration attribute, the
+    /// end time and `faas.invoke_duration` come from one reading of the monotonic clock, so
+    /// `end - start == duration` to the nanosecond.
+    pub(crate) fn end(&self, metrics: Option<&FaasMetrics>) {
         if self.state.ended.swap(true, Ordering::Relaxed) {
             return;
         }
@@ -183,6 +201,14 @@ impl Invocation {
         let span = self.cx.span();
         span.set_attribute(KeyValue::new(INVOCATION_DURATION_NS, nanos(elapsed)));
         span.end_with_timestamp(self.state.start_wall + elapsed);
+        if let Some(metrics) = metrics {
+            metrics.record(Measurement {
+                trigger: self.state.trigger,
+                duration: elapsed,
+                failed: self.state.failed.load(Ordering::Relaxed),
+                init: self.state.init,
+            });
+        }
     }
 }
 

@@ -54,7 +54,7 @@ impl<F: Future> Future for InvocationFuture<F> {
                 ready!(this.future.poll(cx))
             };
             if let Some((invocation, shared)) = this.tracking.take() {
-                invocation.end();
+                invocation.end(shared.metrics.as_ref());
                 // Without the handler wrapper, before-response mode has had no chance to flush.
                 let due = shared.flush_mode == FlushMode::AfterResponse || !invocation.handled();
                 if due {
@@ -97,7 +97,7 @@ impl<T: 'static> Finished<T> {
                 message: outcome::panic_message(payload.as_ref()),
             },
         };
-        outcome.record(&invocation.span());
+        invocation.record(&outcome);
     }
 }
 
@@ -150,7 +150,7 @@ where
             if let Some((invocation, shared)) = this.tracking.take() {
                 finished.record(&invocation, this.on_response);
                 if shared.flush_mode == FlushMode::BeforeResponse {
-                    invocation.end();
+                    invocation.end(shared.metrics.as_ref());
                     *this.flush = shared.start_flush(&invocation);
                 }
             }

@@ -113,5 +113,5 @@ pub(super) fn call_tracked<F: TryFuture, R: Clone>(
 
 fn record_panic(invocation: &Invocation, payload: &(dyn Any + Send)) {
     let message = outcome::panic_message(payload);
-    Outcome::Panic { message }.record(&invocation.span());
+    invocation.record(&Outcome::Panic { message });
 }

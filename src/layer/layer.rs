@@ -3,7 +3,7 @@
 use super::{OnInvocation, OtelHandler, OtelService};
 use crate::config::FlushMode;
 use crate::flush::{Flusher, PendingFlush};
-use crate::invocation::{Invocation, SpanSettings};
+use crate::invocation::{FaasMetrics, Invocation, SpanSettings};
 use opentelemetry_sdk::trace::SdkTracer;
 use std::fmt;
 use std::sync::Arc;
@@ -13,8 +13,10 @@ use tower::Layer;
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub tracer: SdkTracer,
-    /// `None` when nothing is exported (`OTEL_TRACES_EXPORTER=none`).
+    /// `None` when nothing is exported (every signal's exporter is `none`).
     pub flusher: Option<Flusher>,
+    /// `None` when metrics are off.
+    pub metrics: Option<FaasMetrics>,
     pub span: SpanSettings,
     pub flush_mode: FlushMode,
     /// Boxed rather than a type parameter: the layer is built by [`crate::Telemetry`] and used
@@ -33,7 +35,7 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Starts flushing the buffered spans, bounded by the invocation's deadline; `None` when
+    /// Starts flushing the buffered telemetry, bounded by the invocation's deadline; `None` when
     /// nothing is exported or the buffer is empty.
     pub(crate) fn start_flush(&self, invocation: &Invocation) -> Option<PendingFlush> {
         self.flusher.as_ref()?.start(invocation.deadline())

@@ -1,14 +1,21 @@
 //! [`TelemetryBuilder`]: code-level settings over the environment.
 
-use super::{Telemetry, exporter, resource, subscriber};
+use super::{LogSettings, Providers, Telemetry, exporter, resource, subscriber};
 use crate::Error;
 use crate::config::{
-    FlushMode, Overrides, Propagator, Protocol, Settings, TracesExporter, XraySampled,
+    Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
 };
-use crate::flush::{Flusher, InvocationSpanProcessor, SpanBuffer};
-use crate::invocation::{LambdaSampler, SpanSettings, coldstart};
+use crate::flush::{
+    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, ReaderHandle,
+    SharedReader,
+};
+use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use std::fmt;
 use std::sync::Arc;
@@ -68,31 +75,86 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Where spans go. Default [`TracesExporter::Otlp`]; `OTEL_TRACES_EXPORTER`.
-    pub fn with_exporter(mut self, exporter: TracesExporter) -> Self {
-        self.overrides.exporter = Some(exporter);
+    /// Where spans go. Default [`Exporter::Otlp`]; `OTEL_TRACES_EXPORTER`.
+    pub fn with_exporter(mut self, exporter: Exporter) -> Self {
+        self.overrides.traces.exporter = Some(exporter);
         self
     }
 
-    /// The OTLP protocol. Default [`Protocol::HttpProtobuf`];
-    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    /// Where metrics go. Default [`Exporter::Otlp`]; `OTEL_METRICS_EXPORTER`. With
+    /// [`Exporter::None`] no metric is recorded at all, the wrapper's or the function's.
+    pub fn with_metrics_exporter(mut self, exporter: Exporter) -> Self {
+        self.overrides.metrics.exporter = Some(exporter);
+        self
+    }
+
+    /// Where log records go. Default [`Exporter::Otlp`]; `OTEL_LOGS_EXPORTER`. Log lines on
+    /// stdout are written whatever this says.
+    pub fn with_logs_exporter(mut self, exporter: Exporter) -> Self {
+        self.overrides.logs.exporter = Some(exporter);
+        self
+    }
+
+    /// The OTLP protocol of every signal. Default [`Protocol::HttpProtobuf`];
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
-        self.overrides.protocol = Some(protocol);
+        self.overrides.otlp.protocol = Some(protocol);
         self
     }
 
-    /// The full traces endpoint, used as is (for HTTP include `/v1/traces`). Default
-    /// `http://localhost:4318/v1/traces` (HTTP) or `http://localhost:4317` (gRPC);
-    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/traces`).
+    /// The OTLP base endpoint of every signal: for HTTP, `/v1/traces`, `/v1/metrics` and
+    /// `/v1/logs` are appended. Default `http://localhost:4318` (HTTP) or
+    /// `http://localhost:4317` (gRPC); `OTEL_EXPORTER_OTLP_ENDPOINT`. Set in code, it wins over
+    /// the signal-specific variables too.
+    pub fn with_otlp_endpoint(mut self, base: impl Into<String>) -> Self {
+        self.overrides.otlp.endpoint = Some(base.into());
+        self
+    }
+
+    /// The full traces endpoint, used as is (for HTTP include `/v1/traces`). Default: from the
+    /// base endpoint; `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.overrides.endpoint = Some(endpoint.into());
+        self.overrides.traces.endpoint = Some(endpoint.into());
         self
     }
 
-    /// A header for every export, over those of `OTEL_EXPORTER_OTLP_TRACES_HEADERS` and
-    /// `OTEL_EXPORTER_OTLP_HEADERS`. Default: none.
+    /// The full metrics endpoint, used as is (for HTTP include `/v1/metrics`). Default: from
+    /// the base endpoint; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
+    pub fn with_metrics_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.overrides.metrics.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The full logs endpoint, used as is (for HTTP include `/v1/logs`). Default: from the
+    /// base endpoint; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
+    pub fn with_logs_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.overrides.logs.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// A header for every export of every signal, over those of
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_HEADERS` and `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// Default: none.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.overrides.headers.push((name.into(), value.into()));
+        self.overrides.otlp.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The temporality of exported metrics. Default [`Temporality::Cumulative`] (each
+    /// environment's series, told apart by `faas.instance`); `Delta` suits backends that add
+    /// up deltas (CloudWatch, Datadog); `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
+    /// (`cumulative`, `delta`, `lowmemory`).
+    pub fn with_temporality(mut self, temporality: Temporality) -> Self {
+        self.overrides.temporality = Some(temporality);
+        self
+    }
+
+    /// The format of log lines on stdout. Default [`LogFormat::Text`];
+    /// `AWS_LAMBDA_LOG_FORMAT` (`Text`, `JSON`), which Lambda sets from the function's
+    /// logging configuration. The level comes from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`,
+    /// else `INFO`.
+    pub fn with_log_format(mut self, format: LogFormat) -> Self {
+        self.overrides.log_format = Some(format);
         self
     }
 
@@ -159,8 +221,9 @@ impl TelemetryBuilder {
     }
 
     /// Whether [`try_init`](Self::try_init) installs a `tracing` subscriber (stdout log lines,
-    /// and `tracing` spans as OpenTelemetry spans). Default `true`. Turn it off to compose
-    /// [`otel_layer`](crate::telemetry::otel_layer) into a subscriber of your own.
+    /// `tracing` spans as OpenTelemetry spans, events as log records). Default `true`. Turn it
+    /// off to compose [`otel_layer`](crate::telemetry::otel_layer) and
+    /// [`logs_layer`](crate::telemetry::logs_layer) into a subscriber of your own.
     pub fn with_tracing_subscriber(mut self, install: bool) -> Self {
         self.install_subscriber = install;
         self
@@ -173,24 +236,23 @@ impl TelemetryBuilder {
     pub fn build(self) -> Result<Telemetry, Error> {
         coldstart::process_start();
         let settings = Settings::resolve(self.overrides, self.lookup.as_ref())?;
+        let log = LogSettings {
+            format: settings.log_format,
+            filter: settings.log_filter.clone(),
+        };
         if settings.disabled {
-            return Ok(Telemetry::new(None, OtelLayer::disabled()));
+            return Ok(Telemetry::new(Providers::default(), OtelLayer::disabled(), log));
         }
         let resource = resource::build(&settings);
-        let worker = exporter::spawn_worker(&settings, &resource)?;
-        let mut provider = SdkTracerProvider::builder()
-            .with_resource(resource)
-            .with_sampler(LambdaSampler(settings.sampler.clone()));
-        let mut flusher = None;
-        if let Some(worker) = worker {
-            let buffer = SpanBuffer::new(worker, settings.flush_timeout);
-            flusher = Some(Flusher::new(Arc::clone(&buffer), settings.flush_timeout));
-            provider = provider.with_span_processor(InvocationSpanProcessor::new(buffer));
-        }
-        let provider = provider.build();
+        let built = providers(&settings, resource)?;
+        let metrics = built
+            .meter
+            .as_ref()
+            .map(|provider| FaasMetrics::new(&provider.meter("lambda-otel")));
         let layer = OtelLayer::new(Shared {
-            tracer: provider.tracer("lambda-otel"),
-            flusher,
+            tracer: built.tracer.tracer("lambda-otel"),
+            flusher: built.flusher,
+            metrics,
             span: SpanSettings {
                 xray_sampled: settings.xray_sampled,
                 cold_start_possible: settings.cold_start_possible,
@@ -201,29 +263,36 @@ impl TelemetryBuilder {
             flush_mode: settings.flush_mode,
             on_invocation: None,
         });
-        Ok(Telemetry::new(Some(provider), layer))
+        let providers = Providers {
+            tracer: Some(built.tracer),
+            meter: built.meter,
+            logger: built.logger,
+        };
+        Ok(Telemetry::new(providers, layer, log))
     }
 
-    /// Builds the telemetry and installs it: the global tracer provider (for code using the
-    /// OpenTelemetry API), the global text-map propagator for outgoing calls (the formats of
-    /// `OTEL_PROPAGATORS`; `xray` and `xray-lambda` inject `X-Amzn-Trace-Id`) and, unless
-    /// switched off, a `tracing` subscriber.
+    /// Builds the telemetry and installs it: the global tracer and meter providers (for code
+    /// using the OpenTelemetry API), the global text-map propagator for outgoing calls (the
+    /// formats of `OTEL_PROPAGATORS`; `xray` and `xray-lambda` inject `X-Amzn-Trace-Id`) and,
+    /// unless switched off, a `tracing` subscriber (and `log` records into it).
     ///
     /// # Errors
     /// As [`build`](Self::build).
     pub fn try_init(self) -> Result<Telemetry, Error> {
         let install = self.install_subscriber;
-        let lookup = Arc::clone(&self.lookup);
         let telemetry = self.build()?;
-        if let Some(provider) = telemetry.tracer_provider() {
+        if let Some(provider) = &telemetry.providers.tracer {
             opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        if let Some(provider) = &telemetry.providers.meter {
+            opentelemetry::global::set_meter_provider(provider.clone());
         }
         if let Some(shared) = &telemetry.layer.shared {
             let propagator = crate::propagation::outgoing(&shared.span.propagators);
             opentelemetry::global::set_text_map_propagator(propagator);
         }
         if install {
-            subscriber::install(telemetry.tracer_provider(), lookup.as_ref());
+            subscriber::install(&telemetry);
         }
         Ok(telemetry)
     }
@@ -240,6 +309,68 @@ impl TelemetryBuilder {
     }
 }
 
+/// The providers of a telemetry that is on.
+struct Built {
+    /// Always there: spans carry the context even when they are not exported.
+    tracer: SdkTracerProvider,
+    meter: Option<SdkMeterProvider>,
+    logger: Option<SdkLoggerProvider>,
+    /// The flush that exports every signal; `None` when none is exported.
+    flusher: Option<Flusher>,
+}
+
+/// The providers of the signals that are on, and the flush that exports them all.
+fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
+    let reader = (settings.metrics.exporter != Exporter::None)
+        .then(|| SharedReader::new(settings.temporality));
+    let worker = exporter::spawn_worker(settings, &resource, reader.as_ref())?;
+    let mut tracer = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_sampler(LambdaSampler(settings.sampler.clone()));
+    let Some(worker) = worker else {
+        return Ok(Built {
+            tracer: tracer.build(),
+            meter: None,
+            logger: None,
+            flusher: None,
+        });
+    };
+    let timeout = settings.flush_timeout;
+    let mut flusher = Flusher::new(worker.clone(), timeout);
+    let (mut logger, mut meter) = (None, None);
+    if settings.traces.exporter != Exporter::None {
+        let buffer = Buffer::new(worker.clone(), timeout);
+        tracer = tracer.with_span_processor(InvocationSpanProcessor::new(Arc::clone(&buffer)));
+        flusher = flusher.with_spans(buffer);
+    }
+    if settings.logs.exporter != Exporter::None {
+        let buffer = Buffer::new(worker, timeout);
+        let processor = InvocationLogProcessor::new(Arc::clone(&buffer));
+        logger = Some(
+            SdkLoggerProvider::builder()
+                .with_resource(resource.clone())
+                .with_log_processor(processor)
+                .build(),
+        );
+        flusher = flusher.with_logs(buffer);
+    }
+    if let Some(reader) = reader {
+        meter = Some(
+            SdkMeterProvider::builder()
+                .with_resource(resource)
+                .with_reader(ReaderHandle(reader))
+                .build(),
+        );
+        flusher = flusher.with_metrics();
+    }
+    Ok(Built {
+        tracer: tracer.build(),
+        meter,
+        logger,
+        flusher: Some(flusher),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +378,7 @@ mod tests {
 
     fn span_settings(builder: TelemetryBuilder, vars: &'static [(&str, &str)]) -> SpanSettings {
         let telemetry = builder
-            .with_exporter(TracesExporter::None)
+            .with_exporter(Exporter::None)
             .with_env_lookup(|name| {
                 vars.iter()
                     .find(|(k, _)| *k == name)

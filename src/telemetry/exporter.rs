@@ -1,34 +1,39 @@
-//! Building the configured exporter on the export thread's runtime.
+//! Building the configured exporters on the export thread's runtime.
 
+use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::Error;
-use crate::config::{Protocol, Settings, TracesExporter, env};
-use crate::flush::Worker;
+use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
+use crate::flush::{Exporters, ExportLogs, ExportSpans, MetricsExport, SharedReader, Worker};
+use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::LogExporter;
+use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::SpanExporter;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Starts the export thread with the configured exporter; `None` for `OTEL_TRACES_EXPORTER=none`.
+/// Starts the export thread with the configured exporters; `None` when every signal is off.
+/// `reader` is the meter provider's reader, when metrics are on.
 pub(crate) fn spawn_worker(
     settings: &Settings,
     resource: &Resource,
+    reader: Option<&Arc<SharedReader>>,
 ) -> Result<Option<Worker>, Error> {
-    if settings.exporter == TracesExporter::None {
-        return Ok(None);
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("lambda-otel-export")
         .build()
         .map_err(Error::Thread)?;
-    if settings.exporter == TracesExporter::Console {
-        return start(super::console::ConsoleExporter::new(), resource, runtime);
-    }
     // gRPC channels spawn their background task on the runtime current at build time.
     let built = {
         let _entered = runtime.enter();
-        otlp(settings)
+        exporters(settings, resource, reader)
     };
     match built {
-        Ok(exporter) => start(exporter, resource, runtime),
+        Ok(exporters) if exporters.is_empty() => Ok(None),
+        Ok(exporters) => Worker::spawn(exporters, runtime)
+            .map(Some)
+            .map_err(Error::Thread),
         Err(error) => {
             // A plain drop blocks, which panics when `main` is async; this runtime never ran
             // anything, so nothing is lost by not waiting.
@@ -38,40 +43,73 @@ pub(crate) fn spawn_worker(
     }
 }
 
-fn start<E: SpanExporter + 'static>(
-    mut exporter: E,
+fn exporters(
+    settings: &Settings,
     resource: &Resource,
-    runtime: tokio::runtime::Runtime,
-) -> Result<Option<Worker>, Error> {
-    exporter.set_resource(resource);
-    Worker::spawn(exporter, runtime)
-        .map(Some)
-        .map_err(Error::Thread)
+    reader: Option<&Arc<SharedReader>>,
+) -> Result<Exporters, Error> {
+    let timeout = settings.flush_timeout;
+    let spans = match settings.traces.exporter {
+        Exporter::None => None,
+        Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
+        Exporter::Otlp => Some(boxed_spans(otlp_spans(&settings.traces, timeout)?, resource)),
+    };
+    let logs = match settings.logs.exporter {
+        Exporter::None => None,
+        Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
+        Exporter::Otlp => Some(boxed_logs(otlp_logs(&settings.logs, timeout)?, resource)),
+    };
+    let metrics = match (settings.metrics.exporter, reader) {
+        (Exporter::None, _) | (_, None) => None,
+        (Exporter::Console, Some(reader)) => Some(MetricsExport {
+            exporter: Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality)),
+            reader: Arc::clone(reader),
+        }),
+        (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
+            exporter: Box::new(otlp_metrics(
+                &settings.metrics,
+                timeout,
+                settings.temporality,
+            )?),
+            reader: Arc::clone(reader),
+        }),
+    };
+    Ok(Exporters {
+        spans,
+        logs,
+        metrics,
+    })
 }
 
-fn otlp(settings: &Settings) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
+fn boxed_spans<E: SpanExporter + 'static>(mut e: E, resource: &Resource) -> Box<dyn ExportSpans> {
+    e.set_resource(resource);
+    Box::new(e)
+}
 
-    let built = match settings.protocol {
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            use opentelemetry_otlp::WithHttpConfig;
-            let protocol = http_protocol(settings.protocol)?;
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(protocol)
-                .with_endpoint(settings.endpoint.clone())
-                .with_timeout(settings.flush_timeout)
-                .with_headers(settings.headers.iter().cloned().collect())
-                // The flush is bounded: a retry after a back-off would only meet the deadline.
-                .with_retry_policy(RetryPolicy::disabled())
-                .build()
-        }
-        Protocol::Grpc => grpc(settings)?,
-    };
-    built.map_err(|e| Error::Exporter {
+fn boxed_logs<E: LogExporter + 'static>(mut e: E, resource: &Resource) -> Box<dyn ExportLogs> {
+    e.set_resource(resource);
+    Box::new(e)
+}
+
+fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> Error {
+    Error::Exporter {
         what: "OTLP",
         message: e.to_string(),
-    })
+    }
+}
+
+/// The settings every OTLP/HTTP exporter shares.
+fn http<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, Error>
+where
+    B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
+{
+    Ok(builder
+        .with_protocol(http_protocol(signal.protocol)?)
+        .with_endpoint(signal.endpoint.clone())
+        .with_timeout(timeout)
+        .with_headers(signal.headers.iter().cloned().collect())
+        // The flush is bounded: a retry after a back-off would only meet the deadline.
+        .with_retry_policy(RetryPolicy::disabled()))
 }
 
 fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {
@@ -88,14 +126,63 @@ fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Err
     }
 }
 
+/// Builds an OTLP exporter from its builder: the three signals' builders are distinct types
+/// with the same configuration traits.
+macro_rules! otlp {
+    ($builder:expr, $signal:expr, $timeout:expr) => {{
+        let builder = $builder;
+        let built = match $signal.protocol {
+            #[cfg(feature = "grpc")]
+            Protocol::Grpc => grpc(builder.with_tonic(), $signal, $timeout)?.build(),
+            #[cfg(not(feature = "grpc"))]
+            Protocol::Grpc => {
+                drop(builder);
+                return Err(Error::FeatureDisabled {
+                    variable: env::OTEL_EXPORTER_OTLP_PROTOCOL,
+                    value: "grpc".into(),
+                    feature: "grpc",
+                });
+            }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                http(builder.with_http(), $signal, $timeout)?.build()
+            }
+        };
+        built.map_err(build_error)
+    }};
+}
+
+fn otlp_spans(
+    signal: &SignalSettings,
+    timeout: Duration,
+) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    otlp!(opentelemetry_otlp::SpanExporter::builder(), signal, timeout)
+}
+
+fn otlp_logs(
+    signal: &SignalSettings,
+    timeout: Duration,
+) -> Result<opentelemetry_otlp::LogExporter, Error> {
+    otlp!(opentelemetry_otlp::LogExporter::builder(), signal, timeout)
+}
+
+fn otlp_metrics(
+    signal: &SignalSettings,
+    timeout: Duration,
+    temporality: Temporality,
+) -> Result<opentelemetry_otlp::MetricExporter, Error> {
+    let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
+    otlp!(builder, signal, timeout)
+}
+
+/// The settings every OTLP/gRPC exporter shares.
 #[cfg(feature = "grpc")]
-fn grpc(
-    settings: &Settings,
-) -> Result<Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError>, Error>
+fn grpc<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, Error>
+where
+    B: WithExportConfig + opentelemetry_otlp::WithTonicConfig,
 {
-    use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithTonicConfig};
+    use opentelemetry_otlp::WithTonicConfig;
     let mut metadata = tonic::metadata::MetadataMap::new();
-    for (name, value) in &settings.headers {
+    for (name, value) in &signal.headers {
         let key = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes());
         let value = tonic::metadata::MetadataValue::try_from(value.as_str());
         let (Ok(key), Ok(value)) = (key, value) else {
@@ -107,23 +194,9 @@ fn grpc(
         };
         metadata.insert(key, value);
     }
-    Ok(opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(settings.endpoint.clone())
-        .with_timeout(settings.flush_timeout)
+    Ok(builder
+        .with_endpoint(signal.endpoint.clone())
+        .with_timeout(timeout)
         .with_metadata(metadata)
-        .with_retry_policy(RetryPolicy::disabled())
-        .build())
-}
-
-#[cfg(not(feature = "grpc"))]
-fn grpc(
-    _settings: &Settings,
-) -> Result<Result<opentelemetry_otlp::SpanExporter, opentelemetry_otlp::ExporterBuildError>, Error>
-{
-    Err(Error::FeatureDisabled {
-        variable: env::OTEL_EXPORTER_OTLP_PROTOCOL,
-        value: "grpc".into(),
-        feature: "grpc",
-    })
+        .with_retry_policy(RetryPolicy::disabled()))
 }

@@ -1,16 +1,20 @@
-//! Setting up the providers: one call in `main`, with a builder for code-level overrides.
+//! Setting up the providers of traces, metrics and logs, and the log lines on stdout: one call
+//! in `main`, with a builder for code-level overrides.
 
 mod builder;
 pub mod console;
 mod events;
 mod exporter;
 mod resource;
+mod stdout;
 mod subscriber;
 
 pub use builder::TelemetryBuilder;
-pub use subscriber::otel_layer;
+pub use subscriber::{logs_layer, otel_layer};
 
-use crate::OtelLayer;
+use crate::{LogFormat, OtelLayer};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::time::Duration;
 
@@ -18,14 +22,32 @@ use std::time::Duration;
 /// for the rest of the process.
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(400);
 
-/// The telemetry of a function: the tracer provider, the export thread and the [`OtelLayer`].
+/// The providers of the signals that are on; all `None` when telemetry is disabled.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Providers {
+    pub tracer: Option<SdkTracerProvider>,
+    pub meter: Option<SdkMeterProvider>,
+    pub logger: Option<SdkLoggerProvider>,
+}
+
+/// How log lines are written, kept for the subscriber.
+#[derive(Clone, Debug)]
+pub(crate) struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directives.
+    pub filter: String,
+}
+
+/// The telemetry of a function: the tracer, meter and logger providers, the export thread and
+/// the [`OtelLayer`].
 ///
 /// Cheap to clone. Build it once in `main` with [`Telemetry::from_env`] or
 /// [`Telemetry::builder`], then add [`Telemetry::layer`] to the runtime.
 #[derive(Clone, Debug)]
 pub struct Telemetry {
-    provider: Option<SdkTracerProvider>,
+    providers: Providers,
     layer: OtelLayer,
+    log: LogSettings,
 }
 
 impl Telemetry {
@@ -35,7 +57,7 @@ impl Telemetry {
     }
 
     /// Everything from the environment (see the crate docs for the variables), installed
-    /// globally: the tracer provider and a `tracing` subscriber. Same as
+    /// globally: the tracer and meter providers and a `tracing` subscriber. Same as
     /// `Telemetry::builder().try_init()`.
     ///
     /// # Errors
@@ -55,22 +77,51 @@ impl Telemetry {
     /// The tracer provider, unless telemetry is disabled.
     #[must_use]
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
-        self.provider.as_ref()
+        self.providers.tracer.as_ref()
     }
 
-    /// Exports what is left and shuts the provider down, within Lambda's shutdown budget
-    /// (400 ms), without blocking the async executor. Call it on SIGTERM, for example from
-    /// `lambda_runtime::spawn_graceful_shutdown_handler`.
+    /// The meter provider, unless telemetry is disabled or `OTEL_METRICS_EXPORTER=none`.
+    /// [`try_init`](TelemetryBuilder::try_init) also makes it the global one
+    /// (`opentelemetry::global::meter`).
+    #[must_use]
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.providers.meter.as_ref()
+    }
+
+    /// The logger provider, unless telemetry is disabled or `OTEL_LOGS_EXPORTER=none`.
+    #[must_use]
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.providers.logger.as_ref()
+    }
+
+    /// Exports what is left of every signal and shuts the providers down, within Lambda's
+    /// shutdown budget (400 ms), without blocking the async executor. Call it on SIGTERM, for
+    /// example from `lambda_runtime::spawn_graceful_shutdown_handler`.
     pub async fn shutdown(&self) {
-        let Some(provider) = self.provider.clone() else {
+        let Some(tracer) = self.providers.tracer.clone() else {
             return;
         };
+        let providers = self.providers.clone();
+        let flusher = self
+            .layer
+            .shared
+            .as_ref()
+            .and_then(|shared| shared.flusher.clone());
         let (done, finished) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("lambda-otel-shutdown".into())
             .spawn(move || {
-                if let Err(error) = provider.shutdown_with_timeout(SHUTDOWN_BUDGET) {
-                    tracing::warn!(target: "lambda_otel", %error, "telemetry shutdown incomplete");
+                let complete = flusher.is_none_or(|f| f.shutdown_blocking(SHUTDOWN_BUDGET));
+                if !complete {
+                    tracing::warn!(target: "lambda_otel", "telemetry shutdown incomplete");
+                }
+                // What the providers still hold was exported above; this stops them.
+                drop(tracer.shutdown_with_timeout(SHUTDOWN_BUDGET));
+                if let Some(meter) = providers.meter {
+                    drop(meter.shutdown_with_timeout(SHUTDOWN_BUDGET));
+                }
+                if let Some(logger) = providers.logger {
+                    drop(logger.shutdown_with_timeout(SHUTDOWN_BUDGET));
                 }
                 let _ = done.send(());
             });
@@ -80,7 +131,11 @@ impl Telemetry {
         }
     }
 
-    pub(crate) fn new(provider: Option<SdkTracerProvider>, layer: OtelLayer) -> Self {
-        Self { provider, layer }
+    pub(crate) fn new(providers: Providers, layer: OtelLayer, log: LogSettings) -> Self {
+        Self {
+            providers,
+            layer,
+            log,
+        }
     }
 }

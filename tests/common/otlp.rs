@@ -1,5 +1,9 @@
-//! A loopback OTLP/HTTP trace receiver that decodes every export, records it
-//! on the [`Timeline`], then answers according to a [`Behaviour`].
+//! A loopback OTLP/HTTP receiver for traces, metrics and logs that decodes
+//! every export, records it on the [`Timeline`], then answers according to a
+//! [`Behaviour`].
+//!
+//! Spans are flattened here; metrics and logs in the child module `signals`
+//! (`signals.rs` beside this file), whose types are re-exported from here.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -9,20 +13,59 @@ use std::time::Duration;
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
+use serde::de::DeserializeOwned;
 
 use super::timeline::{Timeline, TimelineEvent};
 use super::{Reply, reply, serve};
+
+/// Inherent `attr_str`, `attr_int` and `attr_bool` for types with a public
+/// `attributes: HashMap<String, Value>` field (spans, log records, points).
+macro_rules! attribute_getters {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl $ty {
+            /// A string attribute.
+            pub fn attr_str(&self, key: &str) -> Option<&str> {
+                self.attributes.get(key).and_then(Value::as_str)
+            }
+
+            /// An integer attribute.
+            pub fn attr_int(&self, key: &str) -> Option<i64> {
+                self.attributes.get(key).and_then(Value::as_int)
+            }
+
+            /// A boolean attribute.
+            pub fn attr_bool(&self, key: &str) -> Option<bool> {
+                self.attributes.get(key).and_then(Value::as_bool)
+            }
+        }
+    )+};
+}
+
+// Declared after the macro so that it can use it. `#[path]` because
+// `common/mod.rs` belongs to the harness as a whole: `signals.rs` lives beside
+// this file rather than in an `otlp/` folder.
+#[path = "signals.rs"]
+mod signals;
+
+// Each test file uses a different subset.
+#[allow(unused_imports)]
+pub use signals::{
+    HistogramPoint, MetricData, Number, NumberPoint, ReceivedLog, ReceivedMetric, Temporality,
+};
 
 /// How the receiver answers an export, after recording it. This simulates
 /// the remote collector; it is not test synchronisation.
 #[derive(Debug, Clone, Copy)]
 pub enum Behaviour {
-    /// 200 with an empty `ExportTraceServiceResponse`.
+    /// 200 with the empty export response of the request's signal.
     Ok,
     /// This HTTP status with an empty body.
     Status(u16),
@@ -103,6 +146,20 @@ impl Value {
     }
 }
 
+/// `Value::Str` from `&str`, and so on, for lookups such as
+/// [`ReceivedMetric::sum_point`].
+macro_rules! value_from {
+    ($($ty:ty => $variant:ident),+) => {$(
+        impl From<$ty> for Value {
+            fn from(value: $ty) -> Self {
+                Self::$variant(value.into())
+            }
+        }
+    )+};
+}
+
+value_from!(&str => Str, i64 => Int, bool => Bool, f64 => Double);
+
 /// One received span, flattened together with its resource and scope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedSpan {
@@ -136,35 +193,15 @@ pub struct ReceivedSpan {
     pub links: Vec<(String, String)>,
 }
 
-impl ReceivedSpan {
-    /// A string attribute.
-    pub fn attr_str(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).and_then(Value::as_str)
-    }
-
-    /// An integer attribute.
-    pub fn attr_int(&self, key: &str) -> Option<i64> {
-        self.attributes.get(key).and_then(Value::as_int)
-    }
-
-    /// A boolean attribute.
-    pub fn attr_bool(&self, key: &str) -> Option<bool> {
-        self.attributes.get(key).and_then(Value::as_bool)
-    }
-}
+attribute_getters!(ReceivedSpan);
 
 /// Flattens an export request into one [`ReceivedSpan`] per span.
-fn flatten(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
+fn flatten_spans(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut spans = Vec::new();
     for resource_spans in request.resource_spans {
-        let resource = attributes(
-            resource_spans
-                .resource
-                .map(|r| r.attributes)
-                .unwrap_or_default(),
-        );
+        let resource = resource_attributes(resource_spans.resource);
         for scope_spans in resource_spans.scope_spans {
-            let scope_name = scope_spans.scope.map(|s| s.name).unwrap_or_default();
+            let scope_name = scope_name(scope_spans.scope);
             for span in scope_spans.spans {
                 let status = span.status.unwrap_or_default();
                 spans.push(ReceivedSpan {
@@ -204,14 +241,56 @@ fn attributes(pairs: Vec<KeyValue>) -> HashMap<String, Value> {
         .collect()
 }
 
+/// The attributes of a resource; empty without one.
+fn resource_attributes(resource: Option<Resource>) -> HashMap<String, Value> {
+    attributes(resource.map(|r| r.attributes).unwrap_or_default())
+}
+
+/// The name of an instrumentation scope; empty without one.
+fn scope_name(scope: Option<InstrumentationScope>) -> String {
+    scope.map(|s| s.name).unwrap_or_default()
+}
+
+/// Lowercase hex; empty for no bytes.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The OTLP/HTTP paths the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    fn from_path(path: &str) -> Option<Self> {
+        match path {
+            "/v1/traces" => Some(Self::Traces),
+            "/v1/metrics" => Some(Self::Metrics),
+            "/v1/logs" => Some(Self::Logs),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Received {
     spans: Vec<ReceivedSpan>,
-    requests: usize,
+    metrics: Vec<ReceivedMetric>,
+    logs: Vec<ReceivedLog>,
+    /// Requests per [`Signal`], decodable or not.
+    requests: [usize; 3],
+}
+
+impl Received {
+    /// Keeps what an export event carries.
+    fn keep(&mut self, event: &TimelineEvent) {
+        self.spans.extend_from_slice(event.exported_spans());
+        self.metrics.extend_from_slice(event.exported_metrics());
+        self.logs.extend_from_slice(event.exported_logs());
+    }
 }
 
 struct State {
@@ -245,7 +324,8 @@ impl OtlpReceiver {
         Self { addr, state }
     }
 
-    /// Base endpoint (`http://127.0.0.1:PORT`); exporters post to `/v1/traces`.
+    /// Base endpoint (`http://127.0.0.1:PORT`); exporters post to
+    /// `/v1/traces`, `/v1/metrics` and `/v1/logs` below it.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -255,9 +335,30 @@ impl OtlpReceiver {
         self.state.received().spans.clone()
     }
 
+    /// Every metric decoded so far, in arrival order (one per metric per
+    /// export: a cumulative metric appears again in every export).
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        self.state.received().metrics.clone()
+    }
+
+    /// Every log record decoded so far, in arrival order.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.state.received().logs.clone()
+    }
+
     /// How many `POST /v1/traces` requests arrived, decodable or not.
     pub fn requests(&self) -> usize {
-        self.state.received().requests
+        self.state.received().requests[Signal::Traces as usize]
+    }
+
+    /// How many `POST /v1/metrics` requests arrived, decodable or not.
+    pub fn metric_requests(&self) -> usize {
+        self.state.received().requests[Signal::Metrics as usize]
+    }
+
+    /// How many `POST /v1/logs` requests arrived, decodable or not.
+    pub fn log_requests(&self) -> usize {
+        self.state.received().requests[Signal::Logs as usize]
     }
 
     /// An `http://127.0.0.1:PORT` where nothing listens, so connecting is
@@ -275,15 +376,18 @@ impl OtlpReceiver {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
-    if req.method() != Method::POST || req.uri().path() != "/v1/traces" {
-        eprintln!(
-            "otlp-receiver: unexpected {} {}, answering 404",
-            req.method(),
-            req.uri()
-        );
-        return reply(404, None, "");
-    }
-    state.received().requests += 1;
+    let signal = match Signal::from_path(req.uri().path()) {
+        Some(signal) if req.method() == Method::POST => signal,
+        _ => {
+            eprintln!(
+                "otlp-receiver: unexpected {} {}, answering 404",
+                req.method(),
+                req.uri()
+            );
+            return reply(404, None, "");
+        }
+    };
+    state.received().requests[signal as usize] += 1;
     let content_type = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -292,37 +396,52 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         .to_owned();
     let json = content_type.starts_with("application/json");
     let decoded = match req.into_body().collect().await {
-        Ok(body) => decode(&content_type, &body.to_bytes()),
+        Ok(body) => decode_export(signal, &content_type, &body.to_bytes()),
         Err(e) => Err(format!("unreadable body: {e}")),
     };
-    let request = match decoded {
-        Ok(request) => request,
+    let event = match decoded {
+        Ok(event) => event,
         Err(why) => {
             // Printed because the exporter only sees a 400 and a test would
-            // otherwise just time out waiting for spans.
-            eprintln!("otlp-receiver: rejected export: {why}");
+            // otherwise just time out waiting for the export.
+            eprintln!("otlp-receiver: rejected {signal:?} export: {why}");
             return reply(400, None, why);
         }
     };
-    let spans = flatten(request);
-    state.received().spans.extend(spans.iter().cloned());
-    state
-        .timeline
-        .record(TimelineEvent::SpansExported { spans });
+    state.received().keep(&event);
+    state.timeline.record(event);
     match state.behaviour {
-        Behaviour::Ok => success(json),
+        Behaviour::Ok => success(signal, json),
         Behaviour::Status(code) => reply(code, None, ""),
         Behaviour::NeverAnswer => std::future::pending().await,
         Behaviour::Delay(delay) => {
             tokio::time::sleep(delay).await;
-            success(json)
+            success(signal, json)
         }
     }
 }
 
-fn decode(content_type: &str, body: &[u8]) -> Result<ExportTraceServiceRequest, String> {
+/// Decodes and flattens one export into the timeline event that records it.
+fn decode_export(signal: Signal, content_type: &str, body: &[u8]) -> Result<TimelineEvent, String> {
+    Ok(match signal {
+        Signal::Traces => TimelineEvent::SpansExported {
+            spans: flatten_spans(decode(content_type, body)?),
+        },
+        Signal::Metrics => TimelineEvent::MetricsExported {
+            metrics: signals::flatten_metrics(decode(content_type, body)?)?,
+        },
+        Signal::Logs => TimelineEvent::LogsExported {
+            logs: signals::flatten_logs(decode(content_type, body)?),
+        },
+    })
+}
+
+fn decode<T>(content_type: &str, body: &[u8]) -> Result<T, String>
+where
+    T: Message + Default + DeserializeOwned,
+{
     if content_type.starts_with("application/x-protobuf") {
-        ExportTraceServiceRequest::decode(body).map_err(|e| format!("bad protobuf: {e}"))
+        T::decode(body).map_err(|e| format!("bad protobuf: {e}"))
     } else if content_type.starts_with("application/json") {
         serde_json::from_slice(body).map_err(|e| format!("bad JSON: {e}"))
     } else {
@@ -330,13 +449,16 @@ fn decode(content_type: &str, body: &[u8]) -> Result<ExportTraceServiceRequest, 
     }
 }
 
-/// An empty `ExportTraceServiceResponse`, in the request's encoding: the
+/// The signal's empty export response, in the request's encoding: the
 /// exporter parses the body with the protocol it sent.
-fn success(json: bool) -> Reply {
+fn success(signal: Signal, json: bool) -> Reply {
     if json {
-        reply(200, Some("application/json"), "{}")
-    } else {
-        let body = ExportTraceServiceResponse::default().encode_to_vec();
-        reply(200, Some("application/x-protobuf"), body)
+        return reply(200, Some("application/json"), "{}");
     }
+    let body = match signal {
+        Signal::Traces => ExportTraceServiceResponse::default().encode_to_vec(),
+        Signal::Metrics => ExportMetricsServiceResponse::default().encode_to_vec(),
+        Signal::Logs => ExportLogsServiceResponse::default().encode_to_vec(),
+    };
+    reply(200, Some("application/x-protobuf"), body)
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::otlp::ReceivedSpan;
+use super::otlp::{ReceivedLog, ReceivedMetric, ReceivedSpan};
 
 /// How long a wait may take before the test fails. Generous because the
 /// machine is small and a debug build of an exporter can be slow; a correct
@@ -39,11 +39,23 @@ pub enum TimelineEvent {
         /// JSON `{"errorType":..,"errorMessage":..}`.
         body: Vec<u8>,
     },
-    /// One OTLP export request arrived and was decoded (recorded before the
-    /// receiver answers, whatever its behaviour).
+    /// One OTLP trace export request arrived and was decoded (recorded before
+    /// the receiver answers, whatever its behaviour).
     SpansExported {
         /// The spans of that request, flattened.
         spans: Vec<ReceivedSpan>,
+    },
+    /// One OTLP metrics export request arrived and was decoded (recorded
+    /// before the receiver answers).
+    MetricsExported {
+        /// The metrics of that request, flattened.
+        metrics: Vec<ReceivedMetric>,
+    },
+    /// One OTLP logs export request arrived and was decoded (recorded before
+    /// the receiver answers).
+    LogsExported {
+        /// The log records of that request, flattened.
+        logs: Vec<ReceivedLog>,
     },
 }
 
@@ -63,10 +75,26 @@ impl TimelineEvent {
         }
     }
 
-    /// The spans of an export; empty for every other event.
+    /// The spans of a trace export; empty for every other event.
     pub fn exported_spans(&self) -> &[ReceivedSpan] {
         match self {
             Self::SpansExported { spans } => spans,
+            _ => &[],
+        }
+    }
+
+    /// The metrics of a metrics export; empty for every other event.
+    pub fn exported_metrics(&self) -> &[ReceivedMetric] {
+        match self {
+            Self::MetricsExported { metrics } => metrics,
+            _ => &[],
+        }
+    }
+
+    /// The records of a logs export; empty for every other event.
+    pub fn exported_logs(&self) -> &[ReceivedLog] {
+        match self {
+            Self::LogsExported { logs } => logs,
             _ => &[],
         }
     }
@@ -87,16 +115,35 @@ impl fmt::Display for TimelineEvent {
                 let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
                 write!(f, "export of {} span(s): {names:?}", spans.len())
             }
+            Self::MetricsExported { metrics } => {
+                let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+                write!(f, "export of {} metric(s): {names:?}", metrics.len())
+            }
+            Self::LogsExported { logs } => {
+                let lines: Vec<String> = logs
+                    .iter()
+                    .map(|l| match l.body_str() {
+                        Some(body) => format!("{} {body}", l.severity_text),
+                        None => format!("{} {:?}", l.severity_text, l.body),
+                    })
+                    .collect();
+                let text = format!("{lines:?}");
+                write!(f, "export of {} log record(s): {}", logs.len(), cut(&text))
+            }
         }
     }
 }
 
 fn lossy(body: &[u8]) -> String {
+    cut(&String::from_utf8_lossy(body))
+}
+
+/// `text`, cut after 200 characters.
+fn cut(text: &str) -> String {
     const MAX: usize = 200;
-    let text = String::from_utf8_lossy(body);
     match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.into_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -189,15 +236,45 @@ impl Timeline {
 
     /// Waits until at least `n` spans in total have been exported.
     pub fn wait_for_spans(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for_count(n, "exported span(s)", |e| e.exported_spans().len())
+    }
+
+    /// Waits until at least `n` metrics export requests have been decoded
+    /// (the flush of one invocation sends one, whatever it holds).
+    pub fn wait_for_metrics(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for_count(n, "metrics export(s)", |e| {
+            usize::from(matches!(e, TimelineEvent::MetricsExported { .. }))
+        })
+    }
+
+    /// Waits until at least `n` log records in total have been exported.
+    pub fn wait_for_logs(&self, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for_count(n, "exported log record(s)", |e| e.exported_logs().len())
+    }
+
+    /// Waits until a metric named `name` has been exported.
+    pub fn wait_for_metric(&self, name: &str) -> Vec<TimelineEvent> {
         self.wait_for(
             |events| {
                 events
                     .iter()
-                    .map(|e| e.exported_spans().len())
-                    .sum::<usize>()
-                    >= n
+                    .flat_map(TimelineEvent::exported_metrics)
+                    .any(|m| m.name == name)
             },
-            &format!("{n} exported span(s)"),
+            &format!("a metric named {name:?}"),
+        )
+    }
+
+    /// Waits until `count` summed over the events reaches `n`.
+    fn wait_for_count(
+        &self,
+        n: usize,
+        what: &str,
+        count: impl Fn(&TimelineEvent) -> usize,
+    ) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().map(&count).sum::<usize>() >= n,
+            &format!("{n} {what}"),
         )
     }
 

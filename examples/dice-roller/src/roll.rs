@@ -1,10 +1,25 @@
-//! The dice themselves, rolled inside their own `roll` span.
+//! The dice themselves, rolled inside their own `roll` span, counted and logged.
 
+use std::sync::LazyLock;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Counter;
 use rand::Rng;
 use tracing::field::Empty;
 
 /// Faces on each die.
 pub const SIDES: u8 = 6;
+
+/// `dice.rolls`: every die rolled, by `roll.value`, as in the OpenTelemetry getting-started
+/// guide's business metric. Made on first use, from the global meter provider that
+/// `lambda_otel::Telemetry::from_env` installs in `main` before any request.
+static ROLLS: LazyLock<Counter<u64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("dice-roller")
+        .u64_counter("dice.rolls")
+        .with_unit("{roll}")
+        .with_description("The number of rolls by roll value")
+        .build()
+});
 
 /// Rolls `count` six-sided dice.
 ///
@@ -24,16 +39,24 @@ pub const SIDES: u8 = 6;
 )]
 pub(crate) fn roll_dice<R: Rng + ?Sized>(rng: &mut R, player: Option<&str>, count: u8) -> Vec<u8> {
     let values: Vec<u8> = (0..count).map(|_| rng.random_range(1..=SIDES)).collect();
-    record_outcome(&values);
+    record_outcome(player, &values);
     values
 }
 
-fn record_outcome(values: &[u8]) {
+/// On the span, in the log ("Alice rolled 4", with the `roll` span's ids) and in `dice.rolls`.
+fn record_outcome(player: Option<&str>, values: &[u8]) {
     let span = tracing::Span::current();
+    let player = player.unwrap_or("Anonymous player");
     if let [value] = values {
         span.record("dice.value", i64::from(*value));
+        tracing::info!(player, roll = i64::from(*value), "{player} rolled {value}");
     } else {
-        span.record("dice.values", comma_separated(values).as_str());
+        let rolls = comma_separated(values);
+        span.record("dice.values", rolls.as_str());
+        tracing::info!(player, rolls = rolls.as_str(), "{player} rolled {rolls}");
+    }
+    for value in values {
+        ROLLS.add(1, &[KeyValue::new("roll.value", i64::from(*value))]);
     }
 }
 
@@ -75,6 +98,17 @@ mod tests {
             panic!("expected one span, got {captured:?}")
         };
         assert_eq!(span.name, "roll");
+        // The OpenTelemetry API's own DEBUG notes (no global meter provider in tests) aside.
+        let logs: Vec<_> = captured
+            .events
+            .iter()
+            .filter(|e| e.level <= tracing::Level::INFO)
+            .collect();
+        let [log] = logs.as_slice() else {
+            panic!("expected one log event, got {captured:?}")
+        };
+        assert_eq!(log.field("message"), Some(format!("Alice rolled {}", values[0]).as_str()));
+        assert_eq!(log.field("roll"), Some(values[0].to_string().as_str()));
         assert_eq!(span.field("dice.player"), Some("Alice"));
         assert_eq!(span.field("dice.rolls"), Some("1"));
         assert_eq!(

@@ -1,0 +1,314 @@
+//! The settings each signal (traces, metrics, logs) resolves the same way: its exporter and,
+//! for OTLP, the protocol, endpoint and headers.
+
+use super::{Exporter, Protocol, env, parse};
+use crate::Error;
+
+/// One of the three OpenTelemetry signals, with the names of its variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Traces => "traces",
+            Self::Metrics => "metrics",
+            Self::Logs => "logs",
+        }
+    }
+
+    fn exporter_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_TRACES_EXPORTER,
+            Self::Metrics => env::OTEL_METRICS_EXPORTER,
+            Self::Logs => env::OTEL_LOGS_EXPORTER,
+        }
+    }
+
+    fn protocol_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+            Self::Metrics => env::OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+            Self::Logs => env::OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+        }
+    }
+
+    fn endpoint_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            Self::Metrics => env::OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+            Self::Logs => env::OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+        }
+    }
+
+    fn headers_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+            Self::Metrics => env::OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+            Self::Logs => env::OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+        }
+    }
+
+    /// The path appended to a base endpoint for OTLP/HTTP.
+    fn http_path(self) -> &'static str {
+        match self {
+            Self::Traces => "/v1/traces",
+            Self::Metrics => "/v1/metrics",
+            Self::Logs => "/v1/logs",
+        }
+    }
+}
+
+/// Values set in code for every signal; `None` means "from the environment".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OtlpOverrides {
+    pub protocol: Option<Protocol>,
+    /// Base endpoint, as `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub endpoint: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Values set in code for one signal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SignalOverrides {
+    pub exporter: Option<Exporter>,
+    /// The full endpoint, used as is.
+    pub endpoint: Option<String>,
+}
+
+/// Where one signal goes, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignalSettings {
+    pub exporter: Exporter,
+    pub protocol: Protocol,
+    /// The full endpoint (with `/v1/<signal>` for HTTP).
+    pub endpoint: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl SignalSettings {
+    /// Precedence: the signal's code setting > the code setting for every signal > the signal's
+    /// variable > the generic variable > the default.
+    pub(crate) fn resolve(
+        signal: Signal,
+        code: SignalOverrides,
+        all: &OtlpOverrides,
+        var: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let exporter = match code.exporter {
+            Some(e) => e,
+            None => var(signal.exporter_var())
+                .map(|v| first_exporter(signal.exporter_var(), &v))
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        let protocol = match all.protocol {
+            Some(p) => p,
+            None => match var(signal.protocol_var()) {
+                Some(v) => parse::protocol(signal.protocol_var(), &v)?,
+                None => var(env::OTEL_EXPORTER_OTLP_PROTOCOL)
+                    .map(|v| parse::protocol(env::OTEL_EXPORTER_OTLP_PROTOCOL, &v))
+                    .transpose()?
+                    .unwrap_or_default(),
+            },
+        };
+        let endpoint = match (code.endpoint, &all.endpoint) {
+            (Some(full), _) => full,
+            (None, Some(base)) => signal_endpoint(signal, protocol, Some(base)),
+            (None, None) => var(signal.endpoint_var()).unwrap_or_else(|| {
+                let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
+                signal_endpoint(signal, protocol, base.as_deref())
+            }),
+        };
+        let headers = resolve_headers(signal, all.headers.clone(), var)?;
+        Ok(Self {
+            exporter,
+            protocol,
+            endpoint,
+            headers,
+        })
+    }
+}
+
+/// The exporter variables are lists in the spec; this crate exports each signal to one place,
+/// the first.
+fn first_exporter(variable: &'static str, value: &str) -> Result<Exporter, Error> {
+    parse::exporter(variable, value.split(',').next().unwrap_or(value))
+}
+
+fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> String {
+    match protocol {
+        Protocol::Grpc => base.unwrap_or(env::DEFAULT_GRPC_ENDPOINT).to_owned(),
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let base = base.unwrap_or(env::DEFAULT_HTTP_ENDPOINT);
+            format!("{}{}", base.trim_end_matches('/'), signal.http_path())
+        }
+    }
+}
+
+/// Generic headers, then the signal's over them, then the code's over both.
+fn resolve_headers(
+    signal: Signal,
+    code: Vec<(String, String)>,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut headers = Vec::new();
+    for name in [env::OTEL_EXPORTER_OTLP_HEADERS, signal.headers_var()] {
+        if let Some(v) = var(name) {
+            merge(&mut headers, parse::key_values(name, &v)?);
+        }
+    }
+    merge(&mut headers, code);
+    Ok(headers)
+}
+
+fn merge(into: &mut Vec<(String, String)>, from: Vec<(String, String)>) {
+    for (k, v) in from {
+        into.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&k));
+        into.push((k, v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(
+        signal: Signal,
+        code: SignalOverrides,
+        all: &OtlpOverrides,
+        vars: &[(&str, &str)],
+    ) -> Result<SignalSettings, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        SignalSettings::resolve(signal, code, all, &move |k| map.get(k).cloned())
+    }
+
+    fn env_only(signal: Signal, vars: &[(&str, &str)]) -> SignalSettings {
+        resolve(
+            signal,
+            SignalOverrides::default(),
+            &OtlpOverrides::default(),
+            vars,
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn each_signal_has_its_own_path_under_the_base_endpoint() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+        for (signal, path) in [
+            (Signal::Traces, "/v1/traces"),
+            (Signal::Metrics, "/v1/metrics"),
+            (Signal::Logs, "/v1/logs"),
+        ] {
+            assert_eq!(
+                env_only(signal, &[]).endpoint,
+                format!("http://localhost:4318{path}")
+            );
+            assert_eq!(
+                env_only(signal, &[base]).endpoint,
+                format!("http://collector:4318{path}")
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/");
+        let signal = ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://x:1/custom");
+        assert_eq!(
+            env_only(Signal::Metrics, &[base, signal]).endpoint,
+            "http://x:1/custom"
+        );
+        assert_eq!(
+            env_only(Signal::Logs, &[base, signal]).endpoint,
+            "http://collector:4318/v1/logs",
+            "another signal's variable does not apply"
+        );
+        let all = OtlpOverrides {
+            endpoint: Some("http://code:4318".into()),
+            ..OtlpOverrides::default()
+        };
+        let from_code = resolve(
+            Signal::Metrics,
+            SignalOverrides::default(),
+            &all,
+            &[base, signal],
+        );
+        assert_eq!(
+            from_code.expect("valid").endpoint,
+            "http://code:4318/v1/metrics",
+            "code wins over every variable"
+        );
+        let full = SignalOverrides {
+            endpoint: Some("http://full/path".into()),
+            ..SignalOverrides::default()
+        };
+        let from_code = resolve(Signal::Metrics, full, &all, &[base, signal]);
+        assert_eq!(from_code.expect("valid").endpoint, "http://full/path");
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        assert_eq!(
+            env_only(Signal::Logs, &[grpc]).endpoint,
+            "http://localhost:4317"
+        );
+    }
+
+    #[test]
+    fn signal_protocol_wins_over_generic() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+        ];
+        assert_eq!(env_only(Signal::Logs, &vars).protocol, Protocol::HttpJson);
+        assert_eq!(env_only(Signal::Traces, &vars).protocol, Protocol::Grpc);
+    }
+
+    #[test]
+    fn signal_headers_override_generic_ones() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=generic,x-team=dice"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "API-KEY=metrics"),
+        ];
+        assert_eq!(
+            env_only(Signal::Metrics, &vars).headers,
+            [
+                ("x-team".into(), "dice".into()),
+                ("API-KEY".into(), "metrics".into())
+            ]
+        );
+        assert_eq!(env_only(Signal::Traces, &vars).headers.len(), 2);
+    }
+
+    #[test]
+    fn exporters_per_signal() {
+        let vars = [
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "otlp,console"),
+        ];
+        assert_eq!(env_only(Signal::Traces, &vars).exporter, Exporter::Console);
+        assert_eq!(env_only(Signal::Metrics, &vars).exporter, Exporter::None);
+        assert_eq!(env_only(Signal::Logs, &vars).exporter, Exporter::Otlp);
+        assert_eq!(env_only(Signal::Logs, &[]).exporter, Exporter::Otlp);
+        let err = resolve(
+            Signal::Metrics,
+            SignalOverrides::default(),
+            &OtlpOverrides::default(),
+            &[("OTEL_METRICS_EXPORTER", "prometheus")],
+        )
+        .expect_err("not supported")
+        .to_string();
+        assert!(
+            err.contains("OTEL_METRICS_EXPORTER") && err.contains("prometheus"),
+            "{err}"
+        );
+    }
+}

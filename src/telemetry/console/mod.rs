@@ -1,0 +1,91 @@
+//! Exporters that print spans, metrics and log records as JSON lines.
+//!
+//! They are meant for local development: run the function under `cargo lambda watch`
+//! with these exporters installed (`OTEL_TRACES_EXPORTER=console`,
+//! `OTEL_METRICS_EXPORTER=console`, `OTEL_LOGS_EXPORTER=console`) and all telemetry
+//! shows up in the terminal without a collector. Each item is one self-contained
+//! JSON object on its own line, so the output can be piped through `jq` or `grep`.
+//!
+//! All three write to stdout unless given another writer (`with_writer`), write
+//! each line with a single `write_all` so they do not interleave with other
+//! output, and flush after every batch. Timestamps are RFC 3339 in UTC with
+//! nanoseconds. Attribute values keep their type (strings, numbers, booleans,
+//! arrays); non-finite floats have no JSON form and print as `null`. `resource`
+//! is the resource's attributes sorted by key, `scope` the instrumentation scope's
+//! name. After `shutdown`, an export is refused with an error.
+//!
+//! # Spans: [`ConsoleExporter`]
+//!
+//! ```text
+//! {"name":"GET /roll","trace_id":"5b8aa5a2d2c872e8321cf37308d69df2","span_id":"051581bf3cb55c13","parent_span_id":null,"kind":"server","start_time":"2026-11-21T20:28:54.123456789Z","end_time":"2026-11-21T20:28:54.125956789Z","duration_ns":2500000,"status":{"code":"unset"},"attributes":{"http.request.method":"GET","http.response.status_code":200},"resource":{"service.name":"dice-roller"},"scope":"lambda-otel"}
+//! ```
+//!
+//! Fields always appear in this order: `name`, `trace_id`, `span_id`,
+//! `parent_span_id` (`null` for a root span), `kind`, `start_time`, `end_time`,
+//! `duration_ns`, `status` (`message` only when non-empty), `attributes`, `events`
+//! and `links` (both only when non-empty), `resource` and `scope`.
+//!
+//! # Metrics: [`ConsoleMetricExporter`]
+//!
+//! One line per metric and collection, with all its data points:
+//!
+//! ```text
+//! METRIC_EXAMPLE
+//! ```
+//!
+//! Fields: `name`, `description`, `unit`, `type` (`sum`, `gauge`, `histogram` or
+//! `exponential_histogram`), `temporality` (`cumulative` or `delta`; not for
+//! gauges), `monotonic` (sums only), `data_points`, `resource` and `scope`. A sum
+//! or gauge point is `attributes`, `start_time` (when known), `time` and `value`;
+//! a histogram point is `attributes`, `start_time`, `time`, `count`, `sum`, `min`
+//! and `max` (when recorded), `bounds` and `bucket_counts` (one more count than
+//! bounds: the last bucket is everything above the highest bound). Exponential
+//! histogram points stop after `max`. Values keep their number type: integer
+//! instruments print integers.
+//!
+//! # Logs: [`ConsoleLogExporter`]
+//!
+//! ```text
+//! LOG_EXAMPLE
+//! ```
+//!
+//! Fields, each only when the record has it: `timestamp`, `observed_timestamp`,
+//! `severity_text`, `severity_number` (the OpenTelemetry number, e.g. 9 for INFO),
+//! `body`, `event_name`, `target`, `trace_id` and `span_id` (from the span that was
+//! current when the record was emitted); then always `attributes`, `resource` and
+//! `scope`. The body and attribute values keep their type: strings, numbers,
+//! booleans, bytes (as a lowercase hex string), lists (arrays) and maps (objects,
+//! keys sorted).
+//!
+//! # Installing them
+//!
+//! ```
+//! use lambda_otel::telemetry::console::{
+//!     ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter,
+//! };
+//! use opentelemetry_sdk::logs::SdkLoggerProvider;
+//! use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//!
+//! let tracer_provider = SdkTracerProvider::builder()
+//!     .with_simple_exporter(ConsoleExporter::new())
+//!     .build();
+//! let logger_provider = SdkLoggerProvider::builder()
+//!     .with_simple_exporter(ConsoleLogExporter::new())
+//!     .build();
+//! let meter_provider = SdkMeterProvider::builder()
+//!     .with_reader(PeriodicReader::builder(ConsoleMetricExporter::new()).build())
+//!     .build();
+//! # drop((tracer_provider, logger_provider, meter_provider));
+//! ```
+
+mod json;
+mod logs;
+mod metrics;
+mod spans;
+#[cfg(test)]
+mod test_support;
+
+pub use logs::ConsoleLogExporter;
+pub use metrics::ConsoleMetricExporter;
+pub use spans::ConsoleExporter;

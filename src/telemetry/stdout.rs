@@ -1,0 +1,301 @@
+//! The log lines a function writes to stdout, which Lambda ships to CloudWatch Logs.
+//!
+//! One line per event, in the format `AWS_LAMBDA_LOG_FORMAT` names, each carrying the
+//! invocation's request id and the OpenTelemetry trace and span ids, so a line leads to its
+//! trace and a trace to its lines:
+//!
+//! ```text
+//! 2026-11-21T10:00:00.123456Z	8476a536-e9f4-11e8-9739-2dfe598c3fcd	INFO	Alice rolled 4 player=Alice roll=4 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
+//! {"timestamp":"2026-11-21T10:00:00.123456Z","level":"INFO","requestId":"8476a536-e9f4-11e8-9739-2dfe598c3fcd","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","target":"dice_roller","message":"Alice rolled 4","player":"Alice","roll":4}
+//! ```
+
+use crate::LogFormat;
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::fmt::{self, Write as _};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+
+#[cfg(test)]
+mod tests;
+
+/// The keys a JSON line writes before the event's fields; a field of the same name is renamed
+/// so that it cannot shadow them (JSON readers keep one of two equal keys, not both).
+const RESERVED: [&str; 7] = [
+    "timestamp",
+    "level",
+    "requestId",
+    "trace_id",
+    "span_id",
+    "target",
+    "message",
+];
+
+/// The fmt layer writing Lambda log lines to `writer` (stdout in production).
+pub(crate) fn layer<S, W>(format: LogFormat, writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static + Send + Sync,
+{
+    tracing_subscriber::fmt::layer()
+        .event_format(LambdaFormat { format })
+        .with_writer(writer)
+        .with_ansi(false)
+        // The fmt layer reports a failed write with `eprintln!`, which panics when stderr fails
+        // as well; a log line is not worth the function.
+        .log_internal_errors(false)
+}
+
+/// Formats one event as one Lambda log line.
+#[derive(Debug, Clone, Copy)]
+struct LambdaFormat {
+    format: LogFormat,
+}
+
+impl<S, N> FormatEvent<S, N> for LambdaFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        // Records from the `log` crate arrive with tracing-log's own callsite: their real level
+        // and target are in the `log.*` fields.
+        let normalized = event.normalized_metadata();
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        let mut fields = Fields {
+            from_log: normalized.is_some(),
+            message: None,
+            values: Vec::new(),
+        };
+        event.record(&mut fields);
+
+        let mut timestamp = String::with_capacity(32);
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        let target = metadata.target();
+        // The API's internal warnings are emitted while its context stack is mutably borrowed
+        // (an attach beyond the stack's limit, an odd pop), where reading the current context
+        // would panic; they belong to no invocation anyway.
+        let cx = (target != "opentelemetry").then(opentelemetry::Context::current);
+        let ids = cx.as_ref().and_then(|cx| {
+            let span = cx.span();
+            let span_context = span.span_context();
+            span_context
+                .is_valid()
+                .then(|| (span_context.trace_id(), span_context.span_id()))
+        });
+
+        let line = Line {
+            timestamp: &timestamp,
+            level: metadata.level().as_str(),
+            request_id: cx.as_ref().and_then(crate::invocation::request_id),
+            ids,
+            target,
+            fields: &fields,
+        };
+        match self.format {
+            LogFormat::Text => line.write_text(&mut writer),
+            LogFormat::Json => line.write_json(&mut writer),
+        }
+    }
+}
+
+/// Everything one line shows.
+struct Line<'a> {
+    timestamp: &'a str,
+    level: &'static str,
+    request_id: Option<&'a str>,
+    ids: Option<(TraceId, SpanId)>,
+    target: &'a str,
+    fields: &'a Fields,
+}
+
+impl Line<'_> {
+    /// Lambda's text format: timestamp, request id, level and message, tab-separated.
+    fn write_text(&self, w: &mut Writer<'_>) -> fmt::Result {
+        let request_id = self.request_id.unwrap_or("-");
+        write!(w, "{}\t{request_id}\t{}\t", self.timestamp, self.level)?;
+        let mut first = true;
+        if let Some(message) = self.fields.message.as_deref().filter(|m| !m.is_empty()) {
+            // Lambda splits stdout into log events at every `\n`; the managed runtimes turn
+            // them into `\r` so that a multi-line message stays one event.
+            for (i, part) in message.split('\n').enumerate() {
+                if i > 0 {
+                    w.write_char('\r')?;
+                }
+                w.write_str(part)?;
+            }
+            first = false;
+        }
+        for (name, value) in &self.fields.values {
+            if !std::mem::take(&mut first) {
+                w.write_char(' ')?;
+            }
+            // Only these two keys are written by the line itself in this format.
+            if matches!(*name, "trace_id" | "span_id") {
+                w.write_str("field.")?;
+            }
+            write!(w, "{name}=")?;
+            value.write_text(w)?;
+        }
+        if let Some((trace_id, span_id)) = self.ids {
+            if !first {
+                w.write_char(' ')?;
+            }
+            write!(w, "trace_id={trace_id} span_id={span_id}")?;
+        }
+        w.write_char('\n')
+    }
+
+    fn write_json(&self, w: &mut Writer<'_>) -> fmt::Result {
+        // serde_json cannot fail on string keys and these values; were it to, the fmt layer
+        // drops the line rather than write a broken one.
+        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        w.write_str(&json)?;
+        w.write_char('\n')
+    }
+}
+
+impl Serialize for Line<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("timestamp", self.timestamp)?;
+        map.serialize_entry("level", self.level)?;
+        if let Some(request_id) = self.request_id {
+            map.serialize_entry("requestId", request_id)?;
+        }
+        if let Some((trace_id, span_id)) = &self.ids {
+            map.serialize_entry("trace_id", &Hex(trace_id))?;
+            map.serialize_entry("span_id", &Hex(span_id))?;
+        }
+        map.serialize_entry("target", self.target)?;
+        map.serialize_entry("message", self.fields.message.as_deref().unwrap_or(""))?;
+        for (name, value) in &self.fields.values {
+            if RESERVED.contains(name) {
+                map.serialize_entry(&format!("field.{name}"), value)?;
+            } else {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// An id as the lower-case hex its `Display` writes, without an intermediate `String`.
+struct Hex<'a, T>(&'a T);
+
+impl<T: fmt::Display> Serialize for Hex<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
+    }
+}
+
+/// An event's message and fields, in the order the event declares them.
+struct Fields {
+    /// Whether the event is a `log` record, whose `log.*` fields only carry its metadata.
+    from_log: bool,
+    message: Option<String>,
+    values: Vec<(&'static str, Value)>,
+}
+
+impl Fields {
+    fn push(&mut self, field: &Field, value: Value) {
+        let name = field.name();
+        if name == "message" {
+            self.message = Some(match value {
+                Value::Text(text) => text,
+                other => other.to_string(),
+            });
+        } else if !(self.from_log && name.starts_with("log.")) {
+            self.values.push((name, value));
+        }
+    }
+}
+
+impl Visit for Fields {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, Value::U64(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, Value::F64(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, Value::Bool(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, Value::Text(value.to_owned()));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, Value::Text(format!("{value:?}")));
+    }
+}
+
+/// A field's value, keeping the types JSON can show.
+#[derive(Debug)]
+enum Value {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    /// A string, or the `Debug` text of anything else.
+    Text(String),
+}
+
+impl Value {
+    /// `key=value` text stays splittable on spaces: text with whitespace, `=` or `"` (or none
+    /// at all) is quoted and escaped, which also keeps a `\n` from splitting the line.
+    fn write_text(&self, w: &mut Writer<'_>) -> fmt::Result {
+        match self {
+            Value::Text(text)
+                if text.is_empty()
+                    || text.contains(|c: char| c.is_whitespace() || c == '=' || c == '"') =>
+            {
+                write!(w, "{text:?}")
+            }
+            other => write!(w, "{other}"),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::I64(v) => v.fmt(f),
+            Value::U64(v) => v.fmt(f),
+            Value::F64(v) => v.fmt(f),
+            Value::Bool(v) => v.fmt(f),
+            Value::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::I64(v) => serializer.serialize_i64(*v),
+            Value::U64(v) => serializer.serialize_u64(*v),
+            // JSON has no NaN nor infinity.
+            Value::F64(v) if !v.is_finite() => serializer.serialize_none(),
+            Value::F64(v) => serializer.serialize_f64(*v),
+            Value::Bool(v) => serializer.serialize_bool(*v),
+            Value::Text(v) => serializer.serialize_str(v),
+        }
+    }
+}

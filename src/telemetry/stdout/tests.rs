@@ -1,0 +1,435 @@
+use super::layer;
+use crate::LogFormat;
+use crate::invocation::{Invocation, SpanSettings};
+use lambda_runtime::LambdaInvocation;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use serde_json::Value as Json;
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use tracing::{debug, error, info, trace, warn};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::prelude::*;
+
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+/// Collects what the layer writes, shared with the test that reads it back.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let text = String::from_utf8(bytes.clone()).expect("log lines are UTF-8");
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "unterminated line: {text:?}"
+        );
+        text.lines().map(str::to_owned).collect()
+    }
+}
+
+impl io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Buffer {
+    type Writer = Buffer;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// A tracer with no exporter: spans get real ids and go nowhere.
+fn tracer() -> SdkTracer {
+    SdkTracerProvider::builder().build().tracer("stdout-tests")
+}
+
+/// Runs `f` under a subscriber like the function's: OpenTelemetry spans and Lambda log lines.
+fn capture(format: LogFormat, f: impl FnOnce(&SdkTracer)) -> Vec<String> {
+    let tracer = tracer();
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer.clone()))
+        .with(layer(format, buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || f(&tracer));
+    buffer.lines()
+}
+
+fn json(lines: &[String]) -> Vec<serde_json::Map<String, Json>> {
+    lines
+        .iter()
+        .map(|line| match serde_json::from_str(line) {
+            Ok(Json::Object(object)) => object,
+            other => panic!("not a JSON object: {line} ({other:?})"),
+        })
+        .collect()
+}
+
+/// A Text line's four tab-separated columns, the last split into message words and fields.
+struct TextLine {
+    timestamp: String,
+    request_id: String,
+    level: String,
+    words: Vec<String>,
+    fields: Vec<(String, String)>,
+}
+
+fn text(line: &str) -> TextLine {
+    let columns: Vec<&str> = line.split('\t').collect();
+    let [timestamp, request_id, level, rest] = columns[..] else {
+        panic!("not four tab-separated columns: {line:?}");
+    };
+    let (mut words, mut fields) = (Vec::new(), Vec::new());
+    for token in tokens(rest) {
+        match token.split_once('=') {
+            Some((key, value)) => fields.push((key.to_owned(), unquote(value))),
+            None => words.push(token),
+        }
+    }
+    TextLine {
+        timestamp: timestamp.to_owned(),
+        request_id: request_id.to_owned(),
+        level: level.to_owned(),
+        words,
+        fields,
+    }
+}
+
+/// Splits on spaces outside `"…"` (a `\` escapes the next character inside quotes).
+fn tokens(s: &str) -> Vec<String> {
+    let (mut out, mut current, mut quoted, mut escaped) = (Vec::new(), String::new(), false, false);
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                out.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.extend((!current.is_empty()).then_some(current));
+    out
+}
+
+fn unquote(value: &str) -> String {
+    if value.starts_with('"') {
+        // A Rust `{:?}` string is a JSON string for what these tests write.
+        serde_json::from_str(value).expect("a quoted value")
+    } else {
+        value.to_owned()
+    }
+}
+
+fn field<'a>(line: &'a TextLine, key: &str) -> Option<&'a str> {
+    line.fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn invocation(tracer: &SdkTracer) -> Invocation {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = REQUEST_ID.to_owned();
+    let req = LambdaInvocation {
+        parts: http::Response::new(()).into_parts().0,
+        body: bytes::Bytes::from_static(b"{}"),
+        context,
+    };
+    Invocation::start(tracer, &SpanSettings::default(), None, &req)
+}
+
+fn assert_timestamp(timestamp: &str) {
+    // RFC 3339, UTC, microseconds: 2026-11-21T10:00:00.123456Z
+    let b = timestamp.as_bytes();
+    assert_eq!(b.len(), 27, "{timestamp}");
+    assert_eq!(
+        (b[4], b[7], b[10], b[13], b[16], b[19], b[26]),
+        (b'-', b'-', b'T', b':', b':', b'.', b'Z')
+    );
+    assert!(
+        timestamp[20..26].bytes().all(|c| c.is_ascii_digit()),
+        "{timestamp}"
+    );
+}
+
+/// The ids an event sees: trace and span id of the invocation, and of a span entered in it.
+struct Ids {
+    invocation: (String, String),
+    inner: (String, String),
+}
+
+fn ids_of(cx: &opentelemetry::Context) -> (String, String) {
+    let span = cx.span();
+    let sc = span.span_context();
+    (sc.trace_id().to_string(), sc.span_id().to_string())
+}
+
+/// Logs outside everything, in the invocation, and in a `tracing` span within it.
+fn three_places(tracer: &SdkTracer, ids: &mut Option<Ids>) {
+    info!("outside");
+    let invocation = invocation(tracer);
+    let _attached = invocation.context().clone().attach();
+    info!("invocation");
+    let span = tracing::info_span!("roll");
+    let _entered = span.enter();
+    info!("inner");
+    *ids = Some(Ids {
+        invocation: ids_of(invocation.context()),
+        inner: ids_of(&span.context()),
+    });
+}
+
+#[test]
+fn json_lines_carry_the_request_id_and_the_current_span() {
+    let mut ids = None;
+    let lines = json(&capture(LogFormat::Json, |t| three_places(t, &mut ids)));
+    let Ids { invocation, inner } = ids.expect("ran");
+    assert_eq!(
+        inner.0, invocation.0,
+        "the tracing span is in the invocation's trace"
+    );
+    assert_ne!(inner.1, invocation.1);
+    let [outside, in_invocation, in_span] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+
+    let keys: Vec<&str> = outside.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["timestamp", "level", "target", "message"]);
+    assert_timestamp(outside["timestamp"].as_str().expect("a string"));
+    assert_eq!(outside["message"], "outside");
+    assert_eq!(outside["target"], module_path!());
+
+    for (line, (trace_id, span_id), message) in [
+        (in_invocation, &invocation, "invocation"),
+        (in_span, &inner, "inner"),
+    ] {
+        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "timestamp",
+                "level",
+                "requestId",
+                "trace_id",
+                "span_id",
+                "target",
+                "message"
+            ]
+        );
+        assert_eq!(line["requestId"], REQUEST_ID, "{message}");
+        assert_eq!(line["trace_id"], trace_id.as_str(), "{message}");
+        assert_eq!(line["span_id"], span_id.as_str(), "{message}");
+        assert_eq!(line["message"], message);
+    }
+}
+
+#[test]
+fn text_lines_carry_the_request_id_and_the_current_span() {
+    let mut ids = None;
+    let lines = capture(LogFormat::Text, |t| three_places(t, &mut ids));
+    let Ids { invocation, inner } = ids.expect("ran");
+    let [outside, in_invocation, in_span] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+
+    let outside = text(outside);
+    assert_timestamp(&outside.timestamp);
+    assert_eq!((&*outside.request_id, &*outside.level), ("-", "INFO"));
+    assert_eq!(outside.words, ["outside"]);
+    assert!(outside.fields.is_empty(), "{:?}", outside.fields);
+
+    for (line, (trace_id, span_id), message) in [
+        (in_invocation, &invocation, "invocation"),
+        (in_span, &inner, "inner"),
+    ] {
+        let line = text(line);
+        assert_eq!(line.request_id, REQUEST_ID, "{message}");
+        assert_eq!(line.words, [message]);
+        let expected = [("trace_id", trace_id), ("span_id", span_id)];
+        let fields: Vec<(&str, &String)> =
+            line.fields.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(fields, expected, "ids come last, once");
+    }
+}
+
+#[test]
+fn json_fields_keep_their_type_and_never_shadow_the_line() {
+    let lines = json(&capture(LogFormat::Json, |_| {
+        info!(
+            player = "Alice",
+            roll = 4,
+            big = u64::MAX,
+            ratio = 0.5,
+            nan = f64::NAN,
+            lucky = true,
+            dice = ?[4, 2],
+            shown = %"text",
+            level = "mine",
+            target = 1,
+            requestId = "r",
+            trace_id = "t",
+            timestamp = false,
+            "Alice rolled {}", 4
+        );
+    }));
+    let line = &lines[0];
+    assert_eq!(line["message"], "Alice rolled 4");
+    assert_eq!(line["player"], "Alice");
+    assert_eq!(line["roll"].as_i64(), Some(4));
+    assert_eq!(line["big"].as_u64(), Some(u64::MAX));
+    assert_eq!(line["ratio"].as_f64(), Some(0.5));
+    assert_eq!(line["nan"], Json::Null);
+    assert_eq!(line["lucky"], true);
+    assert_eq!(line["dice"], "[4, 2]");
+    assert_eq!(line["shown"], "text");
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["field.level"], "mine");
+    assert_eq!(line["target"], module_path!());
+    assert_eq!(line["field.target"], 1);
+    assert_eq!(line["field.requestId"], "r");
+    assert_eq!(line["field.trace_id"], "t");
+    assert_eq!(line["field.timestamp"], false);
+    assert!(!line.contains_key("requestId") && !line.contains_key("trace_id"));
+}
+
+#[test]
+fn text_fields_are_quoted_only_when_they_would_not_split() {
+    let lines = capture(LogFormat::Text, |_| {
+        info!(
+            player = "Alice",
+            roll = 4,
+            phrase = "two words",
+            pair = "a=b",
+            said = "say \"hi\"",
+            empty = "",
+            multi = "one\ntwo",
+            dice = ?[4, 2],
+            trace_id = "mine",
+            "Alice rolled\n4"
+        );
+    });
+    let [line] = &lines[..] else {
+        panic!("a multi-line message or value must stay one line: {lines:?}");
+    };
+    let rest = line.split('\t').nth(3).expect("four columns");
+    assert!(
+        rest.starts_with("Alice rolled\r4 player=Alice roll=4 phrase=\"two words\" "),
+        "{rest}"
+    );
+    let parsed = text(line);
+    let fields: Vec<(&str, &str)> = parsed
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("player", "Alice"),
+            ("roll", "4"),
+            ("phrase", "two words"),
+            ("pair", "a=b"),
+            ("said", "say \"hi\""),
+            ("empty", ""),
+            ("multi", "one\ntwo"),
+            ("dice", "[4, 2]"),
+            ("field.trace_id", "mine"),
+        ]
+    );
+}
+
+#[test]
+fn levels() {
+    fn all_levels(_: &SdkTracer) {
+        trace!("t");
+        debug!("d");
+        info!("i");
+        warn!("w");
+        error!("e");
+    }
+    const LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+    let lines = json(&capture(LogFormat::Json, all_levels));
+    let levels: Vec<&str> = lines.iter().filter_map(|l| l["level"].as_str()).collect();
+    assert_eq!(levels, LEVELS);
+    let lines = capture(LogFormat::Text, all_levels);
+    let levels: Vec<String> = lines.iter().map(|l| text(l).level).collect();
+    assert_eq!(levels, LEVELS);
+}
+
+#[test]
+fn log_records_keep_their_level_and_target_and_drop_the_log_fields() {
+    // The `log` crate's logger is process-wide: another test may have installed it already
+    // (tracing-subscriber's `try_init` does), which routes records here all the same.
+    let _ = tracing_log::LogTracer::init();
+    fn legacy(_: &SdkTracer) {
+        tracing_log::log::warn!(target: "legacy::db", "slow query {}", 42);
+    }
+    let lines = json(&capture(LogFormat::Json, legacy));
+    let [line] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+    assert_eq!(line["level"], "WARN");
+    assert_eq!(line["target"], "legacy::db");
+    assert_eq!(line["message"], "slow query 42");
+    assert!(!line.keys().any(|k| k.starts_with("log.")), "{line:?}");
+
+    let lines = capture(LogFormat::Text, legacy);
+    let parsed = text(&lines[0]);
+    assert_eq!(parsed.level, "WARN");
+    assert_eq!(parsed.words, ["slow", "query", "42"]);
+    assert!(parsed.fields.is_empty(), "{:?}", parsed.fields);
+}
+
+/// A stdout that is gone.
+struct Broken;
+
+impl io::Write for Broken {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+}
+
+#[test]
+fn a_failing_writer_does_not_panic() {
+    for format in [LogFormat::Text, LogFormat::Json] {
+        let subscriber = tracing_subscriber::registry().with(layer(format, || Broken));
+        tracing::subscriber::with_default(subscriber, || info!(roll = 4, "lost"));
+    }
+}
+
+#[test]
+fn opentelemetry_warnings_from_inside_its_context_stack_do_not_panic() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::registry().with(layer(LogFormat::Json, buffer.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        // The stack holds u16::MAX - 1 contexts; the next attach warns while it is borrowed.
+        let mut guards: Vec<_> = (0..u16::MAX)
+            .map(|_| opentelemetry::Context::new().attach())
+            .collect();
+        while guards.pop().is_some() {}
+    });
+    let lines = json(&buffer.lines());
+    assert!(
+        lines.iter().any(|l| l["target"] == "opentelemetry"),
+        "{lines:?}"
+    );
+}
