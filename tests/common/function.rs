@@ -4,7 +4,7 @@
 use super::otlp::{Behaviour, OtlpReceiver, ReceivedSpan};
 use super::runtime_api::{Invocation, RuntimeApi};
 use super::timeline::{Timeline, TimelineEvent};
-use lambda_otel::{Telemetry, TelemetryBuilder, TracesExporter};
+use lambda_otel::{Exporter, Telemetry, TelemetryBuilder};
 use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::Value;
 use std::future::Future;
@@ -18,8 +18,8 @@ pub struct Function {
 }
 
 impl Function {
-    /// Starts the servers, sets the Lambda environment and installs telemetry exporting to the
-    /// receiver; `configure` adds the test's own settings.
+    /// Starts the servers, sets the Lambda environment and installs telemetry exporting every
+    /// signal to the receiver; `configure` adds the test's own settings.
     pub fn start(
         invocations: Vec<Invocation>,
         behaviour: Behaviour,
@@ -32,8 +32,8 @@ impl Function {
         // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
         unsafe { std::env::set_var("AWS_REGION", "eu-west-1") };
         let builder = Telemetry::builder()
-            .with_exporter(TracesExporter::Otlp)
-            .with_endpoint(format!("{}/v1/traces", receiver.endpoint()));
+            .with_exporter(Exporter::Otlp)
+            .with_otlp_endpoint(receiver.endpoint());
         let telemetry = configure(builder)
             .try_init()
             .expect("valid telemetry settings");

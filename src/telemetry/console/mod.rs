@@ -30,7 +30,8 @@
 //! One line per metric and collection, with all its data points:
 //!
 //! ```text
-//! METRIC_EXAMPLE
+//! {"name":"dice.rolls","description":"Dice rolled","unit":"{roll}","type":"sum","temporality":"cumulative","monotonic":true,"data_points":[{"attributes":{"dice.player":"ada"},"start_time":"2026-11-21T20:28:54.123456789Z","time":"2026-11-21T20:28:55.123456789Z","value":5}],"resource":{"service.name":"dice-roller"},"scope":"lambda-otel"}
+//! {"name":"dice.roll_duration","description":"","unit":"ms","type":"histogram","temporality":"cumulative","data_points":[{"attributes":{"dice.player":"ada"},"start_time":"2026-11-21T20:28:54.123456789Z","time":"2026-11-21T20:28:55.123456789Z","count":4,"sum":22.5,"min":0.5,"max":12.0,"bounds":[1.0,5.0,10.0],"bucket_counts":[1,1,1,1]}],"resource":{"service.name":"dice-roller"},"scope":"lambda-otel"}
 //! ```
 //!
 //! Fields: `name`, `description`, `unit`, `type` (`sum`, `gauge`, `histogram` or
@@ -46,7 +47,7 @@
 //! # Logs: [`ConsoleLogExporter`]
 //!
 //! ```text
-//! LOG_EXAMPLE
+//! {"timestamp":"2026-11-21T20:28:54.124000000Z","observed_timestamp":"2026-11-21T20:28:54.124001000Z","severity_text":"INFO","severity_number":9,"body":"rolled a 4","target":"dice_roller","trace_id":"5b8aa5a2d2c872e8321cf37308d69df2","span_id":"051581bf3cb55c13","attributes":{"dice.value":4},"resource":{"service.name":"dice-roller"},"scope":"lambda-otel"}
 //! ```
 //!
 //! Fields, each only when the record has it: `timestamp`, `observed_timestamp`,
