@@ -12,7 +12,7 @@
 use crate::LogFormat;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use std::fmt::{self, Write as _};
+use std::fmt;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent;

@@ -14,6 +14,38 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+/// The constructors and `Default` of a console exporter, the same for all three;
+/// the fields besides `writer` start as given.
+macro_rules! console_constructors {
+    ($exporter:ident { $($field:ident: $value:expr),* $(,)? }) => {
+        impl $exporter {
+            /// Creates an exporter that writes to the process's standard output.
+            #[must_use]
+            pub fn new() -> Self {
+                Self::with_writer(std::io::stdout())
+            }
+
+            /// Creates an exporter that writes to `writer` instead of standard output.
+            ///
+            /// The writer is flushed after every exported batch.
+            #[must_use]
+            pub fn with_writer(writer: impl std::io::Write + Send + 'static) -> Self {
+                Self {
+                    writer: $crate::telemetry::console::json::LineWriter::new(writer),
+                    $($field: $value),*
+                }
+            }
+        }
+
+        impl Default for $exporter {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+    };
+}
+pub(super) use console_constructors;
+
 /// The destination of an exporter's lines, and whether the exporter was shut down.
 pub(super) struct LineWriter {
     writer: Mutex<Box<dyn Write + Send>>,

@@ -1,6 +1,5 @@
 //! The log exporter: one JSON line per log record.
 
-use std::io::{self, Write};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -10,7 +9,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLogRecord};
 use serde::{Serialize, Serializer};
 
-use super::json::{AnyJson, Attributes, Displayed, LineWriter, Rfc3339, sorted_resource};
+use super::json::{
+    AnyJson, Attributes, Displayed, LineWriter, Rfc3339, console_constructors, sorted_resource,
+};
 
 /// A [`LogExporter`] that writes each log record as one JSON line, to stdout by default.
 ///
@@ -23,30 +24,9 @@ pub struct ConsoleLogExporter {
     resource: Vec<KeyValue>,
 }
 
-impl ConsoleLogExporter {
-    /// Creates an exporter that writes to the process's standard output.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_writer(io::stdout())
-    }
-
-    /// Creates an exporter that writes to `writer` instead of standard output.
-    ///
-    /// The writer is flushed after every exported batch.
-    #[must_use]
-    pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self {
-            writer: LineWriter::new(writer),
-            resource: Vec::new(),
-        }
-    }
-}
-
-impl Default for ConsoleLogExporter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+console_constructors!(ConsoleLogExporter {
+    resource: Vec::new(),
+});
 
 impl LogExporter for ConsoleLogExporter {
     fn export(

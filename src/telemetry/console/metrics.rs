@@ -1,6 +1,5 @@
 //! The metric exporter: one JSON line per metric of a collection.
 
-use std::io::{self, Write};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -10,7 +9,9 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, Re
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use serde::{Serialize, Serializer};
 
-use super::json::{Attributes, LineWriter, Rfc3339, attribute_map, sorted_resource};
+use super::json::{
+    Attributes, LineWriter, Rfc3339, attribute_map, console_constructors, sorted_resource,
+};
 
 /// A [`PushMetricExporter`] that writes each metric as one JSON line, to stdout by default.
 ///
@@ -22,24 +23,11 @@ pub struct ConsoleMetricExporter {
     temporality: Temporality,
 }
 
+console_constructors!(ConsoleMetricExporter {
+    temporality: Temporality::Cumulative,
+});
+
 impl ConsoleMetricExporter {
-    /// Creates an exporter that writes to the process's standard output.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_writer(io::stdout())
-    }
-
-    /// Creates an exporter that writes to `writer` instead of standard output.
-    ///
-    /// The writer is flushed after every export.
-    #[must_use]
-    pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self {
-            writer: LineWriter::new(writer),
-            temporality: Temporality::Cumulative,
-        }
-    }
-
     /// Sets the temporality this exporter asks for (cumulative unless set).
     ///
     /// It is only a preference reported by
@@ -49,12 +37,6 @@ impl ConsoleMetricExporter {
     pub fn with_temporality(mut self, temporality: Temporality) -> Self {
         self.temporality = temporality;
         self
-    }
-}
-
-impl Default for ConsoleMetricExporter {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

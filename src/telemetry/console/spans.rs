@@ -1,6 +1,5 @@
 //! The span exporter: one JSON line per finished span.
 
-use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::KeyValue;
@@ -10,7 +9,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use serde::{Serialize, Serializer};
 
-use super::json::{Attributes, Displayed, LineWriter, Rfc3339, sorted_resource};
+use super::json::{
+    Attributes, Displayed, LineWriter, Rfc3339, console_constructors, sorted_resource,
+};
 
 /// A [`SpanExporter`] that writes each span as one JSON line, to stdout by default.
 ///
@@ -23,30 +24,9 @@ pub struct ConsoleExporter {
     resource: Vec<KeyValue>,
 }
 
-impl ConsoleExporter {
-    /// Creates an exporter that writes to the process's standard output.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::with_writer(io::stdout())
-    }
-
-    /// Creates an exporter that writes to `writer` instead of standard output.
-    ///
-    /// The writer is flushed after every exported batch.
-    #[must_use]
-    pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        Self {
-            writer: LineWriter::new(writer),
-            resource: Vec::new(),
-        }
-    }
-}
-
-impl Default for ConsoleExporter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+console_constructors!(ConsoleExporter {
+    resource: Vec::new(),
+});
 
 impl SpanExporter for ConsoleExporter {
     fn export(
@@ -83,10 +63,10 @@ struct SpanLine<'a> {
     duration_ns: u64,
     status: StatusLine<'a>,
     attributes: Attributes<'a>,
-    #[serde(skip_serializing_if = "Events::is_empty")]
-    events: Events<'a>,
-    #[serde(skip_serializing_if = "Links::is_empty")]
-    links: Links<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty", serialize_with = "events")]
+    events: &'a [Event],
+    #[serde(skip_serializing_if = "<[_]>::is_empty", serialize_with = "links")]
+    links: &'a [Link],
     resource: Attributes<'a>,
     scope: &'a str,
 }
@@ -106,8 +86,8 @@ impl<'a> SpanLine<'a> {
             duration_ns: duration_ns(span.start_time, span.end_time),
             status: StatusLine::new(&span.status),
             attributes: Attributes(&span.attributes),
-            events: Events(&span.events),
-            links: Links(&span.links),
+            events: &span.events,
+            links: &span.links,
             resource: Attributes(resource),
             scope: span.instrumentation_scope.name(),
         }
@@ -158,22 +138,12 @@ impl<'a> StatusLine<'a> {
 }
 
 /// Span events as a JSON array of `{name, time, attributes}`.
-struct Events<'a>(&'a [Event]);
-
-impl Events<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Events<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|event| EventLine {
-            name: &event.name,
-            time: Rfc3339(event.timestamp),
-            attributes: Attributes(&event.attributes),
-        }))
-    }
+fn events<S: Serializer>(events: &&[Event], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(events.iter().map(|event| EventLine {
+        name: &event.name,
+        time: Rfc3339(event.timestamp),
+        attributes: Attributes(&event.attributes),
+    }))
 }
 
 #[derive(Serialize)]
@@ -184,22 +154,12 @@ struct EventLine<'a> {
 }
 
 /// Span links as a JSON array of `{trace_id, span_id, attributes}`.
-struct Links<'a>(&'a [Link]);
-
-impl Links<'_> {
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl Serialize for Links<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|link| LinkLine {
-            trace_id: Displayed(link.span_context.trace_id()),
-            span_id: Displayed(link.span_context.span_id()),
-            attributes: Attributes(&link.attributes),
-        }))
-    }
+fn links<S: Serializer>(links: &&[Link], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(links.iter().map(|link| LinkLine {
+        trace_id: Displayed(link.span_context.trace_id()),
+        span_id: Displayed(link.span_context.span_id()),
+        attributes: Attributes(&link.attributes),
+    }))
 }
 
 #[derive(Serialize)]

@@ -66,14 +66,60 @@ fn capture(format: LogFormat, f: impl FnOnce(&SdkTracer)) -> Vec<String> {
     buffer.lines()
 }
 
-fn json(lines: &[String]) -> Vec<serde_json::Map<String, Json>> {
+/// A parsed JSON line, with its keys in the order written (serde_json's `Map` sorts them).
+#[derive(Debug)]
+struct JsonLine {
+    keys: Vec<String>,
+    object: serde_json::Map<String, Json>,
+}
+
+impl std::ops::Index<&str> for JsonLine {
+    type Output = Json;
+
+    fn index(&self, key: &str) -> &Json {
+        self.object.get(key).unwrap_or(&Json::Null)
+    }
+}
+
+fn json(lines: &[String]) -> Vec<JsonLine> {
     lines
         .iter()
-        .map(|line| match serde_json::from_str(line) {
-            Ok(Json::Object(object)) => object,
-            other => panic!("not a JSON object: {line} ({other:?})"),
+        .map(|line| {
+            let Ordered(entries) = serde_json::from_str(line).expect("a JSON object");
+            let keys = entries.iter().map(|(k, _)| k.clone()).collect();
+            let mut object = serde_json::Map::new();
+            for (key, value) in entries {
+                assert!(object.insert(key, value).is_none(), "duplicate key: {line}");
+            }
+            JsonLine { keys, object }
         })
         .collect()
+}
+
+/// A JSON object's entries in their order.
+struct Ordered(Vec<(String, Json)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
 }
 
 /// A Text line's four tab-separated columns, the last split into message words and fields.
@@ -133,13 +179,6 @@ fn unquote(value: &str) -> String {
     } else {
         value.to_owned()
     }
-}
-
-fn field<'a>(line: &'a TextLine, key: &str) -> Option<&'a str> {
-    line.fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 fn invocation(tracer: &SdkTracer) -> Invocation {
@@ -208,8 +247,7 @@ fn json_lines_carry_the_request_id_and_the_current_span() {
         panic!("{lines:?}");
     };
 
-    let keys: Vec<&str> = outside.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["timestamp", "level", "target", "message"]);
+    assert_eq!(outside.keys, ["timestamp", "level", "target", "message"]);
     assert_timestamp(outside["timestamp"].as_str().expect("a string"));
     assert_eq!(outside["message"], "outside");
     assert_eq!(outside["target"], module_path!());
@@ -218,9 +256,8 @@ fn json_lines_carry_the_request_id_and_the_current_span() {
         (in_invocation, &invocation, "invocation"),
         (in_span, &inner, "inner"),
     ] {
-        let keys: Vec<&str> = line.keys().map(String::as_str).collect();
         assert_eq!(
-            keys,
+            line.keys,
             [
                 "timestamp",
                 "level",
@@ -304,7 +341,7 @@ fn json_fields_keep_their_type_and_never_shadow_the_line() {
     assert_eq!(line["field.requestId"], "r");
     assert_eq!(line["field.trace_id"], "t");
     assert_eq!(line["field.timestamp"], false);
-    assert!(!line.contains_key("requestId") && !line.contains_key("trace_id"));
+    assert!(!line.object.contains_key("requestId") && !line.object.contains_key("trace_id"));
 }
 
 #[test]
@@ -386,7 +423,11 @@ fn log_records_keep_their_level_and_target_and_drop_the_log_fields() {
     assert_eq!(line["level"], "WARN");
     assert_eq!(line["target"], "legacy::db");
     assert_eq!(line["message"], "slow query 42");
-    assert!(!line.keys().any(|k| k.starts_with("log.")), "{line:?}");
+    assert!(
+        !line.keys.iter().any(|k| k.starts_with("log.")),
+        "{:?}",
+        line.keys
+    );
 
     let lines = capture(LogFormat::Text, legacy);
     let parsed = text(&lines[0]);
@@ -428,8 +469,5 @@ fn opentelemetry_warnings_from_inside_its_context_stack_do_not_panic() {
         while guards.pop().is_some() {}
     });
     let lines = json(&buffer.lines());
-    assert!(
-        lines.iter().any(|l| l["target"] == "opentelemetry"),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l["target"] == "opentelemetry"));
 }

@@ -153,11 +153,13 @@ fn failing_writer_and_shutdown_are_errors_not_panics() {
 }
 
 #[test]
-fn debug_does_not_need_a_debug_writer() {
+fn debug_shows_resource_and_state_without_a_debug_writer() {
     let mut exporter = ConsoleLogExporter::with_writer(FailingWriter);
-    exporter.set_resource(&Resource::builder_empty().with_service_name("svc").build());
-    let debug = format!("{exporter:?}");
-    assert!(debug.starts_with("ConsoleLogExporter"), "{debug}");
-    assert!(debug.contains("svc"), "{debug}");
-    assert!(format!("{:?}", ConsoleLogExporter::default()).contains("is_shutdown"));
+    let resource = Resource::builder_empty().with_attribute(KeyValue::new("faas.name", "roll"));
+    exporter.set_resource(&resource.build());
+    let before = format!("{exporter:?}");
+    assert!(before.starts_with("ConsoleLogExporter"), "{before}");
+    assert!(before.contains("faas.name") && before.contains("is_shutdown: false"));
+    assert!(exporter.shutdown().is_err(), "the final flush fails");
+    assert!(format!("{exporter:?}").contains("is_shutdown: true"));
 }

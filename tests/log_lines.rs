@@ -1,0 +1,136 @@
+//! The log lines a function writes to stdout (what CloudWatch Logs stores), in both of Lambda's
+//! formats. The function runs in a child process (this test binary, running the ignored
+//! `function` test) so its real stdout can be read; the child serves its own loopback Runtime
+//! API and collector, and prints the ids of its invocation span for the parent to compare.
+
+mod common;
+
+use common::function::{Function, event};
+use common::otlp::Behaviour;
+use common::runtime_api::Invocation;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use std::process::Command;
+
+/// Set in the child: the `AWS_LAMBDA_LOG_FORMAT` to run with.
+const CHILD_FORMAT: &str = "LAMBDA_OTEL_TEST_LOG_FORMAT";
+/// The child's last line: the invocation span's ids, for the parent.
+const IDS_MARKER: &str = "invocation-span-ids";
+
+async fn handler(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    tracing::info!(player = "Alice", roll = 4, "Alice rolled 4");
+    tracing::info_span!("inner").in_scope(|| tracing::warn!(detail = "two words", "slow"));
+    Ok(json!({"statusCode": 200, "body": "{}"}))
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "the function of the log line tests, run by them in a child process"]
+async fn function() {
+    let format = std::env::var(CHILD_FORMAT).expect("run by the log line tests");
+    // SAFETY: one test per process, before telemetry reads the environment.
+    unsafe { std::env::set_var("AWS_LAMBDA_LOG_FORMAT", format) };
+    let invocations = vec![Invocation::new("req-lines", event("apigw-v2-roll.json"))];
+    let function = Function::start(invocations, Behaviour::Ok, |b| b);
+    tracing::info!("before any invocation");
+    function.run(handler);
+    function.wait_for_next_polls(2).await;
+    let (_, span) = function.invocation_span("req-lines");
+    let (_, inner) = function
+        .spans()
+        .into_iter()
+        .find(|(_, s)| s.name == "inner")
+        .expect("the tracing span");
+    println!("{IDS_MARKER} {} {} {}", span.trace_id, span.span_id, inner.span_id);
+}
+
+/// The child's stdout lines, and the trace id, invocation span id and inner span id.
+fn run_function(format: &str) -> (Vec<String>, [String; 3]) {
+    let output = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", "function", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_FORMAT, format)
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ids = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(IDS_MARKER))
+        .unwrap_or_else(|| panic!("no ids in:\n{stdout}"));
+    let ids: Vec<String> = ids.split_whitespace().map(str::to_owned).collect();
+    let ids: [String; 3] = ids.try_into().expect("three ids");
+    // libtest announces the test on the line its output starts on.
+    let lines = stdout
+        .lines()
+        .map(|l| l.trim_start_matches("test function ... ").to_owned())
+        .collect();
+    (lines, ids)
+}
+
+fn line<'a>(lines: &'a [String], needle: &str) -> &'a str {
+    let mut found = lines.iter().filter(|l| l.contains(needle));
+    match (found.next(), found.next()) {
+        (Some(line), None) => line,
+        _ => panic!("not exactly one line with {needle:?} in:\n{}", lines.join("\n")),
+    }
+}
+
+#[test]
+fn json_lines_carry_the_request_id_and_the_ids_of_the_span() {
+    let (lines, [trace_id, span_id, inner_id]) = run_function("JSON");
+    let parse = |needle: &str| -> Value {
+        let line = line(&lines, needle);
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{needle}: {e}: {line}"))
+    };
+
+    let rolled = parse("Alice rolled 4");
+    assert_eq!(rolled["level"], "INFO");
+    assert_eq!(rolled["message"], "Alice rolled 4");
+    assert_eq!(rolled["requestId"], "req-lines");
+    assert_eq!(rolled["trace_id"], trace_id.as_str());
+    assert_eq!(rolled["span_id"], span_id.as_str());
+    assert_eq!(rolled["player"], "Alice");
+    assert_eq!(rolled["roll"], 4, "numbers stay numbers");
+    assert!(rolled["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    let slow = parse("\"slow\"");
+    assert_eq!(slow["level"], "WARN");
+    assert_eq!(slow["span_id"], inner_id.as_str(), "the innermost span");
+    assert_eq!(slow["trace_id"], trace_id.as_str());
+    assert_eq!(slow["requestId"], "req-lines");
+
+    let before = parse("before any invocation");
+    assert!(before.get("requestId").is_none() && before.get("trace_id").is_none());
+}
+
+#[test]
+fn text_lines_are_tab_separated_with_the_ids_last() {
+    let (lines, [trace_id, span_id, inner_id]) = run_function("Text");
+
+    let rolled: Vec<&str> = line(&lines, "Alice rolled 4").split('\t').collect();
+    let [time, request_id, level, message] = rolled.as_slice() else {
+        panic!("four columns: {rolled:?}")
+    };
+    assert!(time.ends_with('Z'), "{time}");
+    assert_eq!(*request_id, "req-lines");
+    assert_eq!(*level, "INFO");
+    assert_eq!(
+        *message,
+        format!("Alice rolled 4 player=Alice roll=4 trace_id={trace_id} span_id={span_id}")
+    );
+
+    let slow = line(&lines, "\tslow");
+    assert!(
+        slow.ends_with(&format!(
+            "\tWARN\tslow detail=\"two words\" trace_id={trace_id} span_id={inner_id}"
+        )),
+        "{slow}"
+    );
+
+    let before: Vec<&str> = line(&lines, "before any invocation").split('\t').collect();
+    assert_eq!(before[1], "-", "no request id outside an invocation");
+    assert!(!before[3].contains("trace_id="), "{before:?}");
+}
