@@ -136,7 +136,6 @@ macro_rules! otlp {
             Protocol::Grpc => grpc(builder.with_tonic(), $signal, $timeout)?.build(),
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => {
-                drop(builder);
                 return Err(Error::FeatureDisabled {
                     variable: env::OTEL_EXPORTER_OTLP_PROTOCOL,
                     value: "grpc".into(),

@@ -2,10 +2,10 @@
 //!
 //! One line per event, in the format `AWS_LAMBDA_LOG_FORMAT` names, each carrying the
 //! invocation's request id and the OpenTelemetry trace and span ids, so a line leads to its
-//! trace and a trace to its lines:
+//! trace and a trace to its lines (`\t` is a tab):
 //!
 //! ```text
-//! 2026-11-21T10:00:00.123456Z	8476a536-e9f4-11e8-9739-2dfe598c3fcd	INFO	Alice rolled 4 player=Alice roll=4 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
+//! 2026-11-21T10:00:00.123456Z\t8476a536-e9f4-11e8-9739-2dfe598c3fcd\tINFO\tAlice rolled 4 player=Alice roll=4 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
 //! {"timestamp":"2026-11-21T10:00:00.123456Z","level":"INFO","requestId":"8476a536-e9f4-11e8-9739-2dfe598c3fcd","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","target":"dice_roller","message":"Alice rolled 4","player":"Alice","roll":4}
 //! ```
 

@@ -1,6 +1,7 @@
 //! End to end: the dice roller binary under cargo lambda's emulator (`cargo lambda watch`),
 //! invoked with every `*.json` file directly in `events/` through `cargo lambda invoke`, with
-//! the console exporter printing the spans. Needs cargo-lambda from `scripts/setup-tools.sh`.
+//! the console exporters printing the spans and metrics, and log lines in Lambda's JSON format.
+//! Needs cargo-lambda from `scripts/setup-tools.sh`.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
@@ -53,6 +54,9 @@ impl Watch {
             ])
             .current_dir(workspace())
             .env("OTEL_TRACES_EXPORTER", "console")
+            .env("OTEL_METRICS_EXPORTER", "console")
+            .env("OTEL_LOGS_EXPORTER", "none")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("OTEL_SERVICE_NAME", "dice-roller")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -86,6 +90,16 @@ impl Watch {
                     self.seen.join("\n")
                 ),
             }
+        }
+    }
+}
+
+impl Watch {
+    /// A line already read that matches, else the next one that does.
+    fn find_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        match self.seen.iter().rev().find(|l| pred(l)) {
+            Some(line) => line.clone(),
+            None => self.wait_for_line(what, pred),
         }
     }
 }
@@ -130,6 +144,16 @@ fn invoke(port: u16, event: &str) -> Value {
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// The sum of a console `dice.rolls` line's points; `None` for any other line.
+fn rolls_total(line: &str) -> Option<i64> {
+    let metric: Value = serde_json::from_str(line).ok()?;
+    if metric["name"] != "dice.rolls" {
+        return None;
+    }
+    let points = metric["data_points"].as_array()?;
+    Some(points.iter().filter_map(|p| p["value"].as_i64()).sum())
 }
 
 /// Every `*.json` file directly in `events/` with the status it must get (see `events/README.md`).
@@ -209,5 +233,24 @@ fn every_sample_event_gets_its_response_and_a_span() {
         );
         assert_eq!(span["attributes"]["faas.trigger"], "http");
         assert_eq!(span["resource"]["service.name"], "dice-roller");
+
+        if event == "apigw-v2-roll.json" {
+            // Logged in the handler, so before the span ended and was printed.
+            let rolled = watch.find_line("the roll's log line", |l| {
+                l.contains(r#""message":"Alice rolled"#)
+            });
+            let rolled: Value = serde_json::from_str(&rolled).expect("a JSON log line");
+            assert_eq!(rolled["message"], format!("Alice rolled {}", body["roll"]));
+            assert_eq!(rolled["trace_id"], span["trace_id"], "{rolled}");
+            assert!(rolled["requestId"].as_str().is_some_and(|id| !id.is_empty()));
+        }
     }
+    // Cumulative: every flush after the first roll prints `dice.rolls` with all rolls so far;
+    // Alice 1, Bob 3, anonymous 1 and Carol 1 make 6.
+    let rolls = watch.find_line("dice.rolls at 6", |l| rolls_total(l) == Some(6));
+    assert!(rolls.contains(r#""unit":"{roll}""#), "{rolls}");
+    let invocations = watch.find_line("faas.invocations", |l| {
+        l.contains(r#""name":"faas.invocations""#)
+    });
+    assert!(invocations.contains(r#""faas.trigger":"http""#), "{invocations}");
 }

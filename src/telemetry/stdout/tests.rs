@@ -1,54 +1,19 @@
+mod lines;
+
 use super::layer;
 use crate::LogFormat;
 use crate::invocation::{Invocation, SpanSettings};
 use lambda_runtime::LambdaInvocation;
+use lines::{Buffer, assert_timestamp, json, text};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use serde_json::Value as Json;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
 use tracing::{debug, error, info, trace, warn};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
 const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
-
-/// Collects what the layer writes, shared with the test that reads it back.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Buffer {
-    fn lines(&self) -> Vec<String> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let text = String::from_utf8(bytes.clone()).expect("log lines are UTF-8");
-        assert!(
-            text.is_empty() || text.ends_with('\n'),
-            "unterminated line: {text:?}"
-        );
-        text.lines().map(str::to_owned).collect()
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        bytes.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'w self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// A tracer with no exporter: spans get real ids and go nowhere.
 fn tracer() -> SdkTracer {
@@ -66,121 +31,6 @@ fn capture(format: LogFormat, f: impl FnOnce(&SdkTracer)) -> Vec<String> {
     buffer.lines()
 }
 
-/// A parsed JSON line, with its keys in the order written (serde_json's `Map` sorts them).
-#[derive(Debug)]
-struct JsonLine {
-    keys: Vec<String>,
-    object: serde_json::Map<String, Json>,
-}
-
-impl std::ops::Index<&str> for JsonLine {
-    type Output = Json;
-
-    fn index(&self, key: &str) -> &Json {
-        self.object.get(key).unwrap_or(&Json::Null)
-    }
-}
-
-fn json(lines: &[String]) -> Vec<JsonLine> {
-    lines
-        .iter()
-        .map(|line| {
-            let Ordered(entries) = serde_json::from_str(line).expect("a JSON object");
-            let keys = entries.iter().map(|(k, _)| k.clone()).collect();
-            let mut object = serde_json::Map::new();
-            for (key, value) in entries {
-                assert!(object.insert(key, value).is_none(), "duplicate key: {line}");
-            }
-            JsonLine { keys, object }
-        })
-        .collect()
-}
-
-/// A JSON object's entries in their order.
-struct Ordered(Vec<(String, Json)>);
-
-impl<'de> serde::Deserialize<'de> for Ordered {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries;
-        impl<'de> serde::de::Visitor<'de> for Entries {
-            type Value = Ordered;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Ordered, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(Ordered(entries))
-            }
-        }
-        deserializer.deserialize_map(Entries)
-    }
-}
-
-/// A Text line's four tab-separated columns, the last split into message words and fields.
-struct TextLine {
-    timestamp: String,
-    request_id: String,
-    level: String,
-    words: Vec<String>,
-    fields: Vec<(String, String)>,
-}
-
-fn text(line: &str) -> TextLine {
-    let columns: Vec<&str> = line.split('\t').collect();
-    let [timestamp, request_id, level, rest] = columns[..] else {
-        panic!("not four tab-separated columns: {line:?}");
-    };
-    let (mut words, mut fields) = (Vec::new(), Vec::new());
-    for token in tokens(rest) {
-        match token.split_once('=') {
-            Some((key, value)) => fields.push((key.to_owned(), unquote(value))),
-            None => words.push(token),
-        }
-    }
-    TextLine {
-        timestamp: timestamp.to_owned(),
-        request_id: request_id.to_owned(),
-        level: level.to_owned(),
-        words,
-        fields,
-    }
-}
-
-/// Splits on spaces outside `"…"` (a `\` escapes the next character inside quotes).
-fn tokens(s: &str) -> Vec<String> {
-    let (mut out, mut current, mut quoted, mut escaped) = (Vec::new(), String::new(), false, false);
-    for c in s.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ' ' if !quoted => {
-                out.extend((!current.is_empty()).then(|| std::mem::take(&mut current)));
-                continue;
-            }
-            _ => {}
-        }
-        current.push(c);
-    }
-    out.extend((!current.is_empty()).then_some(current));
-    out
-}
-
-fn unquote(value: &str) -> String {
-    if value.starts_with('"') {
-        // A Rust `{:?}` string is a JSON string for what these tests write.
-        serde_json::from_str(value).expect("a quoted value")
-    } else {
-        value.to_owned()
-    }
-}
-
 fn invocation(tracer: &SdkTracer) -> Invocation {
     let mut context = lambda_runtime::Context::default();
     context.request_id = REQUEST_ID.to_owned();
@@ -190,20 +40,6 @@ fn invocation(tracer: &SdkTracer) -> Invocation {
         context,
     };
     Invocation::start(tracer, &SpanSettings::default(), None, &req)
-}
-
-fn assert_timestamp(timestamp: &str) {
-    // RFC 3339, UTC, microseconds: 2026-11-21T10:00:00.123456Z
-    let b = timestamp.as_bytes();
-    assert_eq!(b.len(), 27, "{timestamp}");
-    assert_eq!(
-        (b[4], b[7], b[10], b[13], b[16], b[19], b[26]),
-        (b'-', b'-', b'T', b':', b':', b'.', b'Z')
-    );
-    assert!(
-        timestamp[20..26].bytes().all(|c| c.is_ascii_digit()),
-        "{timestamp}"
-    );
 }
 
 /// The ids an event sees: trace and span id of the invocation, and of a span entered in it.
