@@ -179,7 +179,6 @@ fn grpc<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, 
 where
     B: WithExportConfig + opentelemetry_otlp::WithTonicConfig,
 {
-    use opentelemetry_otlp::WithTonicConfig;
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (name, value) in &signal.headers {
         let key = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes());
