@@ -40,13 +40,22 @@ async fn function() {
         .into_iter()
         .find(|(_, s)| s.name == "inner")
         .expect("the tracing span");
-    println!("{IDS_MARKER} {} {} {}", span.trace_id, span.span_id, inner.span_id);
+    println!(
+        "{IDS_MARKER} {} {} {}",
+        span.trace_id, span.span_id, inner.span_id
+    );
 }
 
 /// The child's stdout lines, and the trace id, invocation span id and inner span id.
 fn run_function(format: &str) -> (Vec<String>, [String; 3]) {
     let output = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "function", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "function",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_FORMAT, format)
         .output()
         .expect("the child runs");
@@ -74,7 +83,10 @@ fn line<'a>(lines: &'a [String], needle: &str) -> &'a str {
     let mut found = lines.iter().filter(|l| l.contains(needle));
     match (found.next(), found.next()) {
         (Some(line), None) => line,
-        _ => panic!("not exactly one line with {needle:?} in:\n{}", lines.join("\n")),
+        _ => panic!(
+            "not exactly one line with {needle:?} in:\n{}",
+            lines.join("\n")
+        ),
     }
 }
 
@@ -94,7 +106,11 @@ fn json_lines_carry_the_request_id_and_the_ids_of_the_span() {
     assert_eq!(rolled["span_id"], span_id.as_str());
     assert_eq!(rolled["player"], "Alice");
     assert_eq!(rolled["roll"], 4, "numbers stay numbers");
-    assert!(rolled["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        rolled["timestamp"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
 
     let slow = parse("\"slow\"");
     assert_eq!(slow["level"], "WARN");

@@ -65,7 +65,10 @@ async fn log_records_carry_the_span_they_were_emitted_in() {
         let observed = handler_log.observed_ns;
         assert!(observed >= invocation.start_ns && observed <= invocation.end_ns);
         assert_eq!(
-            handler_log.resource.get("service.name").and_then(|v| v.as_str()),
+            handler_log
+                .resource
+                .get("service.name")
+                .and_then(|v| v.as_str()),
             Some("test-fn")
         );
 

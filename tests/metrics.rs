@@ -5,8 +5,8 @@ mod common;
 
 use common::function::{Function, event};
 use common::otlp::{Behaviour, Value};
-use common::runtime_api::Invocation;
 use common::otlp::{MetricData, ReceivedMetric, Temporality};
+use common::runtime_api::Invocation;
 use common::timeline::TimelineEvent;
 use lambda_otel::Exporter;
 use lambda_runtime::{Error, LambdaEvent};
@@ -85,8 +85,8 @@ async fn faas_metrics_of_each_invocation_arrive_before_the_next_event() {
             function.timeline.describe()
         );
         // Cumulative by default: each export holds everything since the process started.
-        let invocations =
-            count(metrics, "faas.invocations", "http") + count(metrics, "faas.invocations", "other");
+        let invocations = count(metrics, "faas.invocations", "http")
+            + count(metrics, "faas.invocations", "other");
         assert_eq!(invocations, n as i64 + 1, "{:#?}", names(metrics));
     }
 
@@ -104,7 +104,11 @@ async fn faas_metrics_of_each_invocation_arrive_before_the_next_event() {
     ));
     assert_eq!(count(last, "faas.invocations", "http"), 2);
     assert_eq!(count(last, "faas.invocations", "other"), 1);
-    assert_eq!(count(last, "faas.errors", "other"), 1, "the failed invocation");
+    assert_eq!(
+        count(last, "faas.errors", "other"),
+        1,
+        "the failed invocation"
+    );
     assert_eq!(count(last, "faas.errors", "http"), 0);
     assert_eq!(count(last, "faas.coldstarts", "http"), 1, "only the first");
     assert_eq!(count(last, "faas.coldstarts", "other"), 0);
@@ -177,7 +181,11 @@ async fn metrics_switched_off_are_neither_recorded_nor_exported() {
     function.run(handler);
     function.wait_for_next_polls(4).await;
 
-    assert!(exports(&function).is_empty(), "{}", function.timeline.describe());
+    assert!(
+        exports(&function).is_empty(),
+        "{}",
+        function.timeline.describe()
+    );
     assert_eq!(function.receiver.metric_requests(), 0);
     function.invocation_span("req-3");
 }

@@ -1,8 +1,8 @@
 //! Parsers for the values of the settings: each names its variable and the accepted values.
 
 use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol, XraySampled, env};
-use opentelemetry_sdk::metrics::Temporality;
 use crate::Error;
+use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::time::Duration;
 
@@ -259,7 +259,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
-        let err = exporter(env::OTEL_TRACES_EXPORTER, "jaeger").expect_err("invalid").to_string();
+        let err = exporter(env::OTEL_TRACES_EXPORTER, "jaeger")
+            .expect_err("invalid")
+            .to_string();
         assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
         assert!(err.contains("`otlp`, `console` or `none`"), "{err}");
         let err = flush_timeout("0").expect_err("invalid").to_string();
@@ -287,7 +289,10 @@ mod tests {
             ),
         ] {
             let err = err.expect("invalid").to_string();
-            assert!(err.contains(variable) && err.contains("expected `"), "{err}");
+            assert!(
+                err.contains(variable) && err.contains("expected `"),
+                "{err}"
+            );
         }
     }
 

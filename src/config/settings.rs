@@ -103,8 +103,8 @@ impl Settings {
         let lambda_level = var(env::AWS_LAMBDA_LOG_LEVEL)
             .map(|v| parse::log_level(&v))
             .transpose()?;
-        let log_filter = var(env::RUST_LOG)
-            .unwrap_or_else(|| lambda_level.unwrap_or("info").to_owned());
+        let log_filter =
+            var(env::RUST_LOG).unwrap_or_else(|| lambda_level.unwrap_or("info").to_owned());
         let sampler = match overrides.sampler {
             Some(s) => s,
             None => match var(env::OTEL_TRACES_SAMPLER) {
@@ -378,7 +378,10 @@ mod tests {
             ("OTEL_LOGS_EXPORTER", "file"),
             ("AWS_LAMBDA_LOG_FORMAT", "xml"),
             ("AWS_LAMBDA_LOG_LEVEL", "loud"),
-            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "weekly"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                "weekly",
+            ),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
             ("OTEL_TRACES_SAMPLER", "sometimes"),
             ("LAMBDA_OTEL_FLUSH", "never"),

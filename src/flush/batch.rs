@@ -122,4 +122,3 @@ impl<T: Item> Buffer<T> {
         }
     }
 }
-

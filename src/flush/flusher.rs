@@ -99,7 +99,10 @@ impl Flusher {
             .failures()
             .map(|(signal, failure)| (signal, failure.clone()))
             .collect();
-        for (signal, n) in [(Signal::Traces, dropped_spans), (Signal::Logs, dropped_logs)] {
+        for (signal, n) in [
+            (Signal::Traces, dropped_spans),
+            (Signal::Logs, dropped_logs),
+        ] {
             if n > 0 {
                 failures.push((signal, ExportFailure::BufferFull(n)));
             }

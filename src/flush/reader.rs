@@ -16,7 +16,9 @@ pub(crate) struct SharedReader(ManualReader);
 impl SharedReader {
     pub(crate) fn new(temporality: Temporality) -> Arc<Self> {
         Arc::new(Self(
-            ManualReader::builder().with_temporality(temporality).build(),
+            ManualReader::builder()
+                .with_temporality(temporality)
+                .build(),
         ))
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 /// with a millisecond bucket below (a warm Rust function often answers in one) and buckets up
 /// to Lambda's 15-minute limit above.
 pub(crate) const DURATION_BOUNDARIES: [f64; 20] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
-    10.0, 30.0, 60.0, 300.0, 900.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    30.0, 60.0, 300.0, 900.0,
 ];
 
 /// The instruments, made once by the meter provider.

@@ -6,8 +6,7 @@ use crate::config::{
     Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
 };
 use crate::flush::{
-    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, ReaderHandle,
-    SharedReader,
+    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, ReaderHandle, SharedReader,
 };
 use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
@@ -136,7 +135,10 @@ impl TelemetryBuilder {
     /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_HEADERS` and `OTEL_EXPORTER_OTLP_HEADERS`.
     /// Default: none.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.overrides.otlp.headers.push((name.into(), value.into()));
+        self.overrides
+            .otlp
+            .headers
+            .push((name.into(), value.into()));
         self
     }
 
@@ -241,7 +243,11 @@ impl TelemetryBuilder {
             filter: settings.log_filter.clone(),
         };
         if settings.disabled {
-            return Ok(Telemetry::new(Providers::default(), OtelLayer::disabled(), log));
+            return Ok(Telemetry::new(
+                Providers::default(),
+                OtelLayer::disabled(),
+                log,
+            ));
         }
         let resource = resource::build(&settings);
         let built = providers(&settings, resource)?;

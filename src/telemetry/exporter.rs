@@ -3,7 +3,7 @@
 use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::Error;
 use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
-use crate::flush::{Exporters, ExportLogs, ExportSpans, MetricsExport, SharedReader, Worker};
+use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
@@ -52,7 +52,10 @@ fn exporters(
     let spans = match settings.traces.exporter {
         Exporter::None => None,
         Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
-        Exporter::Otlp => Some(boxed_spans(otlp_spans(&settings.traces, timeout)?, resource)),
+        Exporter::Otlp => Some(boxed_spans(
+            otlp_spans(&settings.traces, timeout)?,
+            resource,
+        )),
     };
     let logs = match settings.logs.exporter {
         Exporter::None => None,

@@ -49,7 +49,10 @@ where
 /// span ids of the span they were emitted in, at the level of `filter` (`tracing` directives,
 /// as in `RUST_LOG`; unparsable directives are skipped). Compose it into your own subscriber
 /// when you install one yourself, beside [`otel_layer`].
-pub fn logs_layer<S>(provider: &SdkLoggerProvider, filter: &str) -> impl tracing_subscriber::Layer<S>
+pub fn logs_layer<S>(
+    provider: &SdkLoggerProvider,
+    filter: &str,
+) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
@@ -57,22 +60,23 @@ where
         .with_default(LevelFilter::TRACE)
         .with_target(OWN_TARGET, LevelFilter::OFF);
     let quiet = quiet(Targets::new().with_default(LevelFilter::TRACE));
-    OpenTelemetryTracingBridge::new(provider).with_filter(EnvFilter::new(filter).and(quiet).and(own))
+    OpenTelemetryTracingBridge::new(provider)
+        .with_filter(EnvFilter::new(filter).and(quiet).and(own))
 }
 
 /// `targets` with the exporter's stack and lambda_runtime switched off.
 fn quiet(targets: Targets) -> Targets {
-    QUIET_TARGETS
-        .iter()
-        .fold(targets, |t, target| t.with_target(*target, LevelFilter::OFF))
+    QUIET_TARGETS.iter().fold(targets, |t, target| {
+        t.with_target(*target, LevelFilter::OFF)
+    })
 }
 
 /// Installs the global subscriber (and `log` records into it); a subscriber installed earlier
 /// is kept (and reported).
 pub(crate) fn install(telemetry: &Telemetry) {
     let log = &telemetry.log;
-    let stdout = super::stdout::layer(log.format, std::io::stdout)
-        .with_filter(EnvFilter::new(&log.filter));
+    let stdout =
+        super::stdout::layer(log.format, std::io::stdout).with_filter(EnvFilter::new(&log.filter));
     let spans = telemetry.tracer_provider().map(otel_layer::<Registry>);
     let events = telemetry.tracer_provider().map(|_| {
         super::events::SpanEvents.with_filter(quiet(Targets::new().with_default(LevelFilter::INFO)))

@@ -107,7 +107,10 @@ mod tests {
         let [log] = logs.as_slice() else {
             panic!("expected one log event, got {captured:?}")
         };
-        assert_eq!(log.field("message"), Some(format!("Alice rolled {}", values[0]).as_str()));
+        assert_eq!(
+            log.field("message"),
+            Some(format!("Alice rolled {}", values[0]).as_str())
+        );
         assert_eq!(log.field("roll"), Some(values[0].to_string().as_str()));
         assert_eq!(span.field("dice.player"), Some("Alice"));
         assert_eq!(span.field("dice.rolls"), Some("1"));

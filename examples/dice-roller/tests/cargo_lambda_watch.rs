@@ -242,7 +242,11 @@ fn every_sample_event_gets_its_response_and_a_span() {
             let rolled: Value = serde_json::from_str(&rolled).expect("a JSON log line");
             assert_eq!(rolled["message"], format!("Alice rolled {}", body["roll"]));
             assert_eq!(rolled["trace_id"], span["trace_id"], "{rolled}");
-            assert!(rolled["requestId"].as_str().is_some_and(|id| !id.is_empty()));
+            assert!(
+                rolled["requestId"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty())
+            );
         }
     }
     // Cumulative: every flush after the first roll prints `dice.rolls` with all rolls so far;
@@ -252,5 +256,8 @@ fn every_sample_event_gets_its_response_and_a_span() {
     let invocations = watch.find_line("faas.invocations", |l| {
         l.contains(r#""name":"faas.invocations""#)
     });
-    assert!(invocations.contains(r#""faas.trigger":"http""#), "{invocations}");
+    assert!(
+        invocations.contains(r#""faas.trigger":"http""#),
+        "{invocations}"
+    );
 }
