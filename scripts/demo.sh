@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one-command demo: runs the dice roller locally under `cargo lambda watch` with the
-# console span exporter, sends it every sample event in events/ (the *.json files directly
-# there; events/triggers/ holds other event sources, which the dice roller does not serve),
-# prints each response, then the spans the function printed. Every wait is bounded; the
-# watcher stops on exit.
+# console span and metric exporters and JSON log lines, sends it every sample event in events/
+# (the *.json files directly there; events/triggers/ holds other event sources, which the dice
+# roller does not serve), prints each response, then the spans, log lines and the last metrics
+# the function printed. Every wait is bounded; the watcher stops on exit.
 #
 # Environment: DEMO_PORT (default 9000), DEMO_READY_SECS (default 60),
 # DEMO_INVOKE_SECS (default 300: the first invoke may still compile), DEMO_SPANS_SECS (10).
@@ -59,6 +59,9 @@ cargo lambda watch \
     --invoke-address "$address" --invoke-port "$port" \
     --ignore-changes \
     --env-var OTEL_TRACES_EXPORTER=console \
+    --env-var OTEL_METRICS_EXPORTER=console \
+    --env-var OTEL_LOGS_EXPORTER=none \
+    --env-var AWS_LAMBDA_LOG_FORMAT=JSON \
     --env-var OTEL_SERVICE_NAME="$function_name" \
     >"$log" 2>&1 &
 watch_pid=$!
@@ -93,7 +96,7 @@ done
 
 # The console exporter writes one JSON object per span and line, after the response is sent:
 # wait (bounded) until every answered invocation has at least its invocation span printed.
-span_lines() { grep '^{"name":' "$log" || true; }
+span_lines() { grep -E '^\{"name":"[^"]*","trace_id":' "$log" || true; }
 for ((waited = 0; waited < spans_secs * 4; waited++)); do
     (($(span_lines | wc -l) >= invocations)) && break
     sleep 0.25
@@ -101,6 +104,14 @@ done
 
 say "spans printed by the function"
 span_lines
+
+say "log lines (JSON, with requestId, trace_id and span_id)"
+grep '^{"timestamp":' "$log" || true
+
+say "metrics after the last invocation (cumulative)"
+for metric in faas.invocations faas.errors faas.coldstarts dice.rolls; do
+    grep "^{\"name\":\"$metric\"," "$log" | tail -n 1 || true
+done
 
 if ((failures > 0)); then
     echo "demo: $failures invocation(s) failed; see $log" >&2

@@ -3,14 +3,17 @@
 //! OpenTelemetry for AWS Lambda functions written in Rust: one span per invocation with the
 //! FaaS semantic conventions for whatever invoked it (API Gateway, Function URLs, ALB, SQS, SNS,
 //! Kinesis, DynamoDB Streams, S3, EventBridge, schedules, CloudWatch Logs), its parent from the
-//! event's W3C headers or Lambda's X-Ray trace, flushed before Lambda can freeze the process.
+//! event's W3C headers or Lambda's X-Ray trace; the FaaS metrics (`faas.invocations`,
+//! `faas.errors`, `faas.coldstarts`, `faas.invoke_duration`, `faas.init_duration`); `tracing`
+//! events as log records and as stdout lines in Lambda's log format, both carrying the trace and
+//! span ids. All three signals are flushed, together, before Lambda can freeze the process.
 //!
 //! ```no_run
 //! use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 //! use serde_json::Value;
 //!
 //! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-//!     tracing::info!("handling");          // an event on the invocation span
+//!     tracing::info!("handling");          // a log record and a stdout line, with the span's ids
 //!     Ok(event.payload)
 //! }
 //!

@@ -33,11 +33,14 @@
 //!    (see [`Propagator`](crate::config::Propagator)), links a batch's messages to their
 //!    producers, calls the [`OnInvocation`] hook, starts the span and attaches it to the
 //!    OpenTelemetry context;
-//! 2. the handler runs; its `tracing` and OpenTelemetry spans are children of the invocation span;
+//! 2. the handler runs; its `tracing` and OpenTelemetry spans are children of the invocation
+//!    span, and its `tracing` events become log records (and stdout lines) with their ids;
 //! 3. [`OtelHandler`] records the outcome, calls the [`OnResponse`] hook with a response (and
-//!    in before-response mode ends the span and flushes);
+//!    in before-response mode ends the span, records the FaaS metrics and flushes);
 //! 4. lambda_runtime posts the response (or the error) to the Runtime API;
-//! 5. [`OtelService`] ends the span and, in after-response mode, flushes;
+//! 5. [`OtelService`] ends the span, records the FaaS metrics and, in after-response mode,
+//!    flushes: the buffered spans and log records and the collected metrics, in one export
+//!    step bounded by the flush timeout and the invocation's deadline;
 //! 6. only then does the runtime ask `/next` for the next event, when Lambda may freeze the process.
 
 //! ## Hooks
