@@ -172,13 +172,7 @@ mod tests {
             span.field("dice.value"),
             Some(body["roll"].to_string().as_str())
         );
-        // The OpenTelemetry API's own DEBUG notes (no global meter provider in tests) aside.
-        let logs: Vec<_> = captured
-            .events
-            .iter()
-            .filter(|e| e.level <= tracing::Level::INFO)
-            .collect();
-        let [log] = logs.as_slice() else {
+        let [log] = captured.logs()[..] else {
             panic!("expected the roll's log event, got {captured:?}")
         };
         assert_eq!(log.level, tracing::Level::INFO);

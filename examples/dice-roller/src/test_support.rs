@@ -45,6 +45,17 @@ impl CapturedEvent {
     }
 }
 
+impl Captured {
+    /// The events at INFO and above: the function's own log, without the OpenTelemetry API's
+    /// DEBUG notes (in tests there is no global meter provider, and it says so).
+    pub(crate) fn logs(&self) -> Vec<&CapturedEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.level <= Level::INFO)
+            .collect()
+    }
+}
+
 /// Runs `f` with a subscriber that records every span (when it closes) and every event.
 pub(crate) fn capture<T>(f: impl FnOnce() -> T) -> (T, Captured) {
     let captured = Arc::new(Mutex::new(Captured::default()));

@@ -1,60 +1,30 @@
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
-use opentelemetry_sdk::metrics::reader::MetricReader;
-use opentelemetry_sdk::metrics::{
-    Aggregation, InstrumentKind, ManualReader, Pipeline, SdkMeterProvider, Stream,
-};
+use opentelemetry_sdk::metrics::{Aggregation, SdkMeterProvider, Stream};
 use serde_json::{Value as Json, json};
+
+use crate::flush::{ReaderHandle, SharedReader};
 
 use super::super::test_support::{FailingWriter, SharedBuf, parse_rfc3339, poll_once};
 use super::*;
 
-/// Lets the test keep collecting from a reader the provider owns.
-#[derive(Debug)]
-struct SharedReader(Arc<ManualReader>);
-
-impl MetricReader for SharedReader {
-    fn register_pipeline(&self, pipeline: Weak<Pipeline>) {
-        self.0.register_pipeline(pipeline);
-    }
-
-    fn collect(&self, rm: &mut ResourceMetrics) -> OTelSdkResult {
-        self.0.collect(rm)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self, kind: InstrumentKind) -> Temporality {
-        self.0.temporality(kind)
-    }
-}
-
 /// A provider with the four synchronous instruments already recorded into once.
 struct Fixture {
     provider: SdkMeterProvider,
-    reader: Arc<ManualReader>,
+    /// The reader the flush uses, shared with the provider.
+    reader: Arc<SharedReader>,
     buf: SharedBuf,
     exporter: ConsoleMetricExporter,
 }
 
 impl Fixture {
     fn new(temporality: Temporality) -> Self {
-        let reader = Arc::new(
-            ManualReader::builder()
-                .with_temporality(temporality)
-                .build(),
-        );
+        let reader = SharedReader::new(temporality);
         let provider = SdkMeterProvider::builder()
-            .with_reader(SharedReader(Arc::clone(&reader)))
+            .with_reader(ReaderHandle(Arc::clone(&reader)))
             .with_resource(
                 Resource::builder_empty()
                     .with_service_name("dice-roller")
