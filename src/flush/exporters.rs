@@ -8,7 +8,6 @@ use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::reader::SharedReader;
@@ -66,7 +65,7 @@ impl<E: PushMetricExporter> ExportMetrics for E {
 /// Metrics are collected from the reader on the export thread, then exported.
 pub(crate) struct MetricsExport {
     pub exporter: Box<dyn ExportMetrics>,
-    pub reader: Arc<SharedReader>,
+    pub reader: SharedReader,
 }
 
 /// What the export thread exports to; `None` for a signal that is switched off.

@@ -31,5 +31,5 @@ pub(crate) use batch::Buffer;
 pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};
 pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
-pub(crate) use reader::{ReaderHandle, SharedReader};
+pub(crate) use reader::SharedReader;
 pub(crate) use worker::Worker;

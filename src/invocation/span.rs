@@ -8,7 +8,7 @@ use crate::propagation::{self, Extracted};
 use crate::trigger::{self, Inspected};
 use lambda_runtime::LambdaInvocation;
 use opentelemetry::trace::{SpanBuilder, SpanRef, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 struct State {
-    request_id: Box<str>,
+    request_id: Arc<str>,
     start: Instant,
     start_wall: SystemTime,
     deadline: Option<Instant>,
@@ -64,7 +64,12 @@ impl Invocation {
 
         let mut attributes = Vec::with_capacity(inspected.attributes.len() + 7);
         attributes.push(KeyValue::new(FAAS_TRIGGER, inspected.source.faas_trigger()));
-        attributes.push(KeyValue::new(FAAS_INVOCATION_ID, lambda.request_id.clone()));
+        // One copy of the id, shared by the attribute and the log lines.
+        let request_id: Arc<str> = lambda.request_id.as_str().into();
+        attributes.push(KeyValue::new(
+            FAAS_INVOCATION_ID,
+            StringValue::from(Arc::clone(&request_id)),
+        ));
         attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
         let arn = lambda.invoked_function_arn.as_str();
         if !arn.is_empty() {
@@ -132,7 +137,7 @@ impl Invocation {
             .with_links(links);
         let span = tracer.build_with_context(builder, &parent);
         let state = Arc::new(State {
-            request_id: lambda.request_id.as_str().into(),
+            request_id,
             start,
             start_wall,
             deadline: deadline(start, start_wall, lambda.deadline),

@@ -6,7 +6,7 @@ use crate::config::{
     Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
 };
 use crate::flush::{
-    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, ReaderHandle, SharedReader,
+    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, SharedReader,
 };
 use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
@@ -364,7 +364,7 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
         meter = Some(
             SdkMeterProvider::builder()
                 .with_resource(resource)
-                .with_reader(ReaderHandle(reader))
+                .with_reader(reader)
                 .build(),
         );
         flusher = flusher.with_metrics();

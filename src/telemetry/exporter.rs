@@ -9,7 +9,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::SpanExporter;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Starts the export thread with the configured exporters; `None` when every signal is off.
@@ -17,7 +16,7 @@ use std::time::Duration;
 pub(crate) fn spawn_worker(
     settings: &Settings,
     resource: &Resource,
-    reader: Option<&Arc<SharedReader>>,
+    reader: Option<&SharedReader>,
 ) -> Result<Option<Worker>, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -46,7 +45,7 @@ pub(crate) fn spawn_worker(
 fn exporters(
     settings: &Settings,
     resource: &Resource,
-    reader: Option<&Arc<SharedReader>>,
+    reader: Option<&SharedReader>,
 ) -> Result<Exporters, Error> {
     let timeout = settings.flush_timeout;
     let spans = match settings.traces.exporter {
@@ -66,7 +65,7 @@ fn exporters(
         (Exporter::None, _) | (_, None) => None,
         (Exporter::Console, Some(reader)) => Some(MetricsExport {
             exporter: Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality)),
-            reader: Arc::clone(reader),
+            reader: reader.clone(),
         }),
         (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
             exporter: Box::new(otlp_metrics(
@@ -74,7 +73,7 @@ fn exporters(
                 timeout,
                 settings.temporality,
             )?),
-            reader: Arc::clone(reader),
+            reader: reader.clone(),
         }),
     };
     Ok(Exporters {

@@ -42,7 +42,13 @@ where
         .with_tracer(provider.tracer("lambda-otel"))
         .with_tracked_inactivity(false)
         .with_threads(false)
-        .with_filter(quiet(Targets::new().with_default(LevelFilter::INFO)))
+        .with_filter(span_filter())
+}
+
+/// What may become spans and span events: INFO and above, from the user's code, never the
+/// exporter's own stack (nor lambda_runtime's TRACE event that carries the raw event).
+fn span_filter() -> Targets {
+    quiet(Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// The layer that turns `tracing` events into OpenTelemetry log records with the trace and
@@ -78,9 +84,9 @@ pub(crate) fn install(telemetry: &Telemetry) {
     let stdout =
         super::stdout::layer(log.format, std::io::stdout).with_filter(EnvFilter::new(&log.filter));
     let spans = telemetry.tracer_provider().map(otel_layer::<Registry>);
-    let events = telemetry.tracer_provider().map(|_| {
-        super::events::SpanEvents.with_filter(quiet(Targets::new().with_default(LevelFilter::INFO)))
-    });
+    let events = telemetry
+        .tracer_provider()
+        .map(|_| super::events::SpanEvents.with_filter(span_filter()));
     let logs = telemetry
         .logger_provider()
         .map(|provider| logs_layer(provider, &log.filter));

@@ -1,12 +1,11 @@
-use std::sync::Arc;
-
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::metrics::{Aggregation, SdkMeterProvider, Stream};
 use serde_json::{Value as Json, json};
 
-use crate::flush::{ReaderHandle, SharedReader};
+use crate::flush::SharedReader;
+use opentelemetry_sdk::metrics::reader::MetricReader as _;
 
 use super::super::test_support::{FailingWriter, SharedBuf, parse_rfc3339, poll_once};
 use super::*;
@@ -15,7 +14,7 @@ use super::*;
 struct Fixture {
     provider: SdkMeterProvider,
     /// The reader the flush uses, shared with the provider.
-    reader: Arc<SharedReader>,
+    reader: SharedReader,
     buf: SharedBuf,
     exporter: ConsoleMetricExporter,
 }
@@ -24,7 +23,7 @@ impl Fixture {
     fn new(temporality: Temporality) -> Self {
         let reader = SharedReader::new(temporality);
         let provider = SdkMeterProvider::builder()
-            .with_reader(ReaderHandle(Arc::clone(&reader)))
+            .with_reader(reader.clone())
             .with_resource(
                 Resource::builder_empty()
                     .with_service_name("dice-roller")
