@@ -30,6 +30,9 @@
 //! the parent comes from) and [`attributes`] for the crate's own span attributes. The README
 //! has the full guide.
 
+#[doc(hidden)]
+#[path = "bench.rs"]
+pub mod __bench;
 pub mod attributes;
 pub mod config;
 mod error;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--rounds N] [--invocations N] \
-[--slow-invocations N] [--warmup N] [--cpu N | --no-pin] [--quick]";
+[--slow-invocations N] [--warmup N] [--cpu N | --no-pin] [--only TEXT] [--quick]";
 
 /// The event: `GET /rolldice?player=Alice` from an HTTP API.
 const EVENT: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
@@ -41,6 +41,8 @@ struct Options {
     slow_invocations: usize,
     warmup: usize,
     cpu: Option<usize>,
+    /// Only the configurations whose name contains this (and bare), for profiling.
+    only: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -53,6 +55,7 @@ fn options() -> Result<Options, String> {
         cpu: std::thread::available_parallelism()
             .ok()
             .map(|n| usize::from(n) - 1),
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -72,6 +75,7 @@ fn options() -> Result<Options, String> {
             "--warmup" => o.warmup = number(&arg, value(&arg)?)?,
             "--cpu" => o.cpu = Some(number(&arg, value(&arg)?)?),
             "--no-pin" => o.cpu = None,
+            "--only" => o.only = Some(value(&arg)?),
             "--quick" => {
                 o.rounds = 1;
                 o.invocations = 60;
@@ -143,7 +147,10 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
             options.slow_invocations
         };
         let mut group: Vec<Summary> = Vec::new();
-        for config in config::ALL {
+        let selected = config::ALL.into_iter().filter(|c| {
+            !c.traced || options.only.as_ref().is_none_or(|only| c.name.contains(only.as_str()))
+        });
+        for config in selected {
             let binary = options.bin_dir.join(config.binary);
             let size = std::fs::metadata(&binary)
                 .map_err(|e| {

@@ -1,0 +1,101 @@
+//! Not part of the API: for the crate's benchmarks. The invocation span on its own: what the
+//! layer does per invocation, without the runtime around it.
+
+use crate::Error;
+use crate::config::env::OTEL_SDK_DISABLED;
+use crate::flush::{Buffer, Exporters, InvocationSpanProcessor, Worker};
+use crate::invocation::{Invocation, LambdaSampler, Outcome};
+use crate::layer::Shared;
+use crate::telemetry::Telemetry;
+use lambda_runtime::LambdaInvocation;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The timeout of the background export a full batch (512 spans) starts; that export goes
+/// nowhere, see [`Invocations::take_spans`].
+const EXPORT_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Not part of the API: for the crate's benchmarks.
+///
+/// The layer's settings, FaaS metrics and `OnInvocation` hook, taken from a [`Telemetry`], with
+/// a tracer of its own: a tracer provider with the default sampler (`parentbased_always_on`,
+/// through the X-Ray rule) and the crate's span processor, whose buffer is this value's. A
+/// telemetry's buffer is only emptied by a flush, which exports;
+/// [`take_spans`](Self::take_spans) empties this one without exporting.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Invocations {
+    shared: Shared,
+    provider: SdkTracerProvider,
+    spans: Arc<Buffer<SpanData>>,
+}
+
+impl Invocations {
+    /// The layer of `telemetry`, with the tracer described above. Starts a thread (the buffer's
+    /// export thread, which has no exporter).
+    ///
+    /// # Errors
+    /// Telemetry that is disabled (its layer starts no span), or a thread that cannot start.
+    pub fn new(telemetry: &Telemetry) -> Result<Self, Error> {
+        let Some(shared) = telemetry.layer().shared else {
+            return Err(Error::invalid(
+                OTEL_SDK_DISABLED,
+                true,
+                "telemetry that is on: a disabled layer starts no span",
+            ));
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(Error::Thread)?;
+        let worker = Worker::spawn(Exporters::default(), runtime).map_err(Error::Thread)?;
+        let spans = Buffer::new(worker, EXPORT_TIMEOUT);
+        let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(LambdaSampler(sampler))
+            .with_span_processor(InvocationSpanProcessor::new(Arc::clone(&spans)))
+            .build();
+        let mut shared = Shared::clone(&shared);
+        shared.tracer = provider.tracer("lambda-otel");
+        Ok(Self {
+            shared,
+            provider,
+            spans,
+        })
+    }
+
+    /// One invocation of `req`, as the layer and the handler wrapper run it: starts the
+    /// invocation span, runs `handler` with the span attached, records its response
+    /// (`handler` returns the response's HTTP status code, if it has one), ends the span and
+    /// records the FaaS metrics when they are on. The span goes to the buffer.
+    pub fn invoke(&self, req: &LambdaInvocation, handler: impl FnOnce() -> Option<i64>) {
+        let shared = &self.shared;
+        let invocation = Invocation::start(
+            &shared.tracer,
+            &shared.span,
+            shared.on_invocation.as_deref(),
+            req,
+        );
+        let status = {
+            let _attached = invocation.context().clone().attach();
+            handler()
+        };
+        invocation.record(&Outcome::Response(status));
+        invocation.end(shared.metrics.as_ref());
+    }
+
+    /// Takes the spans ended since the last call, as the per-invocation flush does, without
+    /// exporting them. Take them at least every 512 spans: a buffer that reaches 512 hands
+    /// them to its export thread, which drops them.
+    pub fn take_spans(&self) -> Vec<SpanData> {
+        self.spans.take()
+    }
+
+    /// The tracer provider the spans go to, for
+    /// [`otel_layer`](crate::telemetry::otel_layer): `tracing` spans entered in a handler
+    /// become children of the invocation span, in the same buffer.
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+}
