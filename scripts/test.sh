@@ -19,6 +19,9 @@ cargo nextest run --workspace --no-fail-fast
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
 cargo test --workspace --doc
+# The end-to-end benchmark, short and unoptimised: fails if lambda-otel loses a span or lets the
+# runtime poll /next before an invocation's spans reached the collector.
+scripts/bench.sh --quick
 scripts/lint-template.sh
 python3 scripts/check-events.py
 echo "test: all checks passed"

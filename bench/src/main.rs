@@ -148,7 +148,11 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
         };
         let mut group: Vec<Summary> = Vec::new();
         let selected = config::ALL.into_iter().filter(|c| {
-            !c.traced || options.only.as_ref().is_none_or(|only| c.name.contains(only.as_str()))
+            !c.traced
+                || options
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| c.name.contains(only.as_str()))
         });
         for config in selected {
             let binary = options.bin_dir.join(config.binary);

@@ -148,6 +148,21 @@ pub(super) fn log_format(value: &str) -> Result<LogFormat, Error> {
     }
 }
 
+/// `RUST_LOG`: a default level and `target=level` pairs, as `tracing_subscriber::filter::Targets`
+/// reads them (span and field filters, which need a regex engine in the binary, are refused).
+pub(super) fn log_filter(value: &str) -> Result<String, Error> {
+    // `Targets` would take `crate[span]` as a target name that never matches.
+    let span_filter = value.contains(['[', '{']);
+    match value.parse::<tracing_subscriber::filter::Targets>() {
+        Ok(_) if !span_filter => Ok(value.trim().to_owned()),
+        _ => Err(Error::invalid(
+            env::RUST_LOG,
+            value,
+            "comma-separated `level` or `target=level` directives, levels `trace`, `debug`, `info`, `warn`, `error` or `off` (for example `info,my_crate=debug`)",
+        )),
+    }
+}
+
 /// `AWS_LAMBDA_LOG_LEVEL` as a `tracing` filter directive; `FATAL` is `error`, the highest
 /// level `tracing` has.
 pub(super) fn log_level(value: &str) -> Result<&'static str, Error> {

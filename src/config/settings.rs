@@ -103,8 +103,10 @@ impl Settings {
         let lambda_level = var(env::AWS_LAMBDA_LOG_LEVEL)
             .map(|v| parse::log_level(&v))
             .transpose()?;
-        let log_filter =
-            var(env::RUST_LOG).unwrap_or_else(|| lambda_level.unwrap_or("info").to_owned());
+        let log_filter = match var(env::RUST_LOG) {
+            Some(directives) => parse::log_filter(&directives)?,
+            None => lambda_level.unwrap_or("info").to_owned(),
+        };
         let sampler = match overrides.sampler {
             Some(s) => s,
             None => match var(env::OTEL_TRACES_SAMPLER) {
@@ -310,6 +312,17 @@ mod tests {
         };
         let s = resolve_with(code, &[fn_name, attrs, env_name]).expect("valid");
         assert_eq!(s.service_name, "from-code");
+    }
+
+    #[test]
+    fn a_rust_log_it_cannot_apply_is_an_error_naming_it() {
+        for bad in ["dice_roller[roll]=debug", "info,dice_roller=loud"] {
+            let message = resolve(&[("RUST_LOG", bad)]).expect_err(bad).to_string();
+            assert!(message.contains("for RUST_LOG"), "{message}");
+            assert!(message.contains("target=level"), "{message}");
+        }
+        let ok = resolve(&[("RUST_LOG", "warn,dice_roller=debug,hyper=off")]).expect("valid");
+        assert_eq!(ok.log_filter, "warn,dice_roller=debug,hyper=off");
     }
 
     #[test]

@@ -116,14 +116,26 @@ impl SignalSettings {
                     .unwrap_or_default(),
             },
         };
-        let endpoint = match (code.endpoint, &all.endpoint) {
-            (Some(full), _) => full,
-            (None, Some(base)) => signal_endpoint(signal, protocol, Some(base)),
-            (None, None) => var(signal.endpoint_var()).unwrap_or_else(|| {
-                let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
-                signal_endpoint(signal, protocol, base.as_deref())
-            }),
+        // The variable each endpoint stands for (a value set in code counts as its variable),
+        // for the error below.
+        let (endpoint, variable) = match (code.endpoint, &all.endpoint) {
+            (Some(full), _) => (full, signal.endpoint_var()),
+            (None, Some(base)) => (
+                signal_endpoint(signal, protocol, Some(base)),
+                env::OTEL_EXPORTER_OTLP_ENDPOINT,
+            ),
+            (None, None) => match var(signal.endpoint_var()) {
+                Some(full) => (full, signal.endpoint_var()),
+                None => {
+                    let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
+                    let endpoint = signal_endpoint(signal, protocol, base.as_deref());
+                    (endpoint, env::OTEL_EXPORTER_OTLP_ENDPOINT)
+                }
+            },
         };
+        if exporter == Exporter::Otlp && protocol != Protocol::Grpc {
+            check_tls(variable, &endpoint)?;
+        }
         let headers = resolve_headers(signal, all.headers.clone(), var)?;
         Ok(Self {
             exporter,
@@ -132,6 +144,22 @@ impl SignalSettings {
             headers,
         })
     }
+}
+
+/// An `https://` endpoint needs the `tls` feature: without it, the HTTP client only speaks
+/// plain HTTP, and every export would fail at run time instead of here.
+fn check_tls(variable: &'static str, endpoint: &str) -> Result<(), Error> {
+    let https = endpoint
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    if https && !cfg!(feature = "tls") {
+        return Err(Error::FeatureDisabled {
+            variable,
+            value: endpoint.to_owned(),
+            feature: "tls",
+        });
+    }
+    Ok(())
 }
 
 /// The exporter variables are lists in the spec; this crate exports each signal to one place,
@@ -199,6 +227,48 @@ mod tests {
             vars,
         )
         .expect("valid")
+    }
+
+    #[test]
+    fn an_https_endpoint_needs_tls_and_names_its_variable() {
+        let cases = [
+            (
+                Signal::Traces,
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "HTTPS://collector:4318"),
+            ),
+            (
+                Signal::Metrics,
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    "https://collector:4318/v1/metrics",
+                ),
+            ),
+        ];
+        for (signal, var) in cases {
+            let result = resolve(
+                signal,
+                SignalOverrides::default(),
+                &OtlpOverrides::default(),
+                &[var],
+            );
+            if cfg!(feature = "tls") {
+                assert!(result.is_ok(), "{result:?}");
+            } else {
+                let message = result.expect_err("no tls").to_string();
+                assert!(message.starts_with(&format!("{}=", var.0)), "{message}");
+                assert!(message.contains("`tls` cargo feature"), "{message}");
+            }
+        }
+        let off = resolve(
+            Signal::Logs,
+            SignalOverrides::default(),
+            &OtlpOverrides::default(),
+            &[
+                ("OTEL_LOGS_EXPORTER", "none"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+            ],
+        );
+        assert!(off.is_ok(), "a signal that is off needs no tls: {off:?}");
     }
 
     #[test]

@@ -62,7 +62,9 @@ impl Invocation {
         };
         let cold = coldstart::take_cold_start(settings.cold_start_possible);
 
-        let mut attributes = Vec::with_capacity(inspected.attributes.len() + 7);
+        // The SDK keeps this vector as the span's: room for what is set here (up to 7), and
+        // later (the status code, `error.type`, the duration), so nothing reallocates.
+        let mut attributes = Vec::with_capacity(inspected.attributes.len() + 10);
         attributes.push(KeyValue::new(FAAS_TRIGGER, inspected.source.faas_trigger()));
         // One copy of the id, shared by the attribute and the log lines.
         let request_id: Arc<str> = lambda.request_id.as_str().into();

@@ -105,13 +105,26 @@ fn http<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, 
 where
     B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
 {
-    Ok(builder
+    let builder = builder
         .with_protocol(http_protocol(signal.protocol)?)
         .with_endpoint(signal.endpoint.clone())
         .with_timeout(timeout)
         .with_headers(signal.headers.iter().cloned().collect())
         // The flush is bounded: a retry after a back-off would only meet the deadline.
-        .with_retry_policy(RetryPolicy::disabled()))
+        .with_retry_policy(RetryPolicy::disabled());
+    // With `tls`, opentelemetry-otlp builds its reqwest client (rustls) itself.
+    #[cfg(not(feature = "tls"))]
+    let builder = builder.with_http_client(plain_http_client(timeout));
+    Ok(builder)
+}
+
+/// The plain-HTTP client: hyper's, with Nagle off (an export is one small request, and waiting
+/// for an ACK before sending its tail would add latency to every flush).
+#[cfg(not(feature = "tls"))]
+fn plain_http_client(timeout: Duration) -> opentelemetry_http::hyper::HyperClient {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_nodelay(true);
+    opentelemetry_http::hyper::HyperClient::new(connector, timeout, None)
 }
 
 fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {

@@ -7,10 +7,10 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Registry;
 use tracing_subscriber::filter::{FilterExt as _, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{EnvFilter, Registry};
 
 /// Crates whose own spans and events must never become telemetry: the exporter's HTTP stack
 /// would trace its own exports, and lambda_runtime's internals are not the user's code.
@@ -53,7 +53,7 @@ fn span_filter() -> Targets {
 
 /// The layer that turns `tracing` events into OpenTelemetry log records with the trace and
 /// span ids of the span they were emitted in, at the level of `filter` (`tracing` directives,
-/// as in `RUST_LOG`; unparsable directives are skipped). Compose it into your own subscriber
+/// as in `RUST_LOG`: a level and `target=level` pairs; unparsable directives mean INFO). Compose it into your own subscriber
 /// when you install one yourself, beside [`otel_layer`].
 pub fn logs_layer<S>(
     provider: &SdkLoggerProvider,
@@ -66,8 +66,15 @@ where
         .with_default(LevelFilter::TRACE)
         .with_target(OWN_TARGET, LevelFilter::OFF);
     let quiet = quiet(Targets::new().with_default(LevelFilter::TRACE));
-    OpenTelemetryTracingBridge::new(provider)
-        .with_filter(EnvFilter::new(filter).and(quiet).and(own))
+    OpenTelemetryTracingBridge::new(provider).with_filter(directives(filter).and(quiet).and(own))
+}
+
+/// `RUST_LOG`-style directives as a [`Targets`] filter: no regex engine, and a level check that
+/// costs a few comparisons (the settings have already refused what does not parse).
+fn directives(filter: &str) -> Targets {
+    filter
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// `targets` with the exporter's stack and lambda_runtime switched off.
@@ -82,7 +89,7 @@ fn quiet(targets: Targets) -> Targets {
 pub(crate) fn install(telemetry: &Telemetry) {
     let log = &telemetry.log;
     let stdout =
-        super::stdout::layer(log.format, std::io::stdout).with_filter(EnvFilter::new(&log.filter));
+        super::stdout::layer(log.format, std::io::stdout).with_filter(directives(&log.filter));
     let spans = telemetry.tracer_provider().map(otel_layer::<Registry>);
     let events = telemetry
         .tracer_provider()
