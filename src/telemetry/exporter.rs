@@ -114,18 +114,10 @@ where
         .with_retry_policy(RetryPolicy::disabled());
     // With `tls`, opentelemetry-otlp builds its reqwest client (rustls) itself.
     #[cfg(not(feature = "tls"))]
-    let builder = builder.with_http_client(plain_http_client(timeout));
+    let builder = builder.with_http_client(super::http_client::PlainHttpClient::new(timeout));
     Ok(builder)
 }
 
-/// The plain-HTTP client: hyper's, with Nagle off (an export is one small request, and waiting
-/// for an ACK before sending its tail would add latency to every flush).
-#[cfg(not(feature = "tls"))]
-fn plain_http_client(timeout: Duration) -> opentelemetry_http::hyper::HyperClient {
-    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    connector.set_nodelay(true);
-    opentelemetry_http::hyper::HyperClient::new(connector, timeout, None)
-}
 
 fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {
     match protocol {

@@ -5,6 +5,8 @@ mod builder;
 pub mod console;
 mod events;
 mod exporter;
+#[cfg(not(feature = "tls"))]
+mod http_client;
 mod resource;
 mod stdout;
 mod subscriber;
