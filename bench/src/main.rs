@@ -182,6 +182,7 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
                     total: options.warmup + invocations,
                     warmup: options.warmup,
                     event: bytes::Bytes::from_static(EVENT),
+                    idle: delay,
                 };
                 let binary = options.bin_dir.join(config.binary);
                 let result = run(&binary, &config, delay, plan).await?;
@@ -302,7 +303,8 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
     println!("## End-to-end benchmark\n");
     println!("{}\n", report::machine(options.cpu));
     println!(
-        "{} rounds; per process {} warm-up invocations, then {} measured (0 ms) or {} (5 ms)\n",
+        "{} rounds; per process {} warm-up invocations, then {} measured (0 ms) or {} (5 ms; \
+         every configuration also idles 5 ms before each event)\n",
         options.rounds, options.warmup, options.invocations, options.slow_invocations
     );
     for delay in [Duration::ZERO, SLOW] {

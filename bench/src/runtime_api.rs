@@ -38,6 +38,10 @@ pub struct Plan {
     pub warmup: usize,
     /// The event every invocation gets.
     pub event: Bytes,
+    /// How long each `/next` waits before the event is handed out: with a slow collector, the
+    /// configurations that flush sit idle that long between invocations, and an idle CPU comes
+    /// back with cold caches; bare must idle as long to be compared fairly.
+    pub idle: Duration,
 }
 
 impl Plan {
@@ -213,9 +217,6 @@ async fn next(state: &State) -> Reply {
                 timeline.cpu_end = cpu;
             }
         }
-        if i < plan.total {
-            timeline.handed_out.push(Instant::now());
-        }
         i
     };
     if i >= plan.total {
@@ -223,7 +224,12 @@ async fn next(state: &State) -> Reply {
         // Hold the poll, as Lambda does while the environment waits for work.
         return std::future::pending().await;
     }
-    invocation(plan, i)
+    if !plan.idle.is_zero() {
+        tokio::time::sleep(plan.idle).await;
+    }
+    let reply = invocation(plan, i);
+    lock(&state.timeline).handed_out.push(Instant::now());
+    reply
 }
 
 fn invocation(plan: &Plan, i: usize) -> Reply {
