@@ -118,7 +118,6 @@ where
     Ok(builder)
 }
 
-
 fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {
     match protocol {
         #[cfg(feature = "http-json")]
