@@ -184,8 +184,7 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
                     event: bytes::Bytes::from_static(EVENT),
                     idle: delay,
                 };
-                let binary = options.bin_dir.join(config.binary);
-                let result = run(&binary, &config, delay, plan).await?;
+                let result = run(&options.bin_dir, &config, plan).await?;
                 eprintln!(
                     "bench: {} ms, round {}, {}: done",
                     delay.as_millis(),
@@ -200,13 +199,11 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
     Ok(summaries)
 }
 
-/// One process from spawn to the `/next` after its last invocation.
-async fn run(
-    binary: &Path,
-    config: &Config,
-    delay: Duration,
-    plan: Plan,
-) -> Result<RunResult, String> {
+/// One process from spawn to the `/next` after its last invocation; the receiver answers after
+/// the plan's idle time.
+async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResult, String> {
+    let binary = bin_dir.join(config.binary);
+    let delay = plan.idle;
     let receiver = Arc::new(
         Receiver::start(delay)
             .await
@@ -221,7 +218,7 @@ async fn run(
     env.extend(config.env.iter().map(|&(k, v)| (k, v.to_owned())));
 
     let mut function =
-        Function::spawn(binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
+        Function::spawn(&binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
     api.set_cpu_clock(
         function
             .cpu_clock()
