@@ -36,6 +36,7 @@ pub mod __bench;
 pub mod attributes;
 pub mod config;
 mod error;
+mod export;
 mod flush;
 mod invocation;
 pub mod layer;

@@ -8,9 +8,9 @@ pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// Standard: extra resource attributes, `key=value,key2=value2` (values percent-encoded).
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-/// Standard: the span exporter (`otlp`, `console`, `none`).
+/// Standard: the span exporter (`otlp`, `xray`, `console`, `none`).
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
-/// Standard: the metric exporter (`otlp`, `console`, `none`).
+/// Standard: the metric exporter (`otlp`, `emf`, `console`, `none`).
 pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 /// Standard: the log record exporter (`otlp`, `console`, `none`).
 pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
@@ -60,6 +60,11 @@ pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 pub const LAMBDA_OTEL_REDACTED_QUERY_KEYS: &str = "LAMBDA_OTEL_REDACTED_QUERY_KEYS";
 /// lambda-otel: whether the raw event is read for attributes and trace context (`on`, `off`).
 pub const LAMBDA_OTEL_EVENT_EXTRACTION: &str = "LAMBDA_OTEL_EVENT_EXTRACTION";
+/// Lambda (Active tracing): where the X-Ray daemon listens, `host:port` or
+/// `udp:host:port tcp:host:port`; read by the `xray` traces exporter.
+pub const AWS_XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+/// lambda-otel: the CloudWatch namespace of the `emf` metrics exporter.
+pub const LAMBDA_OTEL_EMF_NAMESPACE: &str = "LAMBDA_OTEL_EMF_NAMESPACE";
 /// Lambda: how the environment was initialised (`on-demand`, `provisioned-concurrency`,
 /// `snap-start`, `lambda-managed-instances`).
 pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
@@ -78,6 +83,8 @@ pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
 /// Default OTLP/gRPC endpoint.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// Default X-Ray daemon address, where the daemon listens outside Lambda.
+pub const DEFAULT_XRAY_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
 /// Default flush bound: well under a second, far above a healthy collector's round trip.
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
 /// The OpenTelemetry default. `xray-lambda` is left out on purpose: with it, Lambda's X-Ray

@@ -34,6 +34,13 @@ pub enum Exporter {
     /// OTLP to a collector, Jaeger or any OTLP backend.
     #[default]
     Otlp,
+    /// Traces only (`xray`): X-Ray segment documents over UDP to the X-Ray daemon that Lambda
+    /// runs when Active tracing is on (`AWS_XRAY_DAEMON_ADDRESS`). No credentials, no HTTP.
+    /// Needs the `xray` feature.
+    Xray,
+    /// Metrics only (`emf`): CloudWatch Embedded Metric Format lines on stdout, which
+    /// CloudWatch Logs turns into metrics (`LAMBDA_OTEL_EMF_NAMESPACE`).
+    Emf,
     /// One JSON object per span, metric or log record on stdout.
     Console,
     /// Nowhere. Spans are still created so context propagates; metrics and log records are not

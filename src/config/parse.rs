@@ -1,9 +1,10 @@
 //! Parsers for the values of the settings: each names its variable and the accepted values.
 
-use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol, XraySampled, env};
+use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol, Signal, XraySampled, env};
 use crate::Error;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub(super) fn bool_flag(variable: &'static str, value: &str) -> Result<bool, Error> {
@@ -109,16 +110,72 @@ pub(super) fn query_keys<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> Ve
     list
 }
 
-pub(super) fn exporter(variable: &'static str, value: &str) -> Result<Exporter, Error> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "otlp" => Ok(Exporter::Otlp),
-        "console" => Ok(Exporter::Console),
-        "none" => Ok(Exporter::None),
-        _ => Err(Error::invalid(
+/// One exporter name; `xray` is accepted for traces only and `emf` for metrics only.
+pub(super) fn exporter(signal: Signal, value: &str) -> Result<Exporter, Error> {
+    let exporter = match value.trim().to_ascii_lowercase().as_str() {
+        "otlp" => Some(Exporter::Otlp),
+        "xray" => Some(Exporter::Xray),
+        "emf" => Some(Exporter::Emf),
+        "console" => Some(Exporter::Console),
+        "none" => Some(Exporter::None),
+        _ => None,
+    };
+    exporter
+        .filter(|e| signal.accepts(*e))
+        .ok_or_else(|| Error::invalid(signal.exporter_var(), value, signal.accepted_exporters()))
+}
+
+/// `AWS_XRAY_DAEMON_ADDRESS`: `host:port`, or Lambda's `udp:host:port tcp:host:port` (the UDP
+/// address is the one segment documents go to). A host name is resolved once, here.
+pub(super) fn xray_daemon_address(value: &str) -> Result<SocketAddr, Error> {
+    const EXPECTED: &str =
+        "`host:port` or `udp:host:port tcp:host:port`, for example `127.0.0.1:2000`";
+    let invalid = || Error::invalid(env::AWS_XRAY_DAEMON_ADDRESS, value, EXPECTED);
+    let mut udp = None;
+    for part in value.split_whitespace() {
+        let (scheme, address) = match part.split_once(':') {
+            Some((s, rest)) if s.eq_ignore_ascii_case("udp") || s.eq_ignore_ascii_case("tcp") => {
+                (Some(s.to_ascii_lowercase()), rest)
+            }
+            _ => (None, part),
+        };
+        match scheme.as_deref() {
+            Some("tcp") => {}
+            _ if udp.is_some() => return Err(invalid()),
+            _ => udp = Some(address),
+        }
+    }
+    let address = udp.ok_or_else(invalid)?;
+    if let Ok(parsed) = address.parse::<SocketAddr>() {
+        return Ok(parsed);
+    }
+    // A host name (`localhost:2000`); a port is required either way.
+    let (host, port) = address.rsplit_once(':').ok_or_else(invalid)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(invalid());
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(address)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(invalid)
+}
+
+/// `LAMBDA_OTEL_EMF_NAMESPACE`: CloudWatch's namespace rules (1 to 255 characters, no `:` and
+/// not starting with `AWS/`, printable ASCII).
+pub(super) fn emf_namespace(variable: &'static str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    let valid = (1..=255).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !value.contains(':')
+        && !value.starts_with("AWS/");
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(
             variable,
             value,
-            "`otlp`, `console` or `none`",
-        )),
+            "1 to 255 printable ASCII characters, without `:`, not starting with `AWS/`",
+        ))
     }
 }
 
@@ -274,17 +331,82 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
-        let err = exporter(env::OTEL_TRACES_EXPORTER, "jaeger")
+        let err = exporter(Signal::Traces, "jaeger")
             .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
-        assert!(err.contains("`otlp`, `console` or `none`"), "{err}");
+        assert!(err.contains("`otlp`, `xray`, `console` or `none`"), "{err}");
         let err = flush_timeout("0").expect_err("invalid").to_string();
         assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
         let err = sampler("traceidratio", Some("1.5"))
             .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+    }
+
+    #[test]
+    fn exporters_are_checked_against_their_signal() {
+        assert_eq!(
+            exporter(Signal::Traces, " XRay ").ok(),
+            Some(Exporter::Xray)
+        );
+        assert_eq!(exporter(Signal::Metrics, "emf").ok(), Some(Exporter::Emf));
+        let err = exporter(Signal::Metrics, "xray").expect_err("traces only");
+        assert!(
+            err.to_string()
+                .contains("OTEL_METRICS_EXPORTER: expected `otlp`, `emf`, `console` or `none`"),
+            "{err}"
+        );
+        let err = exporter(Signal::Logs, "emf").expect_err("metrics only");
+        assert!(
+            err.to_string()
+                .contains("OTEL_LOGS_EXPORTER: expected `otlp`, `console` or `none`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn xray_daemon_addresses_in_every_form_lambda_uses() {
+        let expected: SocketAddr = "169.254.79.129:2000".parse().expect("address");
+        assert_eq!(
+            xray_daemon_address("169.254.79.129:2000").ok(),
+            Some(expected)
+        );
+        assert_eq!(
+            xray_daemon_address("tcp:169.254.79.129:2000 udp:169.254.79.129:2000").ok(),
+            Some(expected)
+        );
+        assert_eq!(
+            xray_daemon_address("udp:169.254.79.129:2000 tcp:127.0.0.1:2001").ok(),
+            Some(expected)
+        );
+        let localhost = xray_daemon_address("localhost:2000").expect("resolved");
+        assert!(localhost.ip().is_loopback() && localhost.port() == 2000);
+        for bad in [
+            "2000",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "tcp:127.0.0.1:2000",
+            ":2000",
+            "a:1 b:2",
+        ] {
+            let err = xray_daemon_address(bad).expect_err(bad).to_string();
+            assert!(err.contains("AWS_XRAY_DAEMON_ADDRESS"), "{err}");
+            assert!(err.contains("udp:host:port"), "{err}");
+        }
+    }
+
+    #[test]
+    fn emf_namespaces_follow_cloudwatch_rules() {
+        let var = env::LAMBDA_OTEL_EMF_NAMESPACE;
+        assert_eq!(
+            emf_namespace(var, " dice-roller ").ok().as_deref(),
+            Some("dice-roller")
+        );
+        for bad in ["AWS/Lambda", "a:b", "caf\u{e9}", &"x".repeat(256)] {
+            let err = emf_namespace(var, bad).expect_err(bad).to_string();
+            assert!(err.contains("LAMBDA_OTEL_EMF_NAMESPACE"), "{err}");
+        }
     }
 
     #[test]

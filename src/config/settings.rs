@@ -1,10 +1,11 @@
 //! Resolving every setting once, at start-up, from code overrides and an environment lookup.
 
 use super::signal::{OtlpOverrides, Signal, SignalOverrides, SignalSettings};
-use super::{FlushMode, LogFormat, Propagator, XraySampled, env, parse};
+use super::{Exporter, FlushMode, LogFormat, Propagator, XraySampled, env, parse};
 use crate::Error;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub(crate) struct Overrides {
     pub propagators: Option<Vec<Propagator>>,
     pub redacted_query_keys: Option<Vec<String>>,
     pub event_extraction: Option<bool>,
+    pub xray_daemon_address: Option<SocketAddr>,
+    pub emf_namespace: Option<String>,
 }
 
 /// Every setting, resolved.
@@ -50,6 +53,10 @@ pub(crate) struct Settings {
     /// Lower-case.
     pub redacted_query_keys: Arc<[Box<str>]>,
     pub event_extraction: bool,
+    /// Where the `xray` exporter sends segment documents.
+    pub xray_daemon_address: SocketAddr,
+    /// The CloudWatch namespace of the `emf` exporter.
+    pub emf_namespace: String,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
 }
@@ -128,12 +135,40 @@ impl Settings {
                 .transpose()?
                 .unwrap_or(Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS)),
         };
+        // With X-Ray as the backend, X-Ray's sampling decision is the one to follow: an
+        // unsampled invocation has no Lambda segment for the function's documents to sit under.
         let xray_sampled = match overrides.xray_sampled {
             Some(x) => x,
             None => var(env::LAMBDA_OTEL_XRAY_SAMPLED)
                 .map(|v| parse::xray_sampled(&v))
                 .transpose()?
-                .unwrap_or_default(),
+                .unwrap_or(if traces.exporter == Exporter::Xray {
+                    XraySampled::Honor
+                } else {
+                    XraySampled::Ignore
+                }),
+        };
+        // Checked only when used: a daemon address is none of a non-X-Ray function's business.
+        let xray_daemon_address = match overrides.xray_daemon_address {
+            Some(address) => address,
+            None if traces.exporter == Exporter::Xray => {
+                let value = var(env::AWS_XRAY_DAEMON_ADDRESS);
+                parse::xray_daemon_address(
+                    value.as_deref().unwrap_or(env::DEFAULT_XRAY_DAEMON_ADDRESS),
+                )?
+            }
+            None => parse::xray_daemon_address(env::DEFAULT_XRAY_DAEMON_ADDRESS)?,
+        };
+        let emf_namespace = match overrides.emf_namespace {
+            Some(namespace) => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &namespace)?,
+            None => match var(env::LAMBDA_OTEL_EMF_NAMESPACE) {
+                Some(namespace) => {
+                    parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &namespace)?
+                }
+                // A service name CloudWatch would refuse is cut down to what it accepts.
+                None => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &service_name)
+                    .unwrap_or_else(|_| default_namespace(&service_name)),
+            },
         };
         let propagators = match overrides.propagators {
             Some(list) => parse::unique(list),
@@ -182,9 +217,34 @@ impl Settings {
             propagators: propagators.into(),
             redacted_query_keys: redacted_query_keys.into(),
             event_extraction,
+            xray_daemon_address,
+            emf_namespace,
             cold_start_possible,
         })
     }
+}
+
+/// The service name as a CloudWatch namespace: printable ASCII without `:`, at most 255
+/// characters, never in the reserved `AWS/` space.
+fn default_namespace(service_name: &str) -> String {
+    let mut namespace: String = service_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(255)
+        .collect();
+    if namespace.starts_with("AWS/") {
+        namespace.replace_range(..4, "AWS_");
+    }
+    if namespace.is_empty() {
+        namespace.push_str(env::DEFAULT_SERVICE_NAME);
+    }
+    namespace
 }
 
 fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
@@ -197,7 +257,7 @@ fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Exporter, Protocol};
+    use crate::config::Protocol;
     use std::collections::HashMap;
 
     fn resolve(vars: &[(&str, &str)]) -> Result<Settings, Error> {
@@ -238,6 +298,64 @@ mod tests {
         );
         assert!(s.event_extraction);
         assert!(s.cold_start_possible);
+        assert_eq!(s.xray_daemon_address.to_string(), "127.0.0.1:2000");
+        assert_eq!(s.emf_namespace, "unknown_service");
+    }
+
+    #[test]
+    fn the_aws_native_route() {
+        let s = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "xray"),
+            ("OTEL_METRICS_EXPORTER", "emf"),
+            (
+                "AWS_XRAY_DAEMON_ADDRESS",
+                "udp:169.254.79.129:2000 tcp:169.254.79.129:2000",
+            ),
+            ("AWS_LAMBDA_FUNCTION_NAME", "dice-roller"),
+        ])
+        .expect("valid");
+        assert_eq!(s.traces.exporter, Exporter::Xray);
+        assert_eq!(s.metrics.exporter, Exporter::Emf);
+        assert_eq!(s.xray_daemon_address.to_string(), "169.254.79.129:2000");
+        // X-Ray as the backend: X-Ray's sampling decision is followed unless told otherwise.
+        assert_eq!(s.xray_sampled, XraySampled::Honor);
+        assert_eq!(s.emf_namespace, "dice-roller");
+        let s = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "xray"),
+            ("LAMBDA_OTEL_XRAY_SAMPLED", "ignore"),
+            ("LAMBDA_OTEL_EMF_NAMESPACE", "Dice"),
+        ])
+        .expect("valid");
+        assert_eq!(s.xray_sampled, XraySampled::Ignore);
+        assert_eq!(s.emf_namespace, "Dice");
+        // A bad daemon address matters only to the X-Ray exporter.
+        assert!(resolve(&[("AWS_XRAY_DAEMON_ADDRESS", "nowhere")]).is_ok());
+        let err = resolve(&[
+            ("OTEL_TRACES_EXPORTER", "xray"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "nowhere"),
+        ])
+        .expect_err("bad address")
+        .to_string();
+        assert!(err.contains("AWS_XRAY_DAEMON_ADDRESS"), "{err}");
+        // A service name CloudWatch would refuse still gives a namespace.
+        let s = resolve(&[("OTEL_SERVICE_NAME", "AWS/x:y")]).expect("valid");
+        assert_eq!(s.emf_namespace, "AWS_x_y");
+    }
+
+    #[test]
+    fn an_exporter_set_in_code_for_the_wrong_signal_is_an_error() {
+        let overrides = Overrides {
+            metrics: SignalOverrides {
+                exporter: Some(Exporter::Xray),
+                ..SignalOverrides::default()
+            },
+            ..Overrides::default()
+        };
+        let err = resolve_with(overrides, &[])
+            .expect_err("xray is for traces")
+            .to_string();
+        assert!(err.contains("OTEL_METRICS_EXPORTER"), "{err}");
+        assert!(err.contains("`otlp`, `emf`, `console` or `none`"), "{err}");
     }
 
     #[test]
@@ -403,6 +521,7 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
             ("OTEL_PROPAGATORS", "b3"),
             ("LAMBDA_OTEL_EVENT_EXTRACTION", "maybe"),
+            ("LAMBDA_OTEL_EMF_NAMESPACE", "AWS/Lambda"),
         ] {
             let err = resolve(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");

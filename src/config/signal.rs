@@ -21,7 +21,25 @@ impl Signal {
         }
     }
 
-    fn exporter_var(self) -> &'static str {
+    /// Whether `exporter` can export this signal (`xray` is for traces, `emf` for metrics).
+    pub(crate) fn accepts(self, exporter: Exporter) -> bool {
+        match exporter {
+            Exporter::Xray => self == Self::Traces,
+            Exporter::Emf => self == Self::Metrics,
+            Exporter::Otlp | Exporter::Console | Exporter::None => true,
+        }
+    }
+
+    /// The values of this signal's exporter variable, in words.
+    pub(crate) fn accepted_exporters(self) -> &'static str {
+        match self {
+            Self::Traces => "`otlp`, `xray`, `console` or `none`",
+            Self::Metrics => "`otlp`, `emf`, `console` or `none`",
+            Self::Logs => "`otlp`, `console` or `none`",
+        }
+    }
+
+    pub(crate) fn exporter_var(self) -> &'static str {
         match self {
             Self::Traces => env::OTEL_TRACES_EXPORTER,
             Self::Metrics => env::OTEL_METRICS_EXPORTER,
@@ -100,9 +118,17 @@ impl SignalSettings {
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
         let exporter = match code.exporter {
+            Some(e) if !signal.accepts(e) => {
+                let value = format!("{e:?}");
+                return Err(Error::invalid(
+                    signal.exporter_var(),
+                    value.to_ascii_lowercase(),
+                    signal.accepted_exporters(),
+                ));
+            }
             Some(e) => e,
             None => var(signal.exporter_var())
-                .map(|v| first_exporter(signal.exporter_var(), &v))
+                .map(|v| first_exporter(signal, &v))
                 .transpose()?
                 .unwrap_or_default(),
         };
@@ -164,8 +190,8 @@ fn check_tls(variable: &'static str, endpoint: &str) -> Result<(), Error> {
 
 /// The exporter variables are lists in the spec; this crate exports each signal to one place,
 /// the first.
-fn first_exporter(variable: &'static str, value: &str) -> Result<Exporter, Error> {
-    parse::exporter(variable, value.split(',').next().unwrap_or(value))
+fn first_exporter(signal: Signal, value: &str) -> Result<Exporter, Error> {
+    parse::exporter(signal, value.split(',').next().unwrap_or(value))
 }
 
 fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> String {

@@ -74,21 +74,25 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Where spans go. Default [`Exporter::Otlp`]; `OTEL_TRACES_EXPORTER`.
+    /// Where spans go. Default [`Exporter::Otlp`]; `OTEL_TRACES_EXPORTER` (`otlp`, `xray`,
+    /// `console`, `none`). [`Exporter::Emf`] is for metrics: [`build`](Self::build) refuses it.
     pub fn with_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.traces.exporter = Some(exporter);
         self
     }
 
-    /// Where metrics go. Default [`Exporter::Otlp`]; `OTEL_METRICS_EXPORTER`. With
+    /// Where metrics go. Default [`Exporter::Otlp`]; `OTEL_METRICS_EXPORTER` (`otlp`, `emf`,
+    /// `console`, `none`; [`Exporter::Xray`] is refused). With
     /// [`Exporter::None`] no metric is recorded at all, the wrapper's or the function's.
     pub fn with_metrics_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.metrics.exporter = Some(exporter);
         self
     }
 
-    /// Where log records go. Default [`Exporter::Otlp`]; `OTEL_LOGS_EXPORTER`. Log lines on
-    /// stdout are written whatever this says.
+    /// Where log records go. Default [`Exporter::Otlp`]; `OTEL_LOGS_EXPORTER` (`otlp`,
+    /// `console`, `none`). Log lines on stdout are written whatever this says, so with the
+    /// AWS-native route (`xray` and `emf`) [`Exporter::None`] is the natural choice: the lines
+    /// already reach CloudWatch Logs.
     pub fn with_logs_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.logs.exporter = Some(exporter);
         self
@@ -142,6 +146,22 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Where the [`Exporter::Xray`] exporter sends segment documents (UDP). Default: the
+    /// `AWS_XRAY_DAEMON_ADDRESS` Lambda sets with Active tracing (`host:port` or
+    /// `udp:host:port tcp:host:port`), else `127.0.0.1:2000`.
+    pub fn with_xray_daemon_address(mut self, address: std::net::SocketAddr) -> Self {
+        self.overrides.xray_daemon_address = Some(address);
+        self
+    }
+
+    /// The CloudWatch namespace of the [`Exporter::Emf`] metrics. Default: the service name
+    /// (made valid for CloudWatch); `LAMBDA_OTEL_EMF_NAMESPACE`. [`build`](Self::build) refuses
+    /// a namespace CloudWatch would (empty, over 255 characters, `:`, starting with `AWS/`).
+    pub fn with_emf_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.overrides.emf_namespace = Some(namespace.into());
+        self
+    }
+
     /// The temporality of exported metrics. Default [`Temporality::Cumulative`] (each
     /// environment's series, told apart by `faas.instance`); `Delta` suits backends that add
     /// up deltas (CloudWatch, Datadog); `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
@@ -182,7 +202,8 @@ impl TelemetryBuilder {
     }
 
     /// What `Sampled=0` means in an X-Ray header that gives the parent (through the `xray` or
-    /// `xray-lambda` propagator). Default [`XraySampled::Ignore`];
+    /// `xray-lambda` propagator). Default [`XraySampled::Ignore`], or [`XraySampled::Honor`]
+    /// with the [`Exporter::Xray`] traces exporter (X-Ray's sampling decides);
     /// `LAMBDA_OTEL_XRAY_SAMPLED` (`ignore`, `honor`).
     pub fn with_xray_sampled(mut self, rule: XraySampled) -> Self {
         self.overrides.xray_sampled = Some(rule);
@@ -327,8 +348,14 @@ struct Built {
 
 /// The providers of the signals that are on, and the flush that exports them all.
 fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
-    let reader = (settings.metrics.exporter != Exporter::None)
-        .then(|| SharedReader::new(settings.temporality));
+    // CloudWatch adds up what each EMF line reports: it needs deltas, whatever the OTLP
+    // temporality preference says.
+    let temporality = match settings.metrics.exporter {
+        Exporter::Emf => Temporality::Delta,
+        _ => settings.temporality,
+    };
+    let reader =
+        (settings.metrics.exporter != Exporter::None).then(|| SharedReader::new(temporality));
     let worker = exporter::spawn_worker(settings, &resource, reader.as_ref())?;
     let mut tracer = SdkTracerProvider::builder()
         .with_resource(resource.clone())

@@ -3,6 +3,7 @@
 use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::Error;
 use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
+use crate::export::emf::EmfExporter;
 use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
@@ -49,7 +50,9 @@ fn exporters(
 ) -> Result<Exporters, Error> {
     let timeout = settings.flush_timeout;
     let spans = match settings.traces.exporter {
-        Exporter::None => None,
+        // Refused for traces when the settings were resolved.
+        Exporter::None | Exporter::Emf => None,
+        Exporter::Xray => xray_spans(settings, resource)?,
         Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
         Exporter::Otlp => Some(boxed_spans(
             otlp_spans(&settings.traces, timeout)?,
@@ -57,12 +60,17 @@ fn exporters(
         )),
     };
     let logs = match settings.logs.exporter {
-        Exporter::None => None,
+        // Refused for logs when the settings were resolved.
+        Exporter::None | Exporter::Xray | Exporter::Emf => None,
         Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
         Exporter::Otlp => Some(boxed_logs(otlp_logs(&settings.logs, timeout)?, resource)),
     };
     let metrics = match (settings.metrics.exporter, reader) {
-        (Exporter::None, _) | (_, None) => None,
+        (Exporter::None | Exporter::Xray, _) | (_, None) => None,
+        (Exporter::Emf, Some(reader)) => Some(MetricsExport {
+            exporter: Box::new(EmfExporter::new(settings.emf_namespace.clone())),
+            reader: reader.clone(),
+        }),
         (Exporter::Console, Some(reader)) => Some(MetricsExport {
             exporter: Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality)),
             reader: reader.clone(),
@@ -80,6 +88,26 @@ fn exporters(
         spans,
         logs,
         metrics,
+    })
+}
+
+#[cfg(feature = "xray")]
+fn xray_spans(
+    _settings: &Settings,
+    _resource: &Resource,
+) -> Result<Option<Box<dyn ExportSpans>>, Error> {
+    Ok(None)
+}
+
+#[cfg(not(feature = "xray"))]
+fn xray_spans(
+    _settings: &Settings,
+    _resource: &Resource,
+) -> Result<Option<Box<dyn ExportSpans>>, Error> {
+    Err(Error::FeatureDisabled {
+        variable: env::OTEL_TRACES_EXPORTER,
+        value: "xray".into(),
+        feature: "xray",
     })
 }
 

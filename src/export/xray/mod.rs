@@ -1,0 +1,1 @@
+//! X-Ray segment documents over UDP to the X-Ray daemon.
