@@ -11,22 +11,46 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::reader::SharedReader;
+use crate::export::Loss;
+use futures_util::FutureExt as _;
 
 pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
-/// A [`SpanExporter`] the export thread can hold without knowing its type.
+/// A span export that can lose part of its batch (the X-Ray exporter counts what it could not
+/// send); an SDK exporter's error loses the whole batch.
+pub(crate) type SpanExportFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Loss>> + Send + 'a>>;
+
+/// A span exporter the export thread can hold without knowing its type.
 pub(crate) trait ExportSpans: Send {
-    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_>;
+    fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }
 
 impl<E: SpanExporter + 'static> ExportSpans for E {
-    fn export(&self, batch: Vec<SpanData>) -> ExportFuture<'_> {
-        Box::pin(SpanExporter::export(self, batch))
+    fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_> {
+        let lost = batch.len();
+        Box::pin(SpanExporter::export(self, batch).map(move |result| {
+            result.map_err(|e| Loss {
+                lost,
+                reason: e.to_string(),
+            })
+        }))
     }
 
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         SpanExporter::shutdown_with_timeout(self, timeout)
+    }
+}
+
+#[cfg(feature = "xray")]
+impl ExportSpans for crate::export::xray::XrayExporter {
+    fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_> {
+        Box::pin(crate::export::xray::XrayExporter::export(self, batch))
+    }
+
+    /// UDP holds nothing back: there is nothing to shut down.
+    fn shutdown(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use super::batch::{Batch, LogEntry};
 use super::exporters::{Exporters, MetricsExport};
 use crate::config::Signal;
+use crate::export::Loss;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
@@ -226,12 +227,14 @@ fn export(
         };
         let logs = async {
             let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
-            Some(bounded(deadline, logs.len(), export_logs(exporter.as_ref(), &logs)).await)
+            let n = logs.len();
+            let export = export_logs(exporter.as_ref(), &logs);
+            Some(bounded(deadline, n, whole(n, export)).await)
         };
         let metrics = async {
             let export = exporters.metrics.as_ref()?;
             Some(match collected? {
-                Ok(()) => bounded(deadline, 1, export.exporter.export(rm)).await,
+                Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
                 Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
             })
         };
@@ -253,17 +256,25 @@ async fn export_logs(
     exporter.export(LogBatch::new(&refs)).await
 }
 
+/// An SDK exporter's export: an error loses all `n` items.
+async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<(), Loss> {
+    export.await.map_err(|e| Loss {
+        lost: n,
+        reason: e.to_string(),
+    })
+}
+
 async fn bounded(
     deadline: tokio::time::Instant,
     n: usize,
-    export: impl Future<Output = OTelSdkResult>,
+    export: impl Future<Output = Result<(), Loss>>,
 ) -> ExportResult {
     if deadline <= tokio::time::Instant::now() {
         return Err(ExportFailure::Timeout(n));
     }
     match tokio::time::timeout_at(deadline, export).await {
         Ok(Ok(())) => Ok(n),
-        Ok(Err(e)) => Err(ExportFailure::Failed(n, e.to_string())),
+        Ok(Err(loss)) => Err(ExportFailure::Failed(loss.lost, loss.reason)),
         Err(_) => Err(ExportFailure::Timeout(n)),
     }
 }

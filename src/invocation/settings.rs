@@ -14,6 +14,9 @@ pub(crate) struct SpanSettings {
     pub sensitive_query_keys: Arc<[Box<str>]>,
     /// Whether the raw event is read for attributes and trace context.
     pub extract_event: bool,
+    /// Whether the span's trace id must be one X-Ray takes (the `xray` exporter): a parent
+    /// with any other trace id becomes a link instead.
+    pub xray_trace_ids: bool,
 }
 
 /// The settings of an empty environment.
@@ -28,6 +31,7 @@ impl Default for SpanSettings {
                 .map(|&key| Box::from(key))
                 .collect(),
             extract_event: true,
+            xray_trace_ids: false,
         }
     }
 }

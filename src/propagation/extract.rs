@@ -66,6 +66,9 @@ pub(crate) fn extract(
             }
         }
     }
+    if settings.xray_trace_ids {
+        parent = xray_parent(settings, parent, &mut links, lambda_header);
+    }
     if let Some(parent) = &parent {
         links.retain(|l| !same_span(&l.span_context, &parent.span_context));
     }
@@ -82,6 +85,36 @@ pub(crate) fn extract(
         baggage: cx,
         links,
     }
+}
+
+/// For the `xray` exporter: a parent whose trace id X-Ray would refuse (a W3C caller's random
+/// id) cannot be kept, or the whole trace would be dropped on the way. It becomes a link, and
+/// the span joins Lambda's own trace instead when `xray-lambda` is configured (so the X-Ray
+/// console shows it under Lambda's segment), else starts a trace of its own.
+fn xray_parent(
+    settings: &SpanSettings,
+    parent: Option<Found>,
+    links: &mut Vec<Link>,
+    lambda_header: Option<&str>,
+) -> Option<Found> {
+    let now = std::time::SystemTime::now();
+    let found = parent?;
+    if crate::export::xray_compatible(found.span_context.trace_id(), now) {
+        return Some(found);
+    }
+    if !links
+        .iter()
+        .any(|l| same_span(&l.span_context, &found.span_context))
+    {
+        links.push(Link::with_context(found.span_context));
+    }
+    settings
+        .propagators
+        .contains(&Propagator::XrayLambda)
+        .then(|| lambda_header.and_then(xray::span_context))
+        .flatten()
+        .filter(|lambda| crate::export::xray_compatible(lambda.trace_id(), now))
+        .map(Found::xray)
 }
 
 /// The producer of one message of a batch, as a link: its `traceparent` (and `tracestate`),
@@ -383,6 +416,68 @@ mod tests {
         );
         assert_eq!(parent_ids(&extracted), Some(ids(W3C_TRACE, W3C_SPAN)));
         assert_eq!(decide(&extracted, parent_based()), SamplingDecision::Drop);
+    }
+
+    /// An X-Ray header whose trace started now, as Lambda's is.
+    fn recent_lambda_header() -> (String, String) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let trace = format!("{now:08x}3b2f8a91c4d7e6f05a1b2c3d");
+        let header = format!(
+            "Root=1-{}-{};Parent={LAMBDA_SPAN};Sampled=1",
+            &trace[..8],
+            &trace[8..]
+        );
+        (header, trace)
+    }
+
+    fn run_for_xray(
+        propagators: &[Propagator],
+        carrier: &TraceHeaders<'_>,
+        lambda: &str,
+    ) -> Extracted {
+        let settings = SpanSettings {
+            xray_trace_ids: true,
+            ..settings(propagators, XraySampled::Honor)
+        };
+        extract(&settings, &Context::new(), carrier, Some(lambda))
+    }
+
+    #[test]
+    fn for_xray_a_foreign_trace_id_becomes_a_link_under_lambdas_trace() {
+        let (lambda, lambda_trace) = recent_lambda_header();
+        let carrier = headers(Some(TRACEPARENT), None, None);
+        // Without the rule, the W3C parent would win: xray-lambda finds nothing in the event
+        // and comes first here.
+        let extracted = run_for_xray(&[XrayLambda, TraceContext], &carrier, &lambda);
+        assert_eq!(
+            parent_ids(&extracted),
+            Some(ids(&lambda_trace, LAMBDA_SPAN))
+        );
+        assert_eq!(link_ids(&extracted), [ids(W3C_TRACE, W3C_SPAN)]);
+        assert_eq!(
+            decide(&extracted, parent_based()),
+            SamplingDecision::RecordAndSample
+        );
+
+        // Without xray-lambda there is no X-Ray trace to join: a new one, linked.
+        let extracted = run_for_xray(&[TraceContext], &carrier, &lambda);
+        assert_eq!(parent_ids(&extracted), None);
+        assert_eq!(link_ids(&extracted), [ids(W3C_TRACE, W3C_SPAN)]);
+
+        // A W3C parent whose trace id X-Ray takes (an upstream using X-Ray ids) is kept.
+        let upstream = format!("00-{lambda_trace}-{W3C_SPAN}-01");
+        let carrier = headers(Some(&upstream), None, None);
+        let extracted = run_for_xray(&[TraceContext], &carrier, &lambda);
+        assert_eq!(parent_ids(&extracted), Some(ids(&lambda_trace, W3C_SPAN)));
+        assert!(extracted.links.is_empty());
+
+        // Lambda's header from 2016 is refused too: nothing X-Ray would drop is kept.
+        let carrier = headers(Some(TRACEPARENT), None, None);
+        let extracted = run_for_xray(&[TraceContext, XrayLambda], &carrier, LAMBDA);
+        assert_eq!(parent_ids(&extracted), None);
     }
 
     #[test]

@@ -286,6 +286,7 @@ impl TelemetryBuilder {
                 propagators: settings.propagators,
                 sensitive_query_keys: settings.redacted_query_keys,
                 extract_event: settings.event_extraction,
+                xray_trace_ids: settings.traces.exporter == Exporter::Xray,
             },
             flush_mode: settings.flush_mode,
             on_invocation: None,
@@ -360,6 +361,11 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
     let mut tracer = SdkTracerProvider::builder()
         .with_resource(resource.clone())
         .with_sampler(LambdaSampler(settings.sampler.clone()));
+    // X-Ray's segment route refuses trace ids that do not start with the epoch second.
+    #[cfg(feature = "xray")]
+    if settings.traces.exporter == Exporter::Xray {
+        tracer = tracer.with_id_generator(opentelemetry_aws::trace::XrayIdGenerator::default());
+    }
     let Some(worker) = worker else {
         return Ok(Built {
             tracer: tracer.build(),

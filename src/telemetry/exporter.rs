@@ -91,12 +91,20 @@ fn exporters(
     })
 }
 
+/// The X-Ray exporter, its UDP socket opened on the export thread's runtime (entered here).
 #[cfg(feature = "xray")]
 fn xray_spans(
-    _settings: &Settings,
-    _resource: &Resource,
+    settings: &Settings,
+    resource: &Resource,
 ) -> Result<Option<Box<dyn ExportSpans>>, Error> {
-    Ok(None)
+    let address = settings.xray_daemon_address;
+    let mut exporter =
+        crate::export::xray::XrayExporter::new(address).map_err(|e| Error::Exporter {
+            what: "X-Ray",
+            message: format!("cannot open a UDP socket to the daemon at {address}: {e}"),
+        })?;
+    exporter.set_resource(resource);
+    Ok(Some(Box::new(exporter)))
 }
 
 #[cfg(not(feature = "xray"))]

@@ -1,0 +1,155 @@
+//! The UDP side: one datagram per segment document to the X-Ray daemon.
+//!
+//! opentelemetry-aws has a daemon client, but for Lambda it does three things wrong: it sends
+//! from a blocking-free socket and gives up on the whole batch at the first `WouldBlock`; it
+//! sends a document over the daemon's 64 KB limit, which fails and also aborts the rest of
+//! the batch; and it cannot tell "no daemon listening" (an ICMP port unreachable, reported on
+//! a later send) from other errors. This client awaits the socket on the export thread's
+//! runtime (bounded by the flush deadline), shrinks or counts oversized documents, and checks
+//! the socket's pending error after the batch, so a missing daemon is one clear failure.
+
+use super::super::Loss;
+use opentelemetry_aws::xray_exporter::SegmentDocument;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Every datagram starts with this line.
+pub(super) const HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
+/// The daemon reads datagrams of up to 64 KB; IPv4 UDP carries at most 65,507 bytes.
+pub(super) const MAX_DATAGRAM: usize = 65_507;
+
+/// A connected UDP socket to the daemon.
+#[derive(Debug)]
+pub(super) struct Daemon {
+    socket: tokio::net::UdpSocket,
+    address: SocketAddr,
+}
+
+/// What became of a batch.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Sent {
+    pub sent: usize,
+    /// Over 64 KB even without their metadata.
+    pub too_large: usize,
+    /// Refused or failed by the socket.
+    pub failed: usize,
+    /// Nobody listens at the address (ICMP port unreachable).
+    pub no_daemon: bool,
+    pub error: Option<String>,
+}
+
+impl Daemon {
+    /// Opens the socket. Must run inside the export thread's Tokio runtime.
+    pub(super) fn connect(address: SocketAddr) -> io::Result<Self> {
+        let local: SocketAddr = match address {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = std::net::UdpSocket::bind(local)?;
+        socket.connect(address)?;
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            socket: tokio::net::UdpSocket::from_std(socket)?,
+            address,
+        })
+    }
+
+    pub(super) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Sends every document, one datagram each. Waits only for the socket to take a datagram
+    /// (the caller bounds the whole export with the flush deadline).
+    pub(super) async fn send(&self, documents: Vec<SegmentDocument<'_>>) -> Sent {
+        let mut result = Sent::default();
+        let mut datagram = Vec::with_capacity(2048);
+        for document in documents {
+            if !encode(&document, &mut datagram) {
+                result.too_large += 1;
+                continue;
+            }
+            match self.socket.send(&datagram).await {
+                Ok(_) => result.sent += 1,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    result.no_daemon = true;
+                    break;
+                }
+                Err(e) => {
+                    result.failed += 1;
+                    result.error = Some(e.to_string());
+                }
+            }
+        }
+        // Port unreachable comes back after the send that caused it: look once more, so a
+        // missing daemon fails every batch alike instead of every other one.
+        if let Ok(Some(e)) = self.socket.take_error()
+            && e.kind() == io::ErrorKind::ConnectionRefused
+        {
+            result.no_daemon = true;
+        }
+        result
+    }
+}
+
+/// Writes the header and `document` into `datagram`. A document over the limit is written
+/// again without its metadata (annotations, the `http` block and errors stay); `false` when
+/// even that does not fit.
+pub(super) fn encode(document: &SegmentDocument<'_>, datagram: &mut Vec<u8>) -> bool {
+    datagram.clear();
+    datagram.extend_from_slice(HEADER);
+    document.to_writer(&mut *datagram);
+    if datagram.len() <= MAX_DATAGRAM {
+        return true;
+    }
+    let Ok(mut value) = serde_json::to_value(document) else {
+        return false;
+    };
+    strip_metadata(&mut value);
+    datagram.truncate(HEADER.len());
+    serde_json::to_writer(&mut *datagram, &value).is_ok() && datagram.len() <= MAX_DATAGRAM
+}
+
+fn strip_metadata(document: &mut serde_json::Value) {
+    if let Some(object) = document.as_object_mut() {
+        object.remove("metadata");
+        if let Some(serde_json::Value::Array(subsegments)) = object.get_mut("subsegments") {
+            subsegments.iter_mut().for_each(strip_metadata);
+        }
+    }
+}
+
+impl Sent {
+    /// The loss to report, if anything of `total` spans (of which `refused` never became a
+    /// document) did not reach the daemon.
+    pub(super) fn loss(
+        self,
+        total: usize,
+        refused: Option<Loss>,
+        address: SocketAddr,
+    ) -> Option<Loss> {
+        if self.no_daemon {
+            return Some(Loss {
+                lost: total,
+                reason: format!(
+                    "no X-Ray daemon is listening at {address} (AWS_XRAY_DAEMON_ADDRESS; \
+                     Lambda runs one when the function's tracing mode is Active)"
+                ),
+            });
+        }
+        let mut reasons: Vec<String> = refused.iter().map(|l| l.reason.clone()).collect();
+        if self.too_large > 0 {
+            reasons.push(format!(
+                "{} segment documents were over X-Ray's 64 KB even without their metadata",
+                self.too_large
+            ));
+        }
+        if let Some(error) = self.error {
+            reasons.push(format!("{} datagrams failed: {error}", self.failed));
+        }
+        let lost = refused.map_or(0, |l| l.lost) + self.too_large + self.failed;
+        (lost > 0).then(|| Loss {
+            lost,
+            reason: reasons.join("; "),
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! What opentelemetry-aws's segment translator gets wrong for Lambda, fixed on the span before
+//! it is translated (the narrowest point: the translator itself is used as it is).
+
+use opentelemetry::trace::{SpanId, SpanKind, Status};
+use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_semantic_conventions::attribute::{
+    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, URL_FULL,
+    URL_PATH, URL_QUERY, URL_SCHEME,
+};
+use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
+use std::borrow::Cow;
+
+/// X-Ray's longest segment name.
+const MAX_NAME_CHARS: usize = 200;
+
+/// Fixes one span for X-Ray:
+///
+/// 1. **A span with a remote parent is a subsegment of that parent.** In Lambda the parent is
+///    the function segment Lambda records itself (Active tracing), and X-Ray lets only Lambda
+///    record it: a second segment for the same function would show it twice in the service
+///    map, beside Lambda's node instead of inside it. The translator makes a segment of every
+///    SERVER span, so such a span becomes INTERNAL (a subsegment named after the span, `GET
+///    /rolldice`), and its URL, which the translator assembles from `server.address` for
+///    SERVER spans only, is given as `url.full`.
+/// 2. **A root span is a segment**, whatever its kind: a subsegment needs a parent, and the
+///    translator would send a CONSUMER root (an SQS batch with no parent) as an orphan.
+/// 3. **No `sql` block on HTTP spans**, and **`error` for 4xx responses**: see
+///    [`is_database`] and [`http_error`].
+/// 4. **Names X-Ray takes.** Names are 1 to 200 letters, digits, spaces and the symbols
+///    `_.:/%&#=+\-@`; the translator drops a span with any other name (a route such as
+///    `GET /users/{id}`, a name with parentheses). Other characters become `_`, and the name
+///    is cut to 200 characters.
+pub(super) fn prepare(span: &mut SpanData) {
+    let root = span.parent_span_id == SpanId::INVALID;
+    if root {
+        span.span_kind = SpanKind::Server;
+    } else if span.parent_span_is_remote && span.span_kind == SpanKind::Server {
+        span.span_kind = SpanKind::Internal;
+        if let Some(url) = full_url(&span.attributes) {
+            span.attributes.push(KeyValue::new(URL_FULL, url));
+        }
+    }
+    if !is_database(&span.attributes) {
+        span.attributes
+            .retain(|kv| !matches!(kv.key.as_str(), SERVER_ADDRESS | SERVER_PORT));
+    }
+    if span.status == Status::Unset && http_error(&span.attributes) {
+        span.status = Status::error("");
+    }
+    if let Cow::Owned(name) = xray_name(&span.name) {
+        span.name = Cow::Owned(name);
+    }
+}
+
+/// The translator writes `sql.url` from `server.address` on every subsegment, an HTTP one
+/// included: outside database spans the address goes (the URL carries it).
+fn is_database(attributes: &[KeyValue]) -> bool {
+    attributes
+        .iter()
+        .any(|kv| matches!(kv.key.as_str(), "db.system" | "db.system.name"))
+}
+
+/// X-Ray marks 4xx responses as `error` (429 also as `throttle`) and 5xx as `fault`; the
+/// translator reads the status code only for spans whose status is Error, which a server span
+/// with a 4xx is not (the HTTP conventions keep it Unset), nor a client span left Unset. Only
+/// the document's copy of the span changes.
+fn http_error(attributes: &[KeyValue]) -> bool {
+    attributes.iter().any(|kv| {
+        kv.key.as_str() == HTTP_RESPONSE_STATUS_CODE && matches!(kv.value, Value::I64(400..=599))
+    })
+}
+
+/// The resource with a `service.name` X-Ray takes as a segment name (root segments are named
+/// after the service).
+pub(super) fn resource(resource: &Resource) -> Resource {
+    let service = Key::from_static_str(SERVICE_NAME);
+    let name = match resource.get(&service) {
+        Some(Value::String(name)) => name,
+        _ => return resource.clone(),
+    };
+    match xray_name(name.as_str()) {
+        Cow::Borrowed(_) => resource.clone(),
+        Cow::Owned(fixed) => {
+            let attributes = resource.iter().map(|(k, v)| {
+                let value = if *k == service {
+                    Value::from(fixed.clone())
+                } else {
+                    v.clone()
+                };
+                KeyValue::new(k.clone(), value)
+            });
+            let mut builder = Resource::builder_empty().with_attributes(attributes);
+            if let Some(url) = resource.schema_url() {
+                builder = builder.with_schema_url(Vec::<KeyValue>::new(), url.to_owned());
+            }
+            builder.build()
+        }
+    }
+}
+
+/// `name` within X-Ray's rules; borrowed when it already is.
+pub(super) fn xray_name(name: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == ' ' || "_.:/%&#=+\\-@".contains(c);
+    let too_long = name.chars().nth(MAX_NAME_CHARS).is_some();
+    if !name.is_empty() && !too_long && name.chars().all(allowed) {
+        return Cow::Borrowed(name);
+    }
+    if name.is_empty() {
+        return Cow::Borrowed("unnamed");
+    }
+    Cow::Owned(
+        name.chars()
+            .take(MAX_NAME_CHARS)
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect(),
+    )
+}
+
+/// `scheme://host/path?query` of an HTTP server span, from its semantic-convention attributes.
+fn full_url(attributes: &[KeyValue]) -> Option<String> {
+    let get = |key: &str| {
+        attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str())
+    };
+    if get(URL_FULL).is_some() || get(HTTP_REQUEST_METHOD).is_none() {
+        return None;
+    }
+    let host = get(SERVER_ADDRESS)?;
+    let scheme = get(URL_SCHEME);
+    let path = get(URL_PATH);
+    let mut url = format!(
+        "{}://{}{}",
+        scheme.as_deref().unwrap_or("https"),
+        host,
+        path.as_deref().unwrap_or("/")
+    );
+    if let Some(query) = get(URL_QUERY).filter(|q| !q.is_empty()) {
+        url.push('?');
+        url.push_str(&query);
+    }
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_x_ray_would_refuse_are_made_valid() {
+        assert!(matches!(
+            xray_name("GET /rolldice"),
+            Cow::Borrowed("GET /rolldice")
+        ));
+        assert_eq!(xray_name("GET /users/{id}"), "GET /users/_id_");
+        assert_eq!(xray_name("fetch(user)!"), "fetch_user__");
+        assert_eq!(xray_name("café"), "caf_");
+        assert_eq!(xray_name(""), "unnamed");
+        let long = "a".repeat(250);
+        assert_eq!(xray_name(&long).chars().count(), 200);
+        assert!(matches!(xray_name(&long[..200]), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn an_http_server_span_gets_its_full_url() {
+        let attributes = [
+            KeyValue::new(HTTP_REQUEST_METHOD, "GET"),
+            KeyValue::new(URL_SCHEME, "https"),
+            KeyValue::new(SERVER_ADDRESS, "abc.execute-api.us-east-1.amazonaws.com"),
+            KeyValue::new(URL_PATH, "/rolldice"),
+            KeyValue::new(URL_QUERY, "player=Alice"),
+        ];
+        assert_eq!(
+            full_url(&attributes).as_deref(),
+            Some("https://abc.execute-api.us-east-1.amazonaws.com/rolldice?player=Alice")
+        );
+        assert_eq!(full_url(&attributes[1..]), None, "not an HTTP span");
+    }
+
+    #[test]
+    fn a_service_name_x_ray_would_refuse_is_made_valid_in_the_resource() {
+        let original = Resource::builder_empty()
+            .with_attributes([
+                KeyValue::new(SERVICE_NAME, "orders (prod)"),
+                KeyValue::new("faas.name", "orders"),
+            ])
+            .build();
+        let fixed = resource(&original);
+        assert_eq!(
+            fixed.get(&Key::from_static_str(SERVICE_NAME)),
+            Some(Value::from("orders _prod_"))
+        );
+        assert_eq!(
+            fixed.get(&Key::from_static_str("faas.name")),
+            Some(Value::from("orders"))
+        );
+    }
+}
