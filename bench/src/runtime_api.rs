@@ -1,6 +1,10 @@
 //! The loopback Lambda Runtime API: hands out the same event `total` times, one per `/next`,
 //! and timestamps every step. At each `/next` it also asks the receiver whether the invocation
 //! that just ended has all its spans there: Lambda may freeze the process from that moment on.
+//! X-Ray documents come over UDP and are read later, so for them the wall-clock time of each
+//! `/next` is kept instead (`xray.rs`). Every event carries Lambda's X-Ray header as Active
+//! tracing sends it (`Sampled=1`); only a function whose propagators include `xray-lambda`
+//! reads it.
 
 use crate::function::CpuClock;
 use crate::receiver::Receiver;
@@ -49,6 +53,18 @@ impl Plan {
     pub fn request_id(&self, i: usize) -> String {
         format!("{:08x}-b3c4-4d5e-8f60-{i:012x}", self.run)
     }
+
+    /// The random part of invocation `i`'s X-Ray trace id (`1-<epoch>-<this>`): 24 hex digits
+    /// that name the run and the invocation, whatever the epoch.
+    pub fn xray_trace(&self, i: usize) -> String {
+        format!("{:08x}{i:016x}", self.run)
+    }
+
+    /// The `Parent` of invocation `i`'s X-Ray header (Lambda's own segment): 16 hex digits,
+    /// never all zeros, which no propagator would accept.
+    pub fn xray_parent(&self, i: usize) -> String {
+        format!("{:08x}{:08x}", self.run, i + 1)
+    }
 }
 
 /// Everything the Runtime API saw, in its own clock.
@@ -56,6 +72,8 @@ impl Plan {
 pub struct Timeline {
     /// `/next` arrivals; poll `i` takes invocation `i`, the last one gets nothing.
     pub polls: Vec<Instant>,
+    /// The same arrivals in the wall clock, which the kernel stamps UDP datagrams with.
+    pub polled_at: Vec<SystemTime>,
     /// When invocation `i` was handed out.
     pub handed_out: Vec<Instant>,
     /// When invocation `i`'s response (or error) was posted.
@@ -200,11 +218,13 @@ fn invocation_index(plan: &Plan, id: &str) -> Option<usize> {
 
 async fn next(state: &State) -> Reply {
     let now = Instant::now();
+    let wall = SystemTime::now();
     let plan = &state.plan;
     let i = {
         let mut timeline = lock(&state.timeline);
         let i = timeline.polls.len();
         timeline.polls.push(now);
+        timeline.polled_at.push(wall);
         if let Some(ended) = i.checked_sub(1) {
             timeline.freeze_safe[ended] =
                 state.receiver.arrived(&plan.request_id(ended)).complete();
@@ -234,10 +254,12 @@ async fn next(state: &State) -> Reply {
 
 fn invocation(plan: &Plan, i: usize) -> Reply {
     let mut response = reply(200, "application/json", plan.event.clone());
-    let deadline = SystemTime::now()
-        .checked_add(TIMEOUT)
-        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let deadline = (now + TIMEOUT).as_millis();
+    // X-Ray refuses a trace id whose first part is not a recent epoch second.
+    let epoch = now.as_secs();
     let headers = [
         ("lambda-runtime-aws-request-id", plan.request_id(i)),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
@@ -248,8 +270,9 @@ fn invocation(plan: &Plan, i: usize) -> Reply {
         (
             "lambda-runtime-trace-id",
             format!(
-                "Root=1-6920cc10-{:08x}{i:016x};Parent={i:016x};Sampled=0",
-                plan.run
+                "Root=1-{epoch:08x}-{};Parent={};Sampled=1",
+                plan.xray_trace(i),
+                plan.xray_parent(i)
             ),
         ),
     ];
