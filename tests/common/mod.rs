@@ -18,6 +18,7 @@ pub mod function;
 pub mod otlp;
 pub mod runtime_api;
 pub mod timeline;
+pub mod xray;
 
 use std::convert::Infallible;
 use std::future::Future;
