@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark (README, "Performance"): the dice roller bare, with lambda-otel in
-# each flush mode, and with lambda_runtime's own OpenTelemetry layer, as real processes against
-# a loopback Runtime API and OTLP receiver, all pinned to one CPU.
+# each flush mode and on the AWS-native route (X-Ray over UDP, EMF on stdout), and with
+# lambda_runtime's own OpenTelemetry layer, as real processes against a loopback Runtime API,
+# OTLP receiver and X-Ray daemon, all pinned to one CPU.
 #
 #   scripts/bench.sh            # the full run the README's table comes from (a few minutes)
-#   scripts/bench.sh --quick    # a short run, debug build: checks every span arrives, freeze-safe
+#   scripts/bench.sh --quick    # a short run, debug build: checks every span (or X-Ray
+#                               # document) arrives before the next /next, and EMF lines
+#   scripts/bench.sh --only xray  # bare and the configurations whose name contains "xray"
 #
 # Other options (--rounds, --invocations, --cpu, ...): scripts/bench.sh --help
 set -euo pipefail

@@ -1,32 +1,84 @@
-//! One function process: spawned with Lambda's environment, its CPU clock, its peak RSS.
+//! One function process: spawned with Lambda's environment, its CPU clock, its peak RSS, what
+//! it wrote on stdout.
 
+use crate::DRAIN_PAUSE;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The stdout pipe's size: far more than a drain pause's worth of log and EMF lines, so the
+/// function never blocks on a full pipe (Linux lets anyone go up to 1 MiB).
+const PIPE_SIZE: libc::c_int = 1 << 20;
 
 /// A running function process, killed when dropped.
 pub struct Function {
     child: Child,
+    stdout: Option<JoinHandle<io::Result<Vec<u8>>>>,
     /// When `spawn` was called: the start of the cold start.
     pub spawned: Instant,
 }
 
+/// What a function wrote on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stdout {
+    /// Lines in all.
+    pub lines: usize,
+    /// CloudWatch EMF lines: JSON objects with a top-level `_aws` object.
+    pub emf_lines: usize,
+}
+
 impl Function {
-    /// Starts `binary` with exactly `env` (nothing inherited); stdout is discarded, as the
-    /// Lambda log pipe would take it, stderr is kept for crashes.
+    /// Starts `binary` with exactly `env` (nothing inherited). Stdout is a pipe, as Lambda's
+    /// log capture is, drained by a thread of the runner; stderr is kept for crashes.
     pub fn spawn(binary: &Path, env: &[(&str, String)]) -> io::Result<Self> {
         let mut command = Command::new(binary);
         command
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let spawned = Instant::now();
-        let child = command.spawn()?;
-        Ok(Self { child, spawned })
+        let mut child = command.spawn()?;
+        let stdout = child.stdout.take().map(|pipe| {
+            std::thread::Builder::new()
+                .name("function-stdout".to_owned())
+                .spawn(move || drain(pipe))
+        });
+        let stdout = match stdout.transpose() {
+            Ok(stdout) => stdout,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        Ok(Self {
+            child,
+            stdout,
+            spawned,
+        })
+    }
+
+    /// Ends the process and counts what it wrote on stdout, every byte of it read.
+    pub fn finish(mut self) -> io::Result<Stdout> {
+        self.kill();
+        let bytes = match self.stdout.take() {
+            Some(reader) => reader
+                .join()
+                .map_err(|_| io::Error::other("the stdout reader panicked"))??,
+            None => Vec::new(),
+        };
+        Ok(count(&bytes))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The process's CPU clock (every thread, user and system).
@@ -53,9 +105,44 @@ impl Function {
 
 impl Drop for Function {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The reader, if still there, ends by itself at the pipe's end.
+        self.kill();
     }
+}
+
+/// Reads the pipe to its end: one wake-up takes everything written so far, then a pause, so
+/// the function's writes (on the same CPU) do not each wake the runner. Lines are counted after
+/// the run, not here.
+fn drain(mut pipe: ChildStdout) -> io::Result<Vec<u8>> {
+    // SAFETY: F_SETPIPE_SZ on a pipe this function owns; no memory is passed.
+    if unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; usize::try_from(PIPE_SIZE).unwrap_or(1 << 20)];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => return Ok(all),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        std::thread::sleep(DRAIN_PAUSE);
+    }
+}
+
+fn count(bytes: &[u8]) -> Stdout {
+    let mut stdout = Stdout::default();
+    for line in bytes.split(|&b| b == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        stdout.lines += 1;
+        let emf = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line)
+            .is_ok_and(|object| object.get("_aws").is_some_and(serde_json::Value::is_object));
+        stdout.emf_lines += usize::from(emf);
+    }
+    stdout
 }
 
 /// Another process's CPU-time clock (`clock_getcpuclockid`): nanoseconds, all its threads.
@@ -89,5 +176,24 @@ impl CpuClock {
             u64::try_from(now.tv_sec).ok()?,
             u32::try_from(now.tv_nsec).ok()?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stdout, count};
+
+    #[test]
+    fn counts_emf_lines_among_log_lines() {
+        let stdout = b"{\"level\":\"INFO\",\"message\":\"rolled\"}\n\
+{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[]},\"faas.invocations\":1}\n\
+plain text\n\n{\"_aws\":\"not an object\"}\n";
+        assert_eq!(
+            count(stdout),
+            Stdout {
+                lines: 4,
+                emf_lines: 1
+            }
+        );
     }
 }

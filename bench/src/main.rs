@@ -1,6 +1,8 @@
 //! The end-to-end benchmark: real function binaries, a loopback Runtime API, a loopback OTLP
-//! receiver. Every configuration in `config::ALL` runs as its own process, in alternating
-//! order, at two receiver delays; see the README's Performance section.
+//! receiver, and a loopback X-Ray daemon for the AWS-native route. Every configuration in
+//! `config::ALL` runs as its own process, in alternating order, at two receiver delays (the
+//! X-Ray route at 0 ms only: nothing waits for a UDP daemon); see the README's Performance
+//! section.
 //!
 //! ```sh
 //! scripts/bench.sh            # builds the binaries (profile `e2e`) and runs this
@@ -12,17 +14,15 @@ mod function;
 mod receiver;
 mod report;
 mod results;
+mod run;
 mod runtime_api;
 mod server;
+mod xray;
 
-use config::Config;
-use function::Function;
-use receiver::Receiver;
-use results::{RunResult, Summary};
-use runtime_api::{Plan, RuntimeApi};
-use std::path::{Path, PathBuf};
+use results::Summary;
+use runtime_api::Plan;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--rounds N] [--invocations N] \
@@ -32,6 +32,10 @@ const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--rounds N] [--invo
 const EVENT: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
 /// A remote collector's answer time.
 const SLOW: Duration = Duration::from_millis(5);
+/// How long the runner's readers of the function's output (stdout, X-Ray datagrams) pause
+/// between drains: they wake at most once per pause instead of at every write the function
+/// makes on the same CPU. The pipe and the socket buffer hold far more than a pause's worth.
+const DRAIN_PAUSE: Duration = Duration::from_millis(10);
 
 #[derive(Debug)]
 struct Options {
@@ -148,11 +152,12 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
         };
         let mut group: Vec<Summary> = Vec::new();
         let selected = config::ALL.into_iter().filter(|c| {
-            !c.traced
-                || options
-                    .only
-                    .as_ref()
-                    .is_none_or(|only| c.name.contains(only.as_str()))
+            (delay.is_zero() || c.waits_for_collector())
+                && (!c.traced()
+                    || options
+                        .only
+                        .as_ref()
+                        .is_none_or(|only| c.name.contains(only.as_str())))
         });
         for config in selected {
             let binary = options.bin_dir.join(config.binary);
@@ -184,7 +189,7 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
                     event: bytes::Bytes::from_static(EVENT),
                     idle: delay,
                 };
-                let result = run(&options.bin_dir, &config, plan).await?;
+                let result = run::run(&options.bin_dir, &config, plan).await?;
                 eprintln!(
                     "bench: {} ms, round {}, {}: done",
                     delay.as_millis(),
@@ -199,103 +204,6 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
     Ok(summaries)
 }
 
-/// One process from spawn to the `/next` after its last invocation; the receiver answers after
-/// the plan's idle time.
-async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResult, String> {
-    let binary = bin_dir.join(config.binary);
-    let delay = plan.idle;
-    let receiver = Arc::new(
-        Receiver::start(delay)
-            .await
-            .map_err(|e| format!("receiver: {e}"))?,
-    );
-    let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver))
-        .await
-        .map_err(|e| format!("runtime API: {e}"))?;
-    let mut env = api.env();
-    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()));
-    env.push(("OTEL_SERVICE_NAME", runtime_api::FUNCTION_NAME.to_owned()));
-    env.extend(config.env.iter().map(|&(k, v)| (k, v.to_owned())));
-
-    let mut function =
-        Function::spawn(&binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
-    api.set_cpu_clock(
-        function
-            .cpu_clock()
-            .map_err(|e| format!("CPU clock: {e}"))?,
-    );
-    // Bounded: a function that hangs or dies ends the benchmark with an error.
-    let per_invocation = Duration::from_millis(50) + delay;
-    let bound =
-        Duration::from_secs(30) + per_invocation * u32::try_from(plan.total).unwrap_or(u32::MAX);
-    let finished = api.finished();
-    tokio::pin!(finished);
-    let mut ticks = tokio::time::interval(Duration::from_millis(250));
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        tokio::select! {
-            () = &mut finished => break,
-            _ = ticks.tick() => {
-                if let Some(status) = function.exited() {
-                    return Err(format!("{}: exited with {status} during the run", config.name));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{}: not finished after {bound:?}", config.name));
-                }
-            }
-        }
-    }
-    let peak_rss = function.peak_rss().map_err(|e| format!("peak RSS: {e}"))?;
-    let spawned = function.spawned;
-    drop(function);
-
-    let timeline = api.take_timeline();
-    let first_poll = *timeline.polls.first().ok_or("no /next")?;
-    let measured = plan.warmup..plan.total;
-    let mut response = Vec::with_capacity(measured.len());
-    let mut post_response = Vec::with_capacity(measured.len());
-    for i in measured.clone() {
-        let responded =
-            timeline.responded[i].ok_or_else(|| format!("invocation {i}: no response"))?;
-        response.push(responded.saturating_duration_since(timeline.handed_out[i]));
-        post_response.push(timeline.polls[i + 1].saturating_duration_since(responded));
-    }
-    let cpu = match (timeline.cpu_start, timeline.cpu_end) {
-        (Some(start), Some(end)) => end.saturating_sub(start),
-        _ => return Err(format!("{}: CPU time not read", config.name)),
-    };
-    let (spans_received, freeze_safe) = if config.traced {
-        let arrived = (0..plan.total).map(|i| receiver.arrived(&plan.request_id(i)).count());
-        (
-            arrived.sum(),
-            timeline.freeze_safe.iter().filter(|&&safe| safe).count(),
-        )
-    } else {
-        (0, 0)
-    };
-    let totals = receiver.totals();
-    if totals.rejected > 0 {
-        return Err(format!(
-            "{}: {} OTLP requests were not protobuf",
-            config.name, totals.rejected
-        ));
-    }
-    Ok(RunResult {
-        cold_start: first_poll.saturating_duration_since(spawned),
-        response,
-        post_response,
-        cpu,
-        measured: measured.len(),
-        peak_rss,
-        invocations: plan.total,
-        spans_received,
-        freeze_safe,
-        errors: timeline.errors,
-        spans_total: totals.spans,
-        requests: (totals.trace_requests, totals.other_requests),
-    })
-}
-
 fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
     println!("## End-to-end benchmark\n");
     println!("{}\n", report::machine(options.cpu));
@@ -307,25 +215,7 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
     for delay in [Duration::ZERO, SLOW] {
         println!("{}", report::table(summaries, delay));
     }
-    println!("OTLP requests per invocation (traces + metrics/logs), spans per invocation:\n");
-    for s in summaries {
-        let invocations: usize = s.runs.iter().map(|r| r.invocations).sum();
-        let (traces, other) = s
-            .runs
-            .iter()
-            .fold((0, 0), |(t, o), r| (t + r.requests.0, o + r.requests.1));
-        let spans: usize = s.runs.iter().map(|r| r.spans_total).sum();
-        if s.config.traced {
-            println!(
-                "- {} @ {} ms: {:.2} + {:.2} requests, {:.2} spans",
-                s.config.name,
-                s.delay.as_millis(),
-                traces as f64 / invocations as f64,
-                other as f64 / invocations as f64,
-                spans as f64 / invocations as f64
-            );
-        }
-    }
+    println!("{}", report::per_invocation(summaries));
     println!("\n## Targets (lambda-otel against bare, same run)\n");
     let mut failed = false;
     for verdict in report::verdicts(summaries) {
@@ -346,7 +236,10 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
         failed = true;
     }
     if failed {
-        eprintln!("bench: lambda-otel lost spans, was not freeze-safe or failed invocations");
+        eprintln!(
+            "bench: lambda-otel lost spans or X-Ray documents, was not freeze-safe, wrote too \
+             few EMF lines or failed invocations"
+        );
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -1,6 +1,7 @@
 //! What a run measured, and the statistics over a configuration's runs.
 
 use crate::config::Config;
+use crate::function::Stdout;
 use std::time::Duration;
 
 /// One process, from spawn to its last `/next`.
@@ -20,16 +21,19 @@ pub struct RunResult {
     pub peak_rss: u64,
     /// Invocations in all, warm-up included.
     pub invocations: usize,
-    /// Expected spans (the invocation span and `roll`, per invocation) that arrived.
+    /// Expected spans (the invocation span and `roll`, per invocation) that arrived, as OTLP
+    /// spans or X-Ray segment documents.
     pub spans_received: usize,
     /// Invocations whose spans were all at the receiver before the next `/next`.
     pub freeze_safe: usize,
     /// Errors posted instead of responses.
     pub errors: usize,
-    /// Every span the receiver decoded.
+    /// Every span the receiver decoded, or every document the X-Ray daemon got.
     pub spans_total: usize,
     /// OTLP requests: traces, then metrics and logs.
     pub requests: (usize, usize),
+    /// What the function wrote on stdout.
+    pub stdout: Stdout,
 }
 
 /// A configuration's runs at one receiver delay.
@@ -60,6 +64,7 @@ pub struct Stats {
     pub freeze_safe: usize,
     pub invocations: usize,
     pub errors: usize,
+    pub emf_lines: usize,
 }
 
 impl Summary {
@@ -93,7 +98,7 @@ impl Summary {
             peak_rss: percentile(&rss, 50) as f64 / 1e6,
             binary: self.binary as f64 / 1e6,
             spans_received: self.runs.iter().map(|r| r.spans_received).sum(),
-            spans_expected: if self.config.traced {
+            spans_expected: if self.config.traced() {
                 2 * invocations
             } else {
                 0
@@ -101,6 +106,7 @@ impl Summary {
             freeze_safe: self.runs.iter().map(|r| r.freeze_safe).sum(),
             invocations,
             errors: self.runs.iter().map(|r| r.errors).sum(),
+            emf_lines: self.runs.iter().map(|r| r.stdout.emf_lines).sum(),
         }
     }
 }

@@ -1,0 +1,189 @@
+//! One run: a function process against its own loopback Runtime API, OTLP receiver and, for
+//! the X-Ray route, X-Ray daemon, from spawn to the `/next` after its last invocation.
+
+use crate::config::{Config, Traces};
+use crate::function::Function;
+use crate::receiver::Receiver;
+use crate::results::RunResult;
+use crate::runtime_api::{self, Plan, RuntimeApi, Timeline};
+use crate::xray::{self, XrayDaemon};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `config`'s binary from `bin_dir` through `plan`; the receiver answers after the plan's
+/// idle time.
+pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResult, String> {
+    let binary = bin_dir.join(config.binary);
+    let delay = plan.idle;
+    let receiver = Arc::new(
+        Receiver::start(delay)
+            .await
+            .map_err(|e| format!("receiver: {e}"))?,
+    );
+    let daemon = match config.traces {
+        Traces::Xray => Some(XrayDaemon::start().map_err(|e| format!("X-Ray daemon: {e}"))?),
+        Traces::None | Traces::Otlp => None,
+    };
+    let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver))
+        .await
+        .map_err(|e| format!("runtime API: {e}"))?;
+    let mut env = api.env();
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()));
+    env.push(("OTEL_SERVICE_NAME", runtime_api::FUNCTION_NAME.to_owned()));
+    if let Some(daemon) = &daemon {
+        env.extend(xray_env(daemon));
+    }
+    env.extend(config.env.iter().map(|&(k, v)| (k, v.to_owned())));
+
+    let mut function =
+        Function::spawn(&binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
+    api.set_cpu_clock(
+        function
+            .cpu_clock()
+            .map_err(|e| format!("CPU clock: {e}"))?,
+    );
+    // Bounded: a function that hangs or dies ends the benchmark with an error.
+    let per_invocation = Duration::from_millis(50) + delay;
+    let bound =
+        Duration::from_secs(30) + per_invocation * u32::try_from(plan.total).unwrap_or(u32::MAX);
+    let finished = api.finished();
+    tokio::pin!(finished);
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        tokio::select! {
+            () = &mut finished => break,
+            _ = ticks.tick() => {
+                if let Some(status) = function.exited() {
+                    return Err(format!("{}: exited with {status} during the run", config.name));
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!("{}: not finished after {bound:?}", config.name));
+                }
+            }
+        }
+    }
+    let peak_rss = function.peak_rss().map_err(|e| format!("peak RSS: {e}"))?;
+    let spawned = function.spawned;
+    let stdout = function
+        .finish()
+        .map_err(|e| format!("{}: stdout: {e}", config.name))?;
+
+    let timeline = api.take_timeline();
+    let first_poll = *timeline.polls.first().ok_or("no /next")?;
+    let measured = plan.warmup..plan.total;
+    let mut response = Vec::with_capacity(measured.len());
+    let mut post_response = Vec::with_capacity(measured.len());
+    for i in measured.clone() {
+        let responded =
+            timeline.responded[i].ok_or_else(|| format!("invocation {i}: no response"))?;
+        response.push(responded.saturating_duration_since(timeline.handed_out[i]));
+        post_response.push(timeline.polls[i + 1].saturating_duration_since(responded));
+    }
+    let cpu = match (timeline.cpu_start, timeline.cpu_end) {
+        (Some(start), Some(end)) => end.saturating_sub(start),
+        _ => return Err(format!("{}: CPU time not read", config.name)),
+    };
+    let totals = receiver.totals();
+    if totals.rejected > 0 {
+        return Err(format!(
+            "{}: {} OTLP requests were not protobuf",
+            config.name, totals.rejected
+        ));
+    }
+    let delivered = match daemon {
+        Some(daemon) => xray_delivered(config, daemon, &plan, &timeline)?,
+        None => otlp_delivered(config, &receiver, &plan, &timeline, totals.spans),
+    };
+    Ok(RunResult {
+        cold_start: first_poll.saturating_duration_since(spawned),
+        response,
+        post_response,
+        cpu,
+        measured: measured.len(),
+        peak_rss,
+        invocations: plan.total,
+        spans_received: delivered.received,
+        freeze_safe: delivered.freeze_safe,
+        errors: timeline.errors,
+        spans_total: delivered.total,
+        requests: (totals.trace_requests, totals.other_requests),
+        stdout,
+    })
+}
+
+/// What Lambda sets with Active tracing, the daemon being ours.
+fn xray_env(daemon: &XrayDaemon) -> [(&'static str, String); 4] {
+    let addr = daemon.addr();
+    [
+        ("AWS_XRAY_DAEMON_ADDRESS", addr.to_string()),
+        ("_AWS_XRAY_DAEMON_ADDRESS", addr.ip().to_string()),
+        ("_AWS_XRAY_DAEMON_PORT", addr.port().to_string()),
+        ("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".to_owned()),
+    ]
+}
+
+/// The expected spans (or documents) that arrived, the invocations that were freeze-safe, and
+/// every span (or document) received.
+struct Delivered {
+    received: usize,
+    freeze_safe: usize,
+    total: usize,
+}
+
+/// The Runtime API asked the receiver at every `/next`: an OTLP export is answered, so its
+/// spans were recorded before the function could poll again.
+fn otlp_delivered(
+    config: &Config,
+    receiver: &Receiver,
+    plan: &Plan,
+    timeline: &Timeline,
+    total: usize,
+) -> Delivered {
+    if !config.traced() {
+        return Delivered {
+            received: 0,
+            freeze_safe: 0,
+            total,
+        };
+    }
+    Delivered {
+        received: (0..plan.total)
+            .map(|i| receiver.arrived(&plan.request_id(i)).count())
+            .sum(),
+        freeze_safe: timeline.freeze_safe.iter().filter(|&&safe| safe).count(),
+        total,
+    }
+}
+
+/// A datagram is in the daemon's socket once `sendto` returns, but the runner reads it later:
+/// each document's kernel arrival time is compared with the wall-clock time of the next `/next`.
+fn xray_delivered(
+    config: &Config,
+    daemon: XrayDaemon,
+    plan: &Plan,
+    timeline: &Timeline,
+) -> Result<Delivered, String> {
+    let received = daemon
+        .finish()
+        .map_err(|e| format!("{}: X-Ray daemon: {e}", config.name))?;
+    if received.overflowed > 0 {
+        return Err(format!(
+            "{}: the X-Ray daemon's socket dropped {} datagrams (its buffer was full)",
+            config.name, received.overflowed
+        ));
+    }
+    if received.rejected > 0 {
+        return Err(format!(
+            "{}: {} datagrams were not a header line and a segment document",
+            config.name, received.rejected
+        ));
+    }
+    let tally = xray::tally(&received.documents, plan, &timeline.polled_at);
+    Ok(Delivered {
+        received: tally.received,
+        freeze_safe: tally.freeze_safe,
+        total: received.documents.len(),
+    })
+}
