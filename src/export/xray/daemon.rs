@@ -98,6 +98,7 @@ pub(super) fn encode(document: &SegmentDocument<'_>, datagram: &mut Vec<u8>) -> 
     datagram.clear();
     datagram.extend_from_slice(HEADER);
     document.to_writer(&mut *datagram);
+    nest_metadata(datagram, HEADER.len());
     if datagram.len() <= MAX_DATAGRAM {
         return true;
     }
@@ -106,7 +107,49 @@ pub(super) fn encode(document: &SegmentDocument<'_>, datagram: &mut Vec<u8>) -> 
     };
     strip_metadata(&mut value);
     datagram.truncate(HEADER.len());
+    // Without metadata there is nothing left to nest.
     serde_json::to_writer(&mut *datagram, &value).is_ok() && datagram.len() <= MAX_DATAGRAM
+}
+
+/// X-Ray's schema wants metadata as namespaces of key-value pairs (`{"default": {"k": v}}`, as
+/// the X-Ray SDKs and the Collector's exporter write it); the translator writes the pairs
+/// flat. The document's own `metadata` key comes first (values are numbers, strings, booleans
+/// and arrays of them, and every `"` inside a string is escaped), so the first
+/// `"metadata":{` is it; its object is found by counting braces outside strings.
+fn nest_metadata(datagram: &mut Vec<u8>, from: usize) {
+    const KEY: &[u8] = b"\"metadata\":{";
+    let Some(at) = datagram[from..].windows(KEY.len()).position(|w| w == KEY) else {
+        return;
+    };
+    let open = from + at + KEY.len() - 1;
+    let Some(close) = closing_brace(&datagram[open..]) else {
+        return;
+    };
+    datagram.insert(open + close, b'}');
+    datagram.splice(open + 1..open + 1, b"\"default\":{".iter().copied());
+}
+
+/// The offset of the `}` closing the object that `json` starts with.
+fn closing_brace(json: &[u8]) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in json.iter().enumerate() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'{' | b'[') => depth += 1,
+            (false, _, b'}' | b']') => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            (false, _, _) => {}
+        }
+    }
+    None
 }
 
 fn strip_metadata(document: &mut serde_json::Value) {
@@ -151,5 +194,30 @@ impl Sent {
             lost,
             reason: reasons.join("; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(json: &str) -> String {
+        let mut datagram = HEADER.to_vec();
+        datagram.extend_from_slice(json.as_bytes());
+        nest_metadata(&mut datagram, HEADER.len());
+        String::from_utf8(datagram[HEADER.len()..].to_vec()).expect("UTF-8")
+    }
+
+    #[test]
+    fn flat_metadata_goes_under_the_default_namespace() {
+        let json =
+            r#"{"name":"x","metadata":{"a":"}{\"metadata\":{","b":[1,2],"c":true},"end_time":2.0}"#;
+        let out = nested(json);
+        let value: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        assert_eq!(value["metadata"]["default"]["a"], "}{\"metadata\":{");
+        assert_eq!(value["metadata"]["default"]["b"], serde_json::json!([1, 2]));
+        assert_eq!(value["metadata"]["default"]["c"], true);
+        assert_eq!(value["end_time"], 2.0);
+        assert_eq!(nested(r#"{"name":"x"}"#), r#"{"name":"x"}"#);
     }
 }
