@@ -172,11 +172,12 @@ fn the_invocation_is_a_subsegment_of_lambdas_segment_and_its_children_nest_under
         invocation["annotations"]["faas_invocation_id"],
         "48672a50-7fef-425e-abcc-bd4fd6e0032d"
     );
-    let metadata = invocation["metadata"].to_string();
-    assert!(
-        metadata.contains("lambda_otel.invocation.duration_ns"),
-        "{metadata}"
+    let metadata = &invocation["metadata"]["default"];
+    assert_eq!(
+        metadata["lambda_otel.invocation.duration_ns"], 1_500_000,
+        "{invocation}"
     );
+    assert_eq!(metadata["http.route"], "/rolldice", "{invocation}");
     assert!(invocation.get("error").is_none_or(|e| e == false));
     assert!(invocation.get("fault").is_none_or(|f| f == false));
     let (start, end) = (
