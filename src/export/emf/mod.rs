@@ -8,12 +8,12 @@
 //!
 //! # A line
 //!
-//! What the dice roller writes for one invocation (`Dimensions`, `Metrics` and the members
-//! after `_aws` follow the order described below; `dice.rolls` has a line per `roll.value`):
+//! The lines of the dice roller's first invocation, a cold start that rolled a 5 (from the
+//! integration test; `dice.rolls` gets a line per `roll.value`):
 //!
 //! ```text
-//! {"_aws":{"Timestamp":1795292934123,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","faas.trigger"]],"Metrics":[{"Name":"faas.coldstarts","Unit":"Count"},{"Name":"faas.init_duration","Unit":"Seconds"},{"Name":"faas.invocations","Unit":"Count"},{"Name":"faas.invoke_duration","Unit":"Seconds"}]}]},"service":"dice-roller","faas.trigger":"http","faas.coldstarts":1,"faas.init_duration":[0.0213],"faas.invocations":1,"faas.invoke_duration":[0.00184]}
-//! {"_aws":{"Timestamp":1795292934123,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","roll.value"]],"Metrics":[{"Name":"dice.rolls","Unit":"Count"}]}]},"service":"dice-roller","roll.value":"4","dice.rolls":2}
+//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","faas.trigger"]],"Metrics":[{"Name":"faas.coldstarts","Unit":"Count"},{"Name":"faas.init_duration","Unit":"Seconds"},{"Name":"faas.invocations","Unit":"Count"},{"Name":"faas.invoke_duration","Unit":"Seconds"}]}]},"service":"dice-roller","faas.trigger":"http","faas.coldstarts":1,"faas.init_duration":[0.004819579],"faas.invocations":1,"faas.invoke_duration":[0.001760731]}
+//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","roll.value"]],"Metrics":[{"Name":"dice.rolls","Unit":"Count"}]}]},"service":"dice-roller","roll.value":"5","dice.rolls":1}
 //! ```
 //!
 //! Each line has one directive (namespace: `LAMBDA_OTEL_EMF_NAMESPACE`, by default the
@@ -27,9 +27,10 @@
 //! Every distinct combination of dimension values is a CloudWatch custom metric, billed, so
 //! only values with few distinct values are used:
 //!
-//! - `service`: the resource's `service.name`, first in every set, as Lambda Powertools
-//!   writes it (dashboards built for Powertools metrics keep working, and functions sharing a
-//!   namespace stay apart). It adds no metric: it is the same on every line.
+//! - `service`: the resource's `service.name`, first in every set, under the name Lambda
+//!   Powertools gives it, so functions sharing a namespace stay apart and metrics from both
+//!   libraries slice the same way. It does not multiply the metrics: a function has one
+//!   service name.
 //! - The data point's attributes whose value is a string, an integer or a boolean (as
 //!   `"true"`/`"false"`), sorted by name. Dropped: floats (measurements) and arrays; strings
 //!   that are empty, only spaces, not ASCII, with control characters or over 256 characters
