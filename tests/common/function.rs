@@ -25,7 +25,16 @@ impl Function {
         behaviour: Behaviour,
         configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
     ) -> Self {
-        let timeline = Timeline::new();
+        Self::start_in(Timeline::new(), invocations, behaviour, configure)
+    }
+
+    /// As [`start`](Self::start), on a timeline other servers (the X-Ray daemon) share.
+    pub fn start_in(
+        timeline: Timeline,
+        invocations: Vec<Invocation>,
+        behaviour: Behaviour,
+        configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
+    ) -> Self {
         let receiver = OtlpReceiver::start(timeline.clone(), behaviour);
         let api = RuntimeApi::start(timeline.clone(), invocations);
         api.set_env();

@@ -1,0 +1,359 @@
+//! `OTEL_TRACES_EXPORTER=xray` end to end: the real lambda_runtime loop, the real exporter, and
+//! a loopback X-Ray daemon that checks every datagram as the daemon and X-Ray would.
+
+mod common;
+
+use common::function::{Function, event};
+use common::otlp::Behaviour;
+use common::runtime_api::Invocation;
+use common::timeline::{Timeline, TimelineEvent};
+use common::xray::{Document, XrayDaemon};
+use lambda_otel::{Exporter, Propagator, TelemetryBuilder};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A W3C parent with a random trace id, which X-Ray refuses.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Lambda's X-Ray header for invocation `n`, as Active tracing sends it: a Root whose epoch is
+/// now, the function segment as Parent.
+fn lambda_header(n: u8, sampled: bool) -> (String, String, String) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let root = format!("1-{now:08x}-3b2f8a91c4d7e6f05a1b2c{n:02x}");
+    let parent = format!("53995c3f42cd8a{n:02x}");
+    let header = format!("Root={root};Parent={parent};Sampled={}", u8::from(sampled));
+    (header, root, parent)
+}
+
+/// The dice roller's request with `player`; Mallory gets a 503, a wrong path a 404.
+fn roll_event(player: &str, path: &str, traceparent: Option<&str>) -> Vec<u8> {
+    let mut request: Value =
+        serde_json::from_slice(&event("apigw-v2-roll.json")).expect("sample event");
+    request["rawQueryString"] = json!(format!("player={player}"));
+    request["queryStringParameters"]["player"] = json!(player);
+    request["rawPath"] = json!(path);
+    request["requestContext"]["http"]["path"] = json!(path);
+    if let Some(traceparent) = traceparent {
+        request["headers"]["traceparent"] = json!(traceparent);
+    }
+    serde_json::to_vec(&request).expect("JSON")
+}
+
+/// The dice roller's shape: a `roll` span per request, the HTTP status from the request.
+async fn dice(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let payload = &event.payload;
+    match payload.get("mode").and_then(Value::as_str) {
+        Some("error") => return Err("the die fell off the table".into()),
+        Some("panic") => panic!("the handler exploded"),
+        Some("many") => {
+            for i in 0..2000 {
+                tracing::info_span!("step", i).in_scope(|| ());
+            }
+            return Ok(json!({"ok": true}));
+        }
+        _ => {}
+    }
+    if payload["rawPath"] != "/rolldice" {
+        return Ok(json!({"statusCode": 404, "body": "not found"}));
+    }
+    let player = payload["queryStringParameters"]["player"]
+        .as_str()
+        .unwrap_or("");
+    tracing::info_span!("roll", dice.player = player, dice.value = 4).in_scope(|| {
+        tracing::info!(player, "rolled 4");
+    });
+    let status = if player == "Mallory" { 503 } else { 200 };
+    Ok(json!({"statusCode": status, "body": "4"}))
+}
+
+/// Starts the daemon, then the function exporting spans to it (metrics and logs off).
+fn start(
+    invocations: Vec<Invocation>,
+    configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
+) -> (Function, XrayDaemon) {
+    let timeline = Timeline::new();
+    let daemon = XrayDaemon::start(timeline.clone());
+    let address = daemon.addr();
+    let function = Function::start_in(timeline, invocations, Behaviour::Ok, |b| {
+        configure(
+            b.with_exporter(Exporter::Xray)
+                .with_xray_daemon_address(address)
+                .with_metrics_exporter(Exporter::None)
+                .with_logs_exporter(Exporter::None)
+                .with_propagators([
+                    Propagator::TraceContext,
+                    Propagator::Baggage,
+                    Propagator::XrayLambda,
+                ]),
+        )
+    });
+    (function, daemon)
+}
+
+fn invocation_document<'a>(documents: &'a [Document], request_id: &str) -> &'a Document {
+    let found: Vec<_> = documents
+        .iter()
+        .filter(|d| d.annotation("faas_invocation_id") == Some(&json!(request_id)))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one document for {request_id}: {documents:#?}"
+    );
+    found[0]
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_request_is_one_trace_under_lambdas_function_segment() {
+    let headers: Vec<_> = (1..=3).map(|n| lambda_header(n, true)).collect();
+    let invocations = vec![
+        Invocation::new("req-1", roll_event("Alice", "/rolldice", None)).with_xray(&headers[0].0),
+        Invocation::new("req-2", roll_event("Bob", "/rolldice", None)).with_xray(&headers[1].0),
+        // A caller's W3C context with a random trace id: X-Ray would drop it, so Lambda's
+        // trace is the parent and the caller's context a link.
+        Invocation::new("req-3", roll_event("Carol", "/rolldice", Some(TRACEPARENT)))
+            .with_xray(&headers[2].0),
+    ];
+    let (function, daemon) = start(invocations, |b| b);
+    function.run(dice);
+    function.wait_for_next_polls(4).await;
+    daemon.assert_no_violations();
+
+    for (n, (_, root, parent)) in headers.iter().enumerate() {
+        let request_id = format!("req-{}", n + 1);
+        // Freeze safety: both documents were at the daemon before the next event was asked for.
+        let documents =
+            daemon.assert_arrived_before_next_poll(n + 2, &request_id, |d| d.trace_id() == root);
+        assert_eq!(documents.len(), 2, "{}", daemon.describe());
+        let invocation = invocation_document(&documents, &request_id);
+        assert!(invocation.is_subsegment(), "{:#}", invocation.json);
+        assert_eq!(invocation.parent_id(), Some(parent.as_str()));
+        assert_eq!(invocation.name(), "GET /rolldice");
+        assert_eq!(invocation.http_method(), Some("GET"));
+        let player = ["Alice", "Bob", "Carol"][n];
+        let url = format!(
+            "https://r3pmxmplak.execute-api.us-east-1.amazonaws.com/rolldice?player={player}"
+        );
+        assert_eq!(invocation.http_url(), Some(url.as_str()));
+        assert_eq!(invocation.http_status(), Some(200));
+        assert!(!invocation.is_error() && !invocation.is_fault());
+        assert_eq!(invocation.annotation("faas_trigger"), Some(&json!("http")));
+        assert_eq!(
+            invocation.annotation("faas_coldstart"),
+            Some(&json!(n == 0)),
+            "a cold start on the first invocation only"
+        );
+        let metadata = invocation.metadata().expect("metadata")["default"].clone();
+        assert_eq!(metadata["http.route"], "/rolldice");
+        assert!(
+            metadata["lambda_otel.invocation.duration_ns"]
+                .as_i64()
+                .is_some_and(|ns| ns > 0)
+        );
+
+        let roll = documents
+            .iter()
+            .find(|d| d.name() == "roll")
+            .expect("the roll span");
+        assert!(roll.is_subsegment());
+        assert_eq!(roll.parent_id(), Some(invocation.id()));
+        assert_eq!(
+            roll.metadata().expect("metadata")["default"]["dice.player"],
+            player
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn client_errors_server_errors_handler_errors_and_panics() {
+    let headers: Vec<_> = (1..=4).map(|n| lambda_header(n, true)).collect();
+    let invocations = vec![
+        Invocation::new("404", roll_event("Alice", "/nowhere", None)).with_xray(&headers[0].0),
+        Invocation::new("503", roll_event("Mallory", "/rolldice", None)).with_xray(&headers[1].0),
+        Invocation::new("err", br#"{"mode":"error"}"#.to_vec()).with_xray(&headers[2].0),
+        Invocation::new("panic", br#"{"mode":"panic"}"#.to_vec()).with_xray(&headers[3].0),
+    ];
+    let (function, daemon) = start(invocations, |b| b);
+    function.run(dice);
+    function.wait_for_next_polls(5).await;
+    daemon.assert_no_violations();
+    let documents = daemon.documents();
+
+    let not_found = invocation_document(&documents, "404");
+    assert_eq!(not_found.http_status(), Some(404));
+    assert!(
+        not_found.is_error() && !not_found.is_fault(),
+        "{:#}",
+        not_found.json
+    );
+
+    let unavailable = invocation_document(&documents, "503");
+    assert_eq!(unavailable.http_status(), Some(503));
+    assert!(unavailable.is_fault(), "{:#}", unavailable.json);
+
+    for (id, message) in [
+        ("err", "the die fell off the table"),
+        ("panic", "the handler exploded"),
+    ] {
+        let failed = invocation_document(&documents, id);
+        assert!(failed.is_fault(), "{:#}", failed.json);
+        let cause = failed.cause().expect("a cause").to_string();
+        assert!(cause.contains(message), "{id}: {cause}");
+    }
+    // Lambda got every outcome: telemetry changed nothing.
+    let events = function.timeline.events();
+    for id in ["err", "panic"] {
+        assert!(events.iter().any(|e| matches!(e,
+            TimelineEvent::ErrorPosted { request_id, .. } if request_id == id)));
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_invocation_of_2000_spans_reaches_the_daemon_whole_before_the_next_event() {
+    let (header, root, _) = lambda_header(1, true);
+    let invocations =
+        vec![Invocation::new("many", br#"{"mode":"many"}"#.to_vec()).with_xray(&header)];
+    // A debug build translates 2,001 spans slowly: the bound is not what is tested here.
+    let (function, daemon) = start(invocations, |b| {
+        b.with_flush_timeout(Duration::from_secs(30))
+    });
+    function.run(dice);
+    function.wait_for_next_polls(2).await;
+    daemon.assert_no_violations();
+    let documents =
+        daemon.assert_arrived_before_next_poll(2, "the 2,001 documents", |d| d.trace_id() == root);
+    assert_eq!(
+        documents.len(),
+        2001,
+        "{} datagrams",
+        daemon.datagram_count()
+    );
+    let invocation = invocation_document(&documents, "many");
+    let children = documents
+        .iter()
+        .filter(|d| d.name() == "step" && d.parent_id() == Some(invocation.id()))
+        .count();
+    assert_eq!(children, 2000);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn what_x_ray_did_not_sample_is_not_sent() {
+    let (unsampled, unsampled_root, _) = lambda_header(1, false);
+    let (sampled, sampled_root, _) = lambda_header(2, true);
+    let invocations = vec![
+        Invocation::new("unsampled", roll_event("Alice", "/rolldice", None)).with_xray(&unsampled),
+        Invocation::new("sampled", roll_event("Bob", "/rolldice", None)).with_xray(&sampled),
+    ];
+    let (function, daemon) = start(invocations, |b| b);
+    function.run(dice);
+    function.wait_for_next_polls(3).await;
+    daemon.assert_no_violations();
+    let sent = daemon.assert_arrived_before_next_poll(3, "the sampled request", |d| {
+        d.trace_id() == sampled_root
+    });
+    assert_eq!(sent.len(), 2);
+    assert!(
+        daemon
+            .documents()
+            .iter()
+            .all(|d| d.trace_id() != unsampled_root),
+        "{}",
+        daemon.describe()
+    );
+}
+
+/// The function of the no-daemon test, run by it in a child process so its stdout (where the
+/// warnings go) can be read.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by with_no_daemon_listening_every_invocation_succeeds_and_one_warning_says_why"]
+async fn no_daemon_function() {
+    let invocations: Vec<_> = (1..=5)
+        .map(|n| {
+            Invocation::new(format!("req-{n}"), roll_event("Alice", "/rolldice", None))
+                .with_xray(lambda_header(n, true).0)
+        })
+        .collect();
+    let nowhere = XrayDaemon::unbound_address().parse().expect("address");
+    let function = Function::start(invocations, Behaviour::Ok, |b| {
+        b.with_exporter(Exporter::Xray)
+            .with_xray_daemon_address(nowhere)
+            .with_metrics_exporter(Exporter::None)
+            .with_logs_exporter(Exporter::None)
+            .with_propagators([Propagator::XrayLambda])
+    });
+    function.run(dice);
+    function.wait_for_next_polls(6).await;
+    let responses = function
+        .timeline
+        .events()
+        .iter()
+        .filter(|e| matches!(e, TimelineEvent::ResponsePosted { .. }))
+        .count();
+    println!("responses-posted {responses}");
+}
+
+#[test]
+fn with_no_daemon_listening_every_invocation_succeeds_and_one_warning_says_why() {
+    let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "no_daemon_function",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("responses-posted 5"), "{stdout}");
+    let warnings: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("telemetry export failed"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for five failed invocations:\n{stdout}"
+    );
+    assert!(
+        warnings[0].contains("no X-Ray daemon is listening"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].contains("AWS_XRAY_DAEMON_ADDRESS"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_caller_trace_id_x_ray_refuses_becomes_a_link_and_lambdas_trace_the_parent() {
+    let (header, root, parent) = lambda_header(1, true);
+    let invocations = vec![
+        Invocation::new("w3c", roll_event("Alice", "/rolldice", Some(TRACEPARENT)))
+            .with_xray(&header),
+    ];
+    // tracecontext listed last: without the rule, the caller's W3C trace would be the parent,
+    // and X-Ray would refuse every document of it.
+    let (function, daemon) = start(invocations, |b| {
+        b.with_propagators([Propagator::XrayLambda, Propagator::TraceContext])
+    });
+    function.run(dice);
+    function.wait_for_next_polls(2).await;
+    daemon.assert_no_violations();
+    let documents =
+        daemon.assert_arrived_before_next_poll(2, "the request", |d| d.trace_id() == root);
+    assert_eq!(documents.len(), 2, "{}", daemon.describe());
+    let invocation = invocation_document(&documents, "w3c");
+    assert_eq!(invocation.parent_id(), Some(parent.as_str()));
+}
