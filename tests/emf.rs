@@ -5,8 +5,8 @@
 //! come before the runtime asks for the next event, and the values must be what the handler
 //! did and what the OTLP exporter reports for the same invocations.
 //!
-//! The handler does what the dice roller does (the example crate cannot be a dependency of
-//! the crate it depends on): roll the dice the query asks for, count each die in
+//! The handler does what the dice roller does (the example crate depends on this one, so it
+//! is no dependency of these tests): roll the dice the query asks for, count each die in
 //! `dice.rolls` by `roll.value`, log the outcome, answer with the rolls. The dice are
 //! seeded by the request id, so a second run rolls the same.
 

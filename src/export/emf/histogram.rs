@@ -10,9 +10,10 @@
 //! right to the width of a bucket.
 //!
 //! Statistic sets (`{"Max","Min","Count","Sum"}`) or `Values`/`Counts` objects would say the
-//! same in fewer bytes, and CloudWatch's backend is known to accept them, but the
-//! specification does not define them; and CloudWatch computes no percentile from a
-//! statistic set.
+//! same in fewer bytes, and CloudWatch accepts them in practice (the collector's `awsemf`
+//! exporter and `aws-embedded-metrics-java` write them), but the specification defines
+//! neither: a metric target MUST be a number or an array of numbers. And CloudWatch computes
+//! no percentile from a statistic set (only when its count is 1 or its min equals its max).
 
 use std::ops::Range;
 

@@ -27,10 +27,10 @@
 //! Every distinct combination of dimension values is a CloudWatch custom metric, billed, so
 //! only values with few distinct values are used:
 //!
-//! - `service`: the resource's `service.name`, first in every set, under the name Lambda
-//!   Powertools gives it, so functions sharing a namespace stay apart and metrics from both
-//!   libraries slice the same way. It does not multiply the metrics: a function has one
-//!   service name.
+//! - `service`: the resource's `service.name` (when it qualifies as a value, see below),
+//!   first in every set, under the name Lambda Powertools gives it, so functions sharing a
+//!   namespace stay apart and metrics from both libraries slice the same way. It does not
+//!   multiply the metrics: a function has one service name.
 //! - The data point's attributes whose value is a string, an integer or a boolean (as
 //!   `"true"`/`"false"`), sorted by name. Dropped: floats (measurements) and arrays; strings
 //!   that are empty, only spaces, not ASCII, with control characters or over 256 characters
