@@ -22,10 +22,12 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
             .map_err(|e| format!("receiver: {e}"))?,
     );
     let daemon = match config.traces {
-        Traces::Xray => Some(XrayDaemon::start().map_err(|e| format!("X-Ray daemon: {e}"))?),
+        Traces::Xray => Some(Arc::new(
+            XrayDaemon::start().map_err(|e| format!("X-Ray daemon: {e}"))?,
+        )),
         Traces::None | Traces::Otlp => None,
     };
-    let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver))
+    let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver), daemon.clone())
         .await
         .map_err(|e| format!("runtime API: {e}"))?;
     let mut env = api.env();
@@ -93,7 +95,7 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
         ));
     }
     let delivered = match daemon {
-        Some(daemon) => xray_delivered(config, daemon, &plan, &timeline)?,
+        Some(daemon) => xray_delivered(config, &daemon, &plan, &timeline)?,
         None => otlp_delivered(config, &receiver, &plan, &timeline, totals.spans),
     };
     Ok(RunResult {
@@ -157,11 +159,11 @@ fn otlp_delivered(
     }
 }
 
-/// A datagram is in the daemon's socket once `sendto` returns, but the runner reads it later:
-/// each document's kernel arrival time is compared with the wall-clock time of the next `/next`.
+/// A datagram is in the daemon's socket once `sendto` returns, whoever reads it and when: each
+/// document's kernel arrival time is compared with the wall-clock time of the next `/next`.
 fn xray_delivered(
     config: &Config,
-    daemon: XrayDaemon,
+    daemon: &XrayDaemon,
     plan: &Plan,
     timeline: &Timeline,
 ) -> Result<Delivered, String> {

@@ -1,14 +1,15 @@
 //! The loopback Lambda Runtime API: hands out the same event `total` times, one per `/next`,
 //! and timestamps every step. At each `/next` it also asks the receiver whether the invocation
 //! that just ended has all its spans there: Lambda may freeze the process from that moment on.
-//! X-Ray documents come over UDP and are read later, so for them the wall-clock time of each
-//! `/next` is kept instead (`xray.rs`). Every event carries Lambda's X-Ray header as Active
+//! X-Ray documents come over UDP: at each `/next` it reads the daemon's socket, and keeps the
+//! wall-clock time of the `/next` to judge them by (`xray.rs`). Every event carries Lambda's X-Ray header as Active
 //! tracing sends it (`Sampled=1`); only a function whose propagators include `xray-lambda`
 //! reads it.
 
 use crate::function::CpuClock;
 use crate::receiver::Receiver;
 use crate::server::{Reply, Server, reply};
+use crate::xray::XrayDaemon;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -91,6 +92,7 @@ pub struct Timeline {
 struct State {
     plan: Plan,
     receiver: Arc<Receiver>,
+    daemon: Option<Arc<XrayDaemon>>,
     cpu: OnceLock<CpuClock>,
     timeline: Mutex<Timeline>,
     finished: Notify,
@@ -103,8 +105,13 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Starts the server for `plan`; `receiver` is where the function's spans go.
-    pub async fn start(plan: Plan, receiver: Arc<Receiver>) -> io::Result<Self> {
+    /// Starts the server for `plan`; `receiver` (or `daemon`, for X-Ray) is where the
+    /// function's spans go.
+    pub async fn start(
+        plan: Plan,
+        receiver: Arc<Receiver>,
+        daemon: Option<Arc<XrayDaemon>>,
+    ) -> io::Result<Self> {
         let state = Arc::new(State {
             timeline: Mutex::new(Timeline {
                 responded: vec![None; plan.total],
@@ -113,6 +120,7 @@ impl RuntimeApi {
             }),
             plan,
             receiver,
+            daemon,
             cpu: OnceLock::new(),
             finished: Notify::new(),
         });
@@ -239,6 +247,11 @@ async fn next(state: &State) -> Reply {
         }
         i
     };
+    // The function waits for its event now: reading its datagrams here takes nothing from
+    // what is measured (the event is stamped as handed out below).
+    if let Some(daemon) = &state.daemon {
+        daemon.drain();
+    }
     if i >= plan.total {
         state.finished.notify_one();
         // Hold the poll, as Lambda does while the environment waits for work.
