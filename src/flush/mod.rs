@@ -17,6 +17,10 @@
 //!   allocation. With metrics on there is always something to export (the invocation's own
 //!   FaaS metrics).
 //!
+//! When no exporter waits on the network (`xray`'s UDP datagrams, `emf` and `console` lines
+//! on stdout), there is no export thread at all: the same export runs inline, on the thread
+//! that flushes, and completes in the call. A thread hand-off would cost more than the export.
+//!
 //! Failures are logged through `tracing` at most once a minute, with a count of the rest.
 
 mod batch;

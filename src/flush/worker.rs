@@ -1,4 +1,5 @@
-//! The export thread: owns the exporters, runs each export to its deadline.
+//! Where exports run: the export thread, which owns the exporters and runs each export to its
+//! deadline, or, when no exporter ever waits on the network, the caller's own thread.
 
 use super::batch::{Batch, LogEntry};
 use super::exporters::{Exporters, MetricsExport};
@@ -9,8 +10,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::reader::MetricReader as _;
+use futures_util::FutureExt as _;
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -133,10 +135,31 @@ enum Job {
     },
 }
 
-/// Handle to the export thread.
+/// Where exports run. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Worker {
-    tx: mpsc::Sender<Job>,
+    route: Route,
+}
+
+#[derive(Debug, Clone)]
+enum Route {
+    /// The export thread.
+    Thread(mpsc::Sender<Job>),
+    /// The caller's thread: every exporter completes in the call (a UDP send to the X-Ray
+    /// daemon, a write to stdout), so a thread hop would only add its cost, twice.
+    Inline(Arc<Mutex<Inline>>),
+}
+
+/// The exporters of the inline route, and the metrics buffer the SDK refills in place.
+struct Inline {
+    exporters: Exporters,
+    rm: ResourceMetrics,
+}
+
+impl std::fmt::Debug for Inline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inline").finish_non_exhaustive()
+    }
 }
 
 impl Worker {
@@ -150,18 +173,46 @@ impl Worker {
         std::thread::Builder::new()
             .name("lambda-otel-export".into())
             .spawn(move || run(exporters, runtime, rx))?;
-        Ok(Self { tx })
+        Ok(Self {
+            route: Route::Thread(tx),
+        })
+    }
+
+    /// Exports on the caller's thread, for exporters whose export completes in the call (no
+    /// OTLP: UDP datagrams, stdout lines): no thread, no runtime.
+    pub(crate) fn inline(exporters: Exporters) -> Self {
+        Self {
+            route: Route::Inline(Arc::new(Mutex::new(Inline {
+                exporters,
+                rm: ResourceMetrics::default(),
+            }))),
+        }
     }
 
     pub(crate) fn export(&self, batch: Batch, deadline: Instant, reply: Reply) {
         let shape = Shape::from(&batch);
-        if let Err(mpsc::SendError(job)) = self.tx.send(Job::Export {
-            batch,
-            deadline,
-            reply,
-        }) && let Job::Export { reply, .. } = job
-        {
-            reply.send(ExportReport::failed(shape, ExportFailure::WorkerGone));
+        match &self.route {
+            Route::Inline(inline) => {
+                let mut inline = inline.lock().unwrap_or_else(|p| p.into_inner());
+                let Inline { exporters, rm } = &mut *inline;
+                // Nothing here waits, so there is no deadline to enforce; an export that
+                // would wait is reported as one that missed it.
+                let report = export(exporters, rm, batch, None)
+                    .now_or_never()
+                    .unwrap_or_else(|| ExportReport::failed(shape, ExportFailure::Timeout));
+                drop(inline);
+                reply.send(report);
+            }
+            Route::Thread(tx) => {
+                if let Err(mpsc::SendError(job)) = tx.send(Job::Export {
+                    batch,
+                    deadline,
+                    reply,
+                }) && let Job::Export { reply, .. } = job
+                {
+                    reply.send(ExportReport::failed(shape, ExportFailure::WorkerGone));
+                }
+            }
         }
     }
 
@@ -176,8 +227,18 @@ impl Worker {
 
     /// Shuts the exporters down and stops the thread, within `timeout`.
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
-        let (reply, done) = mpsc::sync_channel(1);
-        self.tx.send(Job::Shutdown { timeout, reply }).is_ok() && done.recv_timeout(timeout).is_ok()
+        match &self.route {
+            Route::Inline(inline) => {
+                let inline = inline.lock().unwrap_or_else(|p| p.into_inner());
+                inline.exporters.shutdown(timeout);
+                true
+            }
+            Route::Thread(tx) => {
+                let (reply, done) = mpsc::sync_channel(1);
+                tx.send(Job::Shutdown { timeout, reply }).is_ok()
+                    && done.recv_timeout(timeout).is_ok()
+            }
+        }
     }
 }
 
@@ -190,7 +251,10 @@ fn run(exporters: Exporters, runtime: tokio::runtime::Runtime, jobs: mpsc::Recei
                 batch,
                 deadline,
                 reply,
-            } => reply.send(export(&exporters, &runtime, &mut rm, batch, deadline)),
+            } => {
+                let deadline = Some(tokio::time::Instant::from_std(deadline));
+                reply.send(runtime.block_on(export(&exporters, &mut rm, batch, deadline)));
+            }
             Job::Shutdown { timeout, reply } => {
                 exporters.shutdown(timeout);
                 let _ = reply.send(());
@@ -201,13 +265,13 @@ fn run(exporters: Exporters, runtime: tokio::runtime::Runtime, jobs: mpsc::Recei
 }
 
 /// Exports every signal of `batch` side by side, each cancelled at `deadline` (which also
-/// closes the connection of a collector that never answers).
-fn export(
+/// closes the connection of a collector that never answers); with no deadline, for the inline
+/// route, nothing is waited for.
+async fn export(
     exporters: &Exporters,
-    runtime: &tokio::runtime::Runtime,
     rm: &mut ResourceMetrics,
     batch: Batch,
-    deadline: Instant,
+    deadline: Option<tokio::time::Instant>,
 ) -> ExportReport {
     let Batch {
         spans,
@@ -218,33 +282,31 @@ fn export(
         (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
         _ => None,
     };
-    let deadline = tokio::time::Instant::from_std(deadline);
-    runtime.block_on(async {
-        let spans = async {
-            let exporter = exporters.spans.as_ref().filter(|_| !spans.is_empty())?;
-            let n = spans.len();
-            Some(bounded(deadline, n, exporter.export(spans)).await)
-        };
-        let logs = async {
-            let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
-            let n = logs.len();
-            let export = export_logs(exporter.as_ref(), &logs);
-            Some(bounded(deadline, n, whole(n, export)).await)
-        };
-        let metrics = async {
-            let export = exporters.metrics.as_ref()?;
-            Some(match collected? {
-                Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
-                Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
-            })
-        };
-        let (spans, logs, metrics) = futures_util::future::join3(spans, logs, metrics).await;
-        ExportReport {
-            spans,
-            logs,
-            metrics,
-        }
-    })
+    let rm = &*rm;
+    let spans = async {
+        let exporter = exporters.spans.as_ref().filter(|_| !spans.is_empty())?;
+        let n = spans.len();
+        Some(bounded(deadline, n, exporter.export(spans)).await)
+    };
+    let logs = async {
+        let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
+        let n = logs.len();
+        let export = export_logs(exporter.as_ref(), &logs);
+        Some(bounded(deadline, n, whole(n, export)).await)
+    };
+    let metrics = async {
+        let export = exporters.metrics.as_ref()?;
+        Some(match collected? {
+            Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
+            Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
+        })
+    };
+    let (spans, logs, metrics) = futures_util::future::join3(spans, logs, metrics).await;
+    ExportReport {
+        spans,
+        logs,
+        metrics,
+    }
 }
 
 async fn export_logs(
@@ -265,16 +327,21 @@ async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<
 }
 
 async fn bounded(
-    deadline: tokio::time::Instant,
+    deadline: Option<tokio::time::Instant>,
     n: usize,
     export: impl Future<Output = Result<(), Loss>>,
 ) -> ExportResult {
-    if deadline <= tokio::time::Instant::now() {
-        return Err(ExportFailure::Timeout(n));
-    }
-    match tokio::time::timeout_at(deadline, export).await {
-        Ok(Ok(())) => Ok(n),
-        Ok(Err(loss)) => Err(ExportFailure::Failed(loss.lost, loss.reason)),
-        Err(_) => Err(ExportFailure::Timeout(n)),
-    }
+    let result = match deadline {
+        None => export.await,
+        Some(deadline) if deadline <= tokio::time::Instant::now() => {
+            return Err(ExportFailure::Timeout(n));
+        }
+        Some(deadline) => match tokio::time::timeout_at(deadline, export).await {
+            Ok(result) => result,
+            Err(_) => return Err(ExportFailure::Timeout(n)),
+        },
+    };
+    result
+        .map(|()| n)
+        .map_err(|loss| ExportFailure::Failed(loss.lost, loss.reason))
 }

@@ -12,13 +12,18 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::SpanExporter;
 use std::time::Duration;
 
-/// Starts the export thread with the configured exporters; `None` when every signal is off.
+/// Where the configured exporters run: on the export thread, or on the function's own thread
+/// when none of them waits on the network; `None` when every signal is off.
 /// `reader` is the meter provider's reader, when metrics are on.
 pub(crate) fn spawn_worker(
     settings: &Settings,
     resource: &Resource,
     reader: Option<&SharedReader>,
 ) -> Result<Option<Worker>, Error> {
+    if never_waits(settings) {
+        let exporters = exporters(settings, resource, reader)?;
+        return Ok((!exporters.is_empty()).then(|| Worker::inline(exporters)));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("lambda-otel-export")
@@ -30,7 +35,11 @@ pub(crate) fn spawn_worker(
         exporters(settings, resource, reader)
     };
     match built {
-        Ok(exporters) if exporters.is_empty() => Ok(None),
+        Ok(exporters) if exporters.is_empty() => {
+            // As below: a plain drop of the runtime panics inside an async `main`.
+            runtime.shutdown_background();
+            Ok(None)
+        }
         Ok(exporters) => Worker::spawn(exporters, runtime)
             .map(Some)
             .map_err(Error::Thread),
@@ -41,6 +50,15 @@ pub(crate) fn spawn_worker(
             Err(error)
         }
     }
+}
+
+/// Whether every signal's export completes in the call: X-Ray's UDP datagrams, EMF and
+/// console lines on stdout, nothing at all. Then the flush runs on the function's own thread
+/// (two thread hand-offs less per invocation) and no export thread or runtime is started.
+fn never_waits(settings: &Settings) -> bool {
+    [&settings.traces, &settings.metrics, &settings.logs]
+        .iter()
+        .all(|signal| signal.exporter != Exporter::Otlp)
 }
 
 fn exporters(

@@ -1,27 +1,27 @@
 //! The UDP side: one datagram per segment document to the X-Ray daemon.
 //!
-//! opentelemetry-aws has a daemon client, but for Lambda it does three things wrong: it sends
-//! from a blocking-free socket and gives up on the whole batch at the first `WouldBlock`; it
-//! sends a document over the daemon's 64 KB limit, which fails and also aborts the rest of
-//! the batch; and it cannot tell "no daemon listening" (an ICMP port unreachable, reported on
-//! a later send) from other errors. This client awaits the socket on the export thread's
-//! runtime (bounded by the flush deadline), shrinks or counts oversized documents, and checks
-//! the socket's pending error after the batch, so a missing daemon is one clear failure.
+//! opentelemetry-aws has a daemon client, but for Lambda it does three things wrong: it gives
+//! up on the whole batch at the first error (a full send buffer, or one document over the
+//! daemon's 64 KB limit, loses every document after it); it sends documents over that limit;
+//! and it cannot tell "no daemon listening" (an ICMP port unreachable, reported on a later
+//! send) from other errors. This client counts each datagram it could not send and goes on,
+//! shrinks or counts oversized documents, and checks the socket's pending error after the
+//! batch, so a missing daemon is one clear failure.
 
 use super::super::Loss;
 use opentelemetry_aws::xray_exporter::SegmentDocument;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// Every datagram starts with this line.
 pub(super) const HEADER: &[u8] = b"{\"format\": \"json\", \"version\": 1}\n";
 /// The daemon reads datagrams of up to 64 KB; IPv4 UDP carries at most 65,507 bytes.
 pub(super) const MAX_DATAGRAM: usize = 65_507;
 
-/// A connected UDP socket to the daemon.
+/// A connected, non-blocking UDP socket to the daemon.
 #[derive(Debug)]
 pub(super) struct Daemon {
-    socket: tokio::net::UdpSocket,
+    socket: UdpSocket,
     address: SocketAddr,
 }
 
@@ -39,28 +39,26 @@ pub(super) struct Sent {
 }
 
 impl Daemon {
-    /// Opens the socket. Must run inside the export thread's Tokio runtime.
+    /// Opens the socket: no handshake, nothing sent.
     pub(super) fn connect(address: SocketAddr) -> io::Result<Self> {
         let local: SocketAddr = match address {
             SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
             SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
         };
-        let socket = std::net::UdpSocket::bind(local)?;
+        let socket = UdpSocket::bind(local)?;
         socket.connect(address)?;
         socket.set_nonblocking(true)?;
-        Ok(Self {
-            socket: tokio::net::UdpSocket::from_std(socket)?,
-            address,
-        })
+        Ok(Self { socket, address })
     }
 
     pub(super) fn address(&self) -> SocketAddr {
         self.address
     }
 
-    /// Sends every document, one datagram each. Waits only for the socket to take a datagram
-    /// (the caller bounds the whole export with the flush deadline).
-    pub(super) async fn send(&self, documents: Vec<SegmentDocument<'_>>) -> Sent {
+    /// Sends every document, one datagram each, and never waits: a datagram the socket cannot
+    /// take at once (its send buffer full) is counted as lost. UDP sends complete in the
+    /// call, so the flush can run this on the function's own thread.
+    pub(super) fn send(&self, documents: Vec<SegmentDocument<'_>>) -> Sent {
         let mut result = Sent::default();
         let mut datagram = Vec::with_capacity(2048);
         for document in documents {
@@ -68,7 +66,7 @@ impl Daemon {
                 result.too_large += 1;
                 continue;
             }
-            match self.socket.send(&datagram).await {
+            match self.socket.send(&datagram) {
                 Ok(_) => result.sent += 1,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     result.no_daemon = true;
@@ -76,7 +74,11 @@ impl Daemon {
                 }
                 Err(e) => {
                     result.failed += 1;
-                    result.error = Some(e.to_string());
+                    result.error = Some(if e.kind() == io::ErrorKind::WouldBlock {
+                        "the socket's send buffer was full".to_owned()
+                    } else {
+                        e.to_string()
+                    });
                 }
             }
         }

@@ -52,7 +52,7 @@ pub(crate) struct XrayExporter {
 }
 
 impl XrayExporter {
-    /// Opens the UDP socket to `daemon`. Must run inside the export thread's Tokio runtime.
+    /// Opens the UDP socket to `daemon`.
     pub(crate) fn new(daemon: SocketAddr) -> std::io::Result<Self> {
         Ok(Self {
             translator: translator(),
@@ -66,7 +66,8 @@ impl XrayExporter {
     }
 
     /// Sends one document per span; `Err` counts what did not reach the daemon, and why.
-    pub(crate) async fn export(&self, mut batch: Vec<SpanData>) -> Result<(), Loss> {
+    /// Never waits: it completes in the call.
+    pub(crate) fn export(&self, mut batch: Vec<SpanData>) -> Result<(), Loss> {
         let total = batch.len();
         let refused = drop_foreign_traces(&mut batch, SystemTime::now());
         batch.iter_mut().for_each(prepare::prepare);
@@ -79,7 +80,7 @@ impl XrayExporter {
                 reason: format!("{untranslated} spans could not be made segment documents"),
             }),
         );
-        let sent = self.daemon.send(documents).await;
+        let sent = self.daemon.send(documents);
         match sent.loss(total, refused, self.daemon.address()) {
             Some(loss) => Err(loss),
             None => Ok(()),

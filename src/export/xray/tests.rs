@@ -109,15 +109,9 @@ fn export(batch: Vec<SpanData>) -> (Result<(), Loss>, Vec<Vec<u8>>) {
 }
 
 fn export_to(address: SocketAddr, batch: Vec<SpanData>) -> Result<(), Loss> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let mut exporter = XrayExporter::new(address).expect("socket");
-        exporter.set_resource(&resource());
-        exporter.export(batch).await
-    })
+    let mut exporter = XrayExporter::new(address).expect("socket");
+    exporter.set_resource(&resource());
+    exporter.export(batch)
 }
 
 /// The document of a datagram, after checking the daemon's framing.
