@@ -87,8 +87,9 @@
 //!
 //! At most 100 metrics per line (more go on further lines with the same dimensions), 100
 //! numbers per array, 30 dimensions per set; each name appears once per line (two meters
-//! with the same instrument name give two lines). An error writing stdout fails the export:
-//! the flush reports it, and the invocation goes on.
+//! with the same instrument name give two lines). All the lines of a flush are written with
+//! one `write_all` (one system call, and no log line of the function can come between them).
+//! An error writing stdout fails the export: the flush reports it, and the invocation goes on.
 //!
 //! [EMF]: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 
@@ -122,8 +123,8 @@ pub(crate) struct EmfExporter {
 /// The writer and the buffers reused from one export to the next.
 struct Output {
     writer: Box<dyn Write + Send>,
-    /// One line at a time: each is written with a single `write_all`, so that stdout's lock
-    /// keeps it whole among the function's own log lines.
+    /// Every line of an export, written with a single `write_all`: stdout's lock keeps them
+    /// whole among the function's own log lines, and the flush costs one `write` call.
     line: Vec<u8>,
     /// Histogram stand-ins.
     samples: Vec<f64>,
@@ -166,8 +167,8 @@ impl EmfExporter {
         }
         let samples: &[f64] = samples;
         let timestamp = epoch_millis(SystemTime::now());
+        line.clear();
         batch.for_each_line(|dimensions, metrics| {
-            line.clear();
             let document = Line {
                 namespace: &self.namespace,
                 timestamp,
@@ -178,10 +179,11 @@ impl EmfExporter {
             serde_json::to_writer(&mut *line, &document)
                 .map_err(|e| failure("serializing a line", &e))?;
             line.push(b'\n');
-            writer
-                .write_all(line)
-                .map_err(|e| failure("writing stdout", &e))
+            Ok(())
         })?;
+        writer
+            .write_all(line)
+            .map_err(|e| failure("writing stdout", &e))?;
         writer.flush().map_err(|e| failure("flushing stdout", &e))
     }
 

@@ -19,23 +19,30 @@ use serde_json::{Value as Json, json};
 use super::*;
 use crate::flush::SharedReader;
 
-/// What the exporter wrote, one `write_all` call per entry.
+/// What the exporter wrote, one `write` call per entry (an export is one call).
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<Vec<u8>>>>);
 
 impl Captured {
-    /// The writes since the last call, each checked to be one whole line that passes the
-    /// specification, parsed.
+    /// The lines written since the last call, each checked to be whole (every write ends
+    /// with a line break) and to pass the specification, parsed.
     fn take(&self) -> Vec<Json> {
         let writes = std::mem::take(&mut *self.0.lock().expect("capture lock"));
         writes
             .iter()
-            .map(|write| {
+            .flat_map(|write| {
                 let text = std::str::from_utf8(write).expect("UTF-8");
-                let line = text.strip_suffix('\n').expect("a write is one line");
-                spec::check(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+                let lines = text.strip_suffix('\n').expect("a write ends a line");
+                lines.split('\n').map(|line| {
+                    spec::check(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+                })
             })
             .collect()
+    }
+
+    /// How many `write` calls were made since the last [`take`](Self::take).
+    fn writes(&self) -> usize {
+        self.0.lock().expect("capture lock").len()
     }
 }
 
@@ -98,11 +105,13 @@ impl Fixture {
         self.provider.meter("lambda-otel-test")
     }
 
-    /// Collects and exports as the flush does; the lines written.
+    /// Collects and exports as the flush does; the lines written, which are written at once
+    /// (one `write` call: one system call per flush, and nothing can come between them).
     fn export(&self) -> Vec<Json> {
         let mut metrics = ResourceMetrics::default();
         self.reader.collect(&mut metrics).expect("collect");
         poll_once(self.exporter.export(&metrics)).expect("export succeeds");
+        assert!(self.captured.writes() <= 1, "one write per export");
         self.captured.take()
     }
 }
