@@ -33,9 +33,9 @@ impl Captured {
             .flat_map(|write| {
                 let text = std::str::from_utf8(write).expect("UTF-8");
                 let lines = text.strip_suffix('\n').expect("a write ends a line");
-                lines.split('\n').map(|line| {
-                    spec::check(line).unwrap_or_else(|e| panic!("{e}: {line}"))
-                })
+                lines
+                    .split('\n')
+                    .map(|line| spec::check(line).unwrap_or_else(|e| panic!("{e}: {line}")))
             })
             .collect()
     }

@@ -2,14 +2,17 @@
 //! it is translated (the narrowest point: the translator itself is used as it is).
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
-use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::attribute::{
-    HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT, URL_FULL,
-    URL_PATH, URL_QUERY, URL_SCHEME,
+    CLIENT_ADDRESS, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL, URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
-use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
+use opentelemetry_semantic_conventions::resource::{
+    AWS_LOG_GROUP_ARNS, AWS_LOG_GROUP_NAMES, CLOUD_PLATFORM, CLOUD_PROVIDER, SERVICE_NAME,
+    TELEMETRY_SDK_LANGUAGE, TELEMETRY_SDK_NAME, TELEMETRY_SDK_VERSION,
+};
 use std::borrow::Cow;
 
 /// X-Ray's longest segment name.
@@ -26,25 +29,30 @@ const MAX_NAME_CHARS: usize = 200;
 ///    SERVER spans only, is given as `url.full`.
 /// 2. **A root span is a segment**, whatever its kind: a subsegment needs a parent, and the
 ///    translator would send a CONSUMER root (an SQS batch with no parent) as an orphan.
-/// 3. **No `sql` block on HTTP spans**, and **`error` for 4xx responses**: see
-///    [`is_database`] and [`http_error`].
+/// 3. **No `sql` block on HTTP spans**, **`error` for 4xx responses**, and **`http` strings
+///    within 250 bytes**: see [`is_database`], [`http_error`] and [`cap_http_field`]. An end
+///    time before the start (a wall clock stepped back) becomes the start.
 /// 4. **Names X-Ray takes.** Names are 1 to 200 letters, digits, spaces and the symbols
 ///    `_.:/%&#=+\-@`; the translator drops a span with any other name (a route such as
 ///    `GET /users/{id}`, a name with parentheses). Other characters become `_`, and the name
 ///    is cut to 200 characters.
 pub(super) fn prepare(span: &mut SpanData) {
-    let root = span.parent_span_id == SpanId::INVALID;
-    if root {
+    if span.span_kind == SpanKind::Server
+        && let Some(url) = full_url(&span.attributes)
+    {
+        span.attributes.push(KeyValue::new(URL_FULL, url));
+    }
+    if span.parent_span_id == SpanId::INVALID {
         span.span_kind = SpanKind::Server;
     } else if span.parent_span_is_remote && span.span_kind == SpanKind::Server {
         span.span_kind = SpanKind::Internal;
-        if let Some(url) = full_url(&span.attributes) {
-            span.attributes.push(KeyValue::new(URL_FULL, url));
-        }
     }
     if !is_database(&span.attributes) {
         span.attributes
             .retain(|kv| !matches!(kv.key.as_str(), SERVER_ADDRESS | SERVER_PORT));
+    }
+    for kv in &mut span.attributes {
+        cap_http_field(kv);
     }
     if span.status == Status::Unset && http_error(&span.attributes) {
         span.status = Status::error("");
@@ -52,6 +60,36 @@ pub(super) fn prepare(span: &mut SpanData) {
     if let Cow::Owned(name) = xray_name(&span.name) {
         span.name = Cow::Owned(name);
     }
+    // A wall clock stepped back mid-span; X-Ray refuses an end before the start.
+    span.end_time = span.end_time.max(span.start_time);
+}
+
+/// The `http` block's strings are at most 250 bytes, and the translator drops the whole span
+/// for a longer one (a URL with a long query string): cut them, on a character boundary.
+fn cap_http_field(kv: &mut KeyValue) {
+    const MAX: usize = 250;
+    const HTTP_FIELDS: [&str; 8] = [
+        URL_FULL,
+        "http.url",
+        HTTP_REQUEST_METHOD,
+        "http.method",
+        USER_AGENT_ORIGINAL,
+        "http.user_agent",
+        CLIENT_ADDRESS,
+        "http.client_ip",
+    ];
+    let Value::String(value) = &kv.value else {
+        return;
+    };
+    if value.as_str().len() <= MAX || !HTTP_FIELDS.contains(&kv.key.as_str()) {
+        return;
+    }
+    let text = value.as_str();
+    let end = (0..=MAX)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    kv.value = Value::from(text[..end].to_owned());
 }
 
 /// The translator writes `sql.url` from `server.address` on every subsegment, an HTTP one
@@ -72,32 +110,39 @@ fn http_error(attributes: &[KeyValue]) -> bool {
     })
 }
 
-/// The resource with a `service.name` X-Ray takes as a segment name (root segments are named
-/// after the service).
+/// What the translator reads from the resource: the service name (segment names), the cloud
+/// (`origin`), the SDK (`aws.xray.sdk`) and the log groups (`aws.cloudwatch_logs`). The rest of
+/// the resource (`faas.instance`, `faas.max_memory`, ...) would go into the metadata of every
+/// document, which Lambda's own function segment already describes.
+const RESOURCE_KEYS: [&str; 8] = [
+    SERVICE_NAME,
+    CLOUD_PROVIDER,
+    CLOUD_PLATFORM,
+    TELEMETRY_SDK_NAME,
+    TELEMETRY_SDK_LANGUAGE,
+    TELEMETRY_SDK_VERSION,
+    AWS_LOG_GROUP_NAMES,
+    AWS_LOG_GROUP_ARNS,
+];
+
+/// The resource the translator gets: the attributes of [`RESOURCE_KEYS`], with a
+/// `service.name` X-Ray takes as a segment name (root segments are named after the service).
 pub(super) fn resource(resource: &Resource) -> Resource {
-    let service = Key::from_static_str(SERVICE_NAME);
-    let name = match resource.get(&service) {
-        Some(Value::String(name)) => name,
-        _ => return resource.clone(),
-    };
-    match xray_name(name.as_str()) {
-        Cow::Borrowed(_) => resource.clone(),
-        Cow::Owned(fixed) => {
-            let attributes = resource.iter().map(|(k, v)| {
-                let value = if *k == service {
-                    Value::from(fixed.clone())
-                } else {
-                    v.clone()
-                };
-                KeyValue::new(k.clone(), value)
-            });
-            let mut builder = Resource::builder_empty().with_attributes(attributes);
-            if let Some(url) = resource.schema_url() {
-                builder = builder.with_schema_url(Vec::<KeyValue>::new(), url.to_owned());
-            }
-            builder.build()
-        }
-    }
+    let attributes = resource
+        .iter()
+        .filter(|(k, _)| RESOURCE_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| {
+            let value = match (k.as_str(), v) {
+                (SERVICE_NAME, Value::String(name)) => {
+                    Value::from(xray_name(name.as_str()).into_owned())
+                }
+                _ => v.clone(),
+            };
+            KeyValue::new(k.clone(), value)
+        });
+    Resource::builder_empty()
+        .with_attributes(attributes)
+        .build()
 }
 
 /// `name` within X-Ray's rules; borrowed when it already is.
@@ -181,21 +226,18 @@ mod tests {
     }
 
     #[test]
-    fn a_service_name_x_ray_would_refuse_is_made_valid_in_the_resource() {
+    fn the_translator_gets_what_it_reads_of_the_resource_and_a_valid_service_name() {
         let original = Resource::builder_empty()
             .with_attributes([
                 KeyValue::new(SERVICE_NAME, "orders (prod)"),
-                KeyValue::new("faas.name", "orders"),
+                KeyValue::new(CLOUD_PLATFORM, "aws_lambda"),
+                KeyValue::new("faas.instance", "2026/11/29/[$LATEST]abc"),
             ])
             .build();
         let fixed = resource(&original);
-        assert_eq!(
-            fixed.get(&Key::from_static_str(SERVICE_NAME)),
-            Some(Value::from("orders _prod_"))
-        );
-        assert_eq!(
-            fixed.get(&Key::from_static_str("faas.name")),
-            Some(Value::from("orders"))
-        );
+        let get = |key: &'static str| fixed.get(&opentelemetry::Key::from_static_str(key));
+        assert_eq!(get(SERVICE_NAME), Some(Value::from("orders _prod_")));
+        assert_eq!(get(CLOUD_PLATFORM), Some(Value::from("aws_lambda")));
+        assert_eq!(get("faas.instance"), None);
     }
 }

@@ -275,6 +275,26 @@ fn client_errors_are_errors_server_errors_and_failures_are_faults_with_their_cau
 }
 
 #[test]
+fn a_url_over_x_rays_250_bytes_is_cut_not_the_span_dropped() {
+    let trace = trace_id();
+    let mut long = http_invocation(trace, 200);
+    let query = format!("player={}", "é".repeat(200));
+    for kv in &mut long.attributes {
+        if kv.key.as_str() == "url.query" {
+            kv.value = query.clone().into();
+        }
+    }
+    let (result, datagrams) = export(vec![long]);
+    assert_eq!(result, Ok(()));
+    let url = document(&datagrams[0])["http"]["request"]["url"].clone();
+    let url = url.as_str().expect("a URL");
+    assert!(
+        url.len() <= 250 && url.starts_with("https://r3pmxmplak"),
+        "{url}"
+    );
+}
+
+#[test]
 fn names_x_ray_would_refuse_still_reach_it() {
     let trace = trace_id();
     let mut route = http_invocation(trace, 200);
