@@ -357,3 +357,34 @@ async fn a_caller_trace_id_x_ray_refuses_becomes_a_link_and_lambdas_trace_the_pa
     let invocation = invocation_document(&documents, "w3c");
     assert_eq!(invocation.parent_id(), Some(parent.as_str()));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn nothing_is_sent_for_an_invocation_already_past_its_deadline() {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    let past_ms = u64::try_from(now_ms).expect("fits") - 1_000;
+    let (late, late_root, _) = lambda_header(1, true);
+    let (on_time, on_time_root, _) = lambda_header(2, true);
+    let invocations = vec![
+        Invocation::new("late", roll_event("Alice", "/rolldice", None))
+            .with_xray(&late)
+            .with_deadline_ms(past_ms),
+        Invocation::new("on-time", roll_event("Bob", "/rolldice", None)).with_xray(&on_time),
+    ];
+    let (function, daemon) = start(invocations, |b| b);
+    function.run(dice);
+    function.wait_for_next_polls(3).await;
+    daemon.assert_no_violations();
+    // Lambda has already ended it: its spans are counted as lost, never sent late.
+    assert!(
+        daemon.documents().iter().all(|d| d.trace_id() != late_root),
+        "{}",
+        daemon.describe()
+    );
+    let sent = daemon.assert_arrived_before_next_poll(3, "the next invocation", |d| {
+        d.trace_id() == on_time_root
+    });
+    assert_eq!(sent.len(), 2);
+}

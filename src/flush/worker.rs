@@ -193,10 +193,16 @@ impl Worker {
         let shape = Shape::from(&batch);
         match &self.route {
             Route::Inline(inline) => {
+                // As on the thread: nothing starts past the deadline (the invocation's). Once
+                // started, nothing here waits: the export's cost is its CPU time, bounded by
+                // the buffers' size. An export that would wait is reported as one that missed
+                // the deadline.
+                if deadline <= Instant::now() {
+                    reply.send(ExportReport::failed(shape, ExportFailure::Timeout));
+                    return;
+                }
                 let mut inline = inline.lock().unwrap_or_else(|p| p.into_inner());
                 let Inline { exporters, rm } = &mut *inline;
-                // Nothing here waits, so there is no deadline to enforce; an export that
-                // would wait is reported as one that missed it.
                 let report = export(exporters, rm, batch, None)
                     .now_or_never()
                     .unwrap_or_else(|| ExportReport::failed(shape, ExportFailure::Timeout));
