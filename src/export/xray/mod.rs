@@ -3,7 +3,8 @@
 //! With Active tracing, Lambda runs the X-Ray daemon in every execution environment and sets
 //! `AWS_XRAY_DAEMON_ADDRESS`. The daemon takes segment documents over UDP with no credentials
 //! and forwards them to X-Ray itself, so exporting is one `send` per span: no HTTP exchange,
-//! no collector, nothing to wait for but the socket.
+//! no collector, nothing to wait for. The export completes in the call, so the flush runs it
+//! on the function's own thread (no export thread) unless another signal exports OTLP.
 //!
 //! Translation is opentelemetry-aws's [`SegmentTranslator`]: SERVER spans become segments,
 //! the others subsegments; `http` (method, URL, status), `error` (4xx), `fault` (5xx and
@@ -15,7 +16,10 @@
 //!   filter expressions such as `annotation.faas_coldstart = true`; every other attribute is
 //!   metadata;
 //! - [`prepare`] fixes what the translator gets wrong for Lambda (the invocation span as a
-//!   subsegment of Lambda's function segment, names X-Ray would refuse), see there;
+//!   subsegment of Lambda's function segment, roots as segments, names and `http` strings X-Ray
+//!   would refuse, `sql` blocks on HTTP spans, `error` for 4xx), see there; the translator gets
+//!   only the resource attributes it reads, so documents do not repeat the whole resource;
+//! - metadata goes under the `default` namespace, as X-Ray's schema has it (see [`daemon`]);
 //! - trace ids: X-Ray refuses a trace id that does not start with a recent epoch second. New
 //!   traces use X-Ray's id generator, a parent with a foreign (W3C random) trace id becomes a
 //!   link at span start (see [`crate::config::Exporter::Xray`]); a span that still has one is
