@@ -16,6 +16,8 @@ use std::time::Duration;
 /// The timeout of the background export a full batch (512 spans) starts; that export goes
 /// nowhere, see [`Invocations::take_spans`].
 const EXPORT_TIMEOUT: Duration = Duration::from_millis(200);
+/// The buffer's cap, the default of `OTEL_BSP_MAX_QUEUE_SIZE`.
+const QUEUE_SIZE: usize = 2048;
 
 /// Not part of the API: for the crate's benchmarks.
 ///
@@ -50,7 +52,7 @@ impl Invocations {
             .build()
             .map_err(Error::Thread)?;
         let worker = Worker::spawn(Exporters::default(), runtime).map_err(Error::Thread)?;
-        let spans = Buffer::new(worker, EXPORT_TIMEOUT);
+        let spans = Buffer::new(worker, EXPORT_TIMEOUT, QUEUE_SIZE, Arc::default());
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
         let provider = SdkTracerProvider::builder()
             .with_sampler(LambdaSampler(sampler))
@@ -89,7 +91,7 @@ impl Invocations {
     /// exporting them. Take them at least every 512 spans: a buffer that reaches 512 hands
     /// them to its export thread, which drops them.
     pub fn take_spans(&self) -> Vec<SpanData> {
-        self.spans.take()
+        self.spans.take().0
     }
 
     /// The tracer provider the spans go to, for

@@ -21,7 +21,7 @@ pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + 
 pub(crate) type SpanExportFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Loss>> + Send + 'a>>;
 
 /// A span exporter the export thread can hold without knowing its type.
-pub(crate) trait ExportSpans: Send {
+pub(crate) trait ExportSpans: Send + Sync {
     fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }
@@ -57,7 +57,7 @@ impl ExportSpans for crate::export::xray::XrayExporter {
 }
 
 /// A [`LogExporter`] the export thread can hold without knowing its type.
-pub(crate) trait ExportLogs: Send {
+pub(crate) trait ExportLogs: Send + Sync {
     fn export<'a>(&'a self, batch: LogBatch<'a>) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }
@@ -73,7 +73,7 @@ impl<E: LogExporter + 'static> ExportLogs for E {
 }
 
 /// A [`PushMetricExporter`] the export thread can hold without knowing its type.
-pub(crate) trait ExportMetrics: Send {
+pub(crate) trait ExportMetrics: Send + Sync {
     fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }

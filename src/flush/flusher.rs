@@ -1,8 +1,9 @@
 //! The per-invocation flush, awaited by the layer.
 
-use super::batch::{Batch, Buffer, LogEntry};
-use super::report::Reporter;
-use super::worker::{ExportFailure, ExportReport, Reply, Worker};
+use super::batch::{Batch, LogEntry};
+use super::buffer::Buffer;
+use super::report::{ExportFailure, ExportReport, Reporter};
+use super::worker::{Reply, Worker};
 use crate::config::Signal;
 use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
@@ -25,14 +26,15 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    pub(crate) fn new(worker: Worker, timeout: Duration) -> Self {
+    /// `reporter` is the one the buffers report their background exports to.
+    pub(crate) fn new(worker: Worker, timeout: Duration, reporter: Arc<Reporter>) -> Self {
         Self {
             spans: None,
             logs: None,
             metrics: false,
             worker,
             timeout,
-            reporter: Arc::default(),
+            reporter,
         }
     }
 
@@ -53,11 +55,21 @@ impl Flusher {
     }
 
     fn take(&self) -> Batch {
-        Batch {
-            spans: self.spans.as_ref().map(|b| b.take()).unwrap_or_default(),
-            logs: self.logs.as_ref().map(|b| b.take()).unwrap_or_default(),
+        let mut batch = Batch {
             metrics: self.metrics,
+            ..Batch::default()
+        };
+        if let Some(buffer) = &self.spans {
+            let (spans, held) = buffer.take();
+            batch.spans = spans;
+            batch.held.push(held);
         }
+        if let Some(buffer) = &self.logs {
+            let (logs, held) = buffer.take();
+            batch.logs = logs;
+            batch.held.push(held);
+        }
+        batch
     }
 
     /// Hands everything buffered to the export thread, to be exported before the flush
@@ -82,14 +94,22 @@ impl Flusher {
     }
 
     /// Exports everything buffered and stops the export thread, blocking the calling thread
-    /// for at most `timeout`: for shutdown, off the executor.
+    /// for at most `timeout`: for shutdown, off the executor. Every loss the quiet period of
+    /// the warnings kept back is reported before it returns.
     pub(crate) fn shutdown_blocking(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
         let batch = self.take();
-        if !batch.is_empty() {
-            let report = self.worker.export_blocking(batch, timeout / 2);
-            self.report(&report);
-        }
-        self.worker.shutdown(timeout / 2)
+        let report = if batch.is_empty() {
+            ExportReport::default()
+        } else {
+            self.worker.export_blocking(batch, timeout / 2)
+        };
+        self.report(&report);
+        let stopped = self
+            .worker
+            .shutdown(timeout.saturating_sub(start.elapsed()));
+        self.reporter.final_report();
+        stopped
     }
 
     fn report(&self, report: &ExportReport) {

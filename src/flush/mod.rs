@@ -24,6 +24,7 @@
 //! Failures are logged through `tracing` at most once a minute, with a count of the rest.
 
 mod batch;
+mod buffer;
 mod exporters;
 mod flusher;
 mod processor;
@@ -31,9 +32,10 @@ mod reader;
 mod report;
 mod worker;
 
-pub(crate) use batch::Buffer;
+pub(crate) use buffer::Buffer;
 pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};
 pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
 pub(crate) use reader::SharedReader;
+pub(crate) use report::Reporter;
 pub(crate) use worker::Worker;

@@ -1,7 +1,8 @@
 //! The span and log processors installed in the providers: buffer in memory, export when the
 //! layer says so. No timer thread: a frozen process runs no timers.
 
-use super::batch::{Buffer, LogEntry};
+use super::batch::LogEntry;
+use super::buffer::Buffer;
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
@@ -9,7 +10,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn sdk_result(result: Result<(), super::worker::ExportFailure>) -> OTelSdkResult {
+fn sdk_result(result: Result<(), super::report::ExportFailure>) -> OTelSdkResult {
     result.map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
 }
 

@@ -1,10 +1,97 @@
-//! Export failures, reported without flooding the function's logs.
+//! What became of an export, and the reporting of failures without flooding the function's
+//! logs.
 
-use super::worker::ExportFailure;
+use super::batch::Batch;
 use crate::config::Signal;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Why an export did not reach the backend; the number is the items lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ExportFailure {
+    /// The deadline passed first (collector slow, unreachable or not answering).
+    Timeout(usize),
+    /// The exporter returned an error (refused connection, HTTP error status...).
+    Failed(usize, String),
+    /// The export thread is gone.
+    WorkerGone(usize),
+    /// Items were dropped because the buffer was full (the exports could not keep up).
+    BufferFull(usize),
+}
+
+impl ExportFailure {
+    pub(crate) fn lost(&self) -> usize {
+        match self {
+            Self::Timeout(n) | Self::Failed(n, _) | Self::WorkerGone(n) | Self::BufferFull(n) => *n,
+        }
+    }
+}
+
+impl std::fmt::Display for ExportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout(_) => f.write_str("the export did not finish before its deadline"),
+            Self::Failed(_, e) => write!(f, "the exporter failed: {e}"),
+            Self::WorkerGone(_) => f.write_str("the export thread has stopped"),
+            Self::BufferFull(_) => f.write_str("the buffer was full"),
+        }
+    }
+}
+
+/// The outcome of one signal's share of an export: the items exported.
+pub(crate) type ExportResult = Result<usize, ExportFailure>;
+
+/// The outcome of an export job, per signal; `None` for a signal the job did not carry.
+#[derive(Debug, Default)]
+pub(crate) struct ExportReport {
+    pub spans: Option<ExportResult>,
+    pub logs: Option<ExportResult>,
+    pub metrics: Option<ExportResult>,
+}
+
+impl ExportReport {
+    /// Every signal of `batch` failed the same way (no export thread, no answer in time).
+    pub(crate) fn failed(shape: Shape, failure: fn(usize) -> ExportFailure) -> Self {
+        let part = |n: usize, carried: bool| carried.then(|| Err(failure(n)));
+        Self {
+            spans: part(shape.spans, shape.spans > 0),
+            logs: part(shape.logs, shape.logs > 0),
+            metrics: part(1, shape.metrics),
+        }
+    }
+
+    pub(crate) fn failures(&self) -> impl Iterator<Item = (Signal, &ExportFailure)> {
+        [
+            (Signal::Traces, &self.spans),
+            (Signal::Logs, &self.logs),
+            (Signal::Metrics, &self.metrics),
+        ]
+        .into_iter()
+        .filter_map(|(signal, result)| match result {
+            Some(Err(failure)) => Some((signal, failure)),
+            _ => None,
+        })
+    }
+}
+
+/// How much a batch carries, kept to report on it once it is gone.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    spans: usize,
+    logs: usize,
+    metrics: bool,
+}
+
+impl From<&Batch> for Shape {
+    fn from(batch: &Batch) -> Self {
+        Self {
+            spans: batch.spans.len(),
+            logs: batch.logs.len(),
+            metrics: batch.metrics,
+        }
+    }
+}
 
 /// At most one warning per this period; the rest are counted into the next one.
 const QUIET_PERIOD: Duration = Duration::from_secs(60);
@@ -84,6 +171,35 @@ impl Reporter {
         );
         state.last_warning = Some(now);
         state.suppressed = 0;
+    }
+
+    /// Reports every failure of `report`; a report with none is a success.
+    pub(crate) fn report(&self, report: &ExportReport) {
+        let mut failed = false;
+        for (signal, failure) in report.failures() {
+            failed = true;
+            self.failure(signal, failure);
+        }
+        if !failed {
+            self.success();
+        }
+    }
+
+    /// At shutdown: what the quiet period kept back is said now, whatever the period, so no
+    /// loss goes unreported when the process ends.
+    pub(crate) fn final_report(&self) {
+        let state = self.lock();
+        if state.suppressed == 0 || state.lost == Lost::default() {
+            return;
+        }
+        tracing::warn!(
+            target: "lambda_otel",
+            failures = state.suppressed,
+            lost_spans = state.lost.spans,
+            lost_log_records = state.lost.log_records,
+            lost_metric_exports = state.lost.metric_exports,
+            "telemetry export failures since the last warning, at shutdown"
+        );
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -1,9 +1,17 @@
-//! Where exports run: the export thread, which owns the exporters and runs each export to its
-//! deadline, or, when no exporter ever waits on the network, the caller's own thread.
+//! Where exports run: the export thread, which owns the exporters and runs every export at
+//! once, each to its own deadline; or, when no exporter ever waits on the network, the
+//! caller's own thread.
+//!
+//! On the thread, jobs never queue behind each other: a flush is bounded by its own deadline
+//! whatever else is under way (a background export of a long invocation, another invocation's
+//! flush under `run_concurrent`). A flush also waits, within that same deadline, for the
+//! background exports started before it, and cuts off (and counts as lost) those still
+//! running at its deadline: nothing is left half-sent when the runtime asks for the next event
+//! and Lambda may freeze the process.
 
 use super::batch::{Batch, LogEntry};
 use super::exporters::{Exporters, MetricsExport};
-use crate::config::Signal;
+use super::report::{ExportFailure, ExportReport, ExportResult, Reporter, Shape};
 use crate::export::Loss;
 use futures_util::FutureExt as _;
 use opentelemetry::InstrumentationScope;
@@ -14,93 +22,8 @@ use opentelemetry_sdk::metrics::reader::MetricReader as _;
 use std::future::Future;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
-
-/// Why an export did not reach the backend; the number is the items lost.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ExportFailure {
-    /// The deadline passed first (collector slow, unreachable or not answering).
-    Timeout(usize),
-    /// The exporter returned an error (refused connection, HTTP error status...).
-    Failed(usize, String),
-    /// The export thread is gone.
-    WorkerGone(usize),
-    /// Items were dropped because the buffer was full (the exports could not keep up).
-    BufferFull(usize),
-}
-
-impl ExportFailure {
-    pub(crate) fn lost(&self) -> usize {
-        match self {
-            Self::Timeout(n) | Self::Failed(n, _) | Self::WorkerGone(n) | Self::BufferFull(n) => *n,
-        }
-    }
-}
-
-impl std::fmt::Display for ExportFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Timeout(_) => f.write_str("the export did not finish before its deadline"),
-            Self::Failed(_, e) => write!(f, "the exporter failed: {e}"),
-            Self::WorkerGone(_) => f.write_str("the export thread has stopped"),
-            Self::BufferFull(_) => f.write_str("the buffer was full"),
-        }
-    }
-}
-
-/// The outcome of one signal's share of an export: the items exported.
-pub(crate) type ExportResult = Result<usize, ExportFailure>;
-
-/// The outcome of an export job, per signal; `None` for a signal the job did not carry.
-#[derive(Debug, Default)]
-pub(crate) struct ExportReport {
-    pub spans: Option<ExportResult>,
-    pub logs: Option<ExportResult>,
-    pub metrics: Option<ExportResult>,
-}
-
-impl ExportReport {
-    /// Every signal of `batch` failed the same way (no export thread, no answer in time).
-    fn failed(shape: Shape, failure: fn(usize) -> ExportFailure) -> Self {
-        let part = |n: usize, carried: bool| carried.then(|| Err(failure(n)));
-        Self {
-            spans: part(shape.spans, shape.spans > 0),
-            logs: part(shape.logs, shape.logs > 0),
-            metrics: part(1, shape.metrics),
-        }
-    }
-
-    pub(crate) fn failures(&self) -> impl Iterator<Item = (Signal, &ExportFailure)> {
-        [
-            (Signal::Traces, &self.spans),
-            (Signal::Logs, &self.logs),
-            (Signal::Metrics, &self.metrics),
-        ]
-        .into_iter()
-        .filter_map(|(signal, result)| match result {
-            Some(Err(failure)) => Some((signal, failure)),
-            _ => None,
-        })
-    }
-}
-
-/// How much a batch carries, kept to report on it once it is gone.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    spans: usize,
-    logs: usize,
-    metrics: bool,
-}
-
-impl From<&Batch> for Shape {
-    fn from(batch: &Batch) -> Self {
-        Self {
-            spans: batch.spans.len(),
-            logs: batch.logs.len(),
-            metrics: batch.metrics,
-        }
-    }
-}
+use tokio::sync::{mpsc as queue, oneshot};
+use tokio::task::JoinHandle;
 
 /// Where the answer to a job goes.
 pub(crate) enum Reply {
@@ -108,8 +31,9 @@ pub(crate) enum Reply {
     Async(oneshot::Sender<ExportReport>),
     /// Waited for by a blocking caller (`force_flush`, shutdown).
     Blocking(mpsc::SyncSender<ExportReport>),
-    /// Nobody waits: a full buffer exported in the background during a long invocation.
-    Detached,
+    /// Nobody waits: a full buffer exported in the background during a long invocation. Its
+    /// failures go to the reporter like any other.
+    Detached(Arc<Reporter>),
 }
 
 impl Reply {
@@ -118,7 +42,7 @@ impl Reply {
         match self {
             Self::Async(tx) => drop(tx.send(report)),
             Self::Blocking(tx) => drop(tx.send(report)),
-            Self::Detached => {}
+            Self::Detached(reporter) => reporter.report(&report),
         }
     }
 }
@@ -144,7 +68,7 @@ pub(crate) struct Worker {
 #[derive(Debug, Clone)]
 enum Route {
     /// The export thread.
-    Thread(mpsc::Sender<Job>),
+    Thread(queue::UnboundedSender<Job>),
     /// The caller's thread: every exporter completes in the call (a UDP send to the X-Ray
     /// daemon, a write to stdout), so a thread hop would only add its cost, twice.
     Inline(Arc<Mutex<Inline>>),
@@ -169,7 +93,9 @@ impl Worker {
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
     ) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel();
+        // Unbounded, yet bounded by count: every export job holds its items' place in their
+        // buffer's cap, and a flush is awaited before the next one starts.
+        let (tx, rx) = queue::unbounded_channel();
         std::thread::Builder::new()
             .name("lambda-otel-export".into())
             .spawn(move || run(exporters, runtime, rx))?;
@@ -210,7 +136,7 @@ impl Worker {
                 reply.send(report);
             }
             Route::Thread(tx) => {
-                if let Err(mpsc::SendError(job)) = tx.send(Job::Export {
+                if let Err(queue::error::SendError(job)) = tx.send(Job::Export {
                     batch,
                     deadline,
                     reply,
@@ -248,24 +174,92 @@ impl Worker {
     }
 }
 
-fn run(exporters: Exporters, runtime: tokio::runtime::Runtime, jobs: mpsc::Receiver<Job>) {
-    // Reused from one collection to the next: the SDK refills it in place.
+/// A background export under way, and what it carries (to count it if it is cut off).
+struct Background {
+    task: JoinHandle<()>,
+    shape: Shape,
+    reporter: Arc<Reporter>,
+}
+
+fn run(
+    exporters: Exporters,
+    runtime: tokio::runtime::Runtime,
+    mut jobs: queue::UnboundedReceiver<Job>,
+) {
+    let exporters = Arc::new(exporters);
+    runtime.block_on(async move {
+        let mut background: Vec<Background> = Vec::new();
+        while let Some(job) = jobs.recv().await {
+            let (batch, deadline, reply) = match job {
+                Job::Export {
+                    batch,
+                    deadline,
+                    reply,
+                } => (batch, tokio::time::Instant::from_std(deadline), reply),
+                Job::Shutdown { timeout, reply } => {
+                    exporters.shutdown(timeout);
+                    let _ = reply.send(());
+                    return;
+                }
+            };
+            background.retain(|b| !b.task.is_finished());
+            let exporters = Arc::clone(&exporters);
+            if let Reply::Detached(reporter) = &reply {
+                let (shape, reporter) = (Shape::from(&batch), Arc::clone(reporter));
+                let task = tokio::spawn(exported(exporters, batch, deadline, reply));
+                background.push(Background {
+                    task,
+                    shape,
+                    reporter,
+                });
+            } else {
+                let before = std::mem::take(&mut background);
+                tokio::spawn(async move {
+                    let report = export_owned(&exporters, batch, Some(deadline)).await;
+                    settle(before, deadline).await;
+                    reply.send(report);
+                });
+            }
+        }
+    });
+}
+
+/// One job's export, its answer sent where it goes.
+async fn exported(
+    exporters: Arc<Exporters>,
+    batch: Batch,
+    deadline: tokio::time::Instant,
+    reply: Reply,
+) {
+    reply.send(export_owned(&exporters, batch, Some(deadline)).await);
+}
+
+/// [`export`] with a metrics buffer of its own: exports run side by side.
+async fn export_owned(
+    exporters: &Exporters,
+    batch: Batch,
+    deadline: Option<tokio::time::Instant>,
+) -> ExportReport {
     let mut rm = ResourceMetrics::default();
-    while let Ok(job) = jobs.recv() {
-        match job {
-            Job::Export {
-                batch,
-                deadline,
-                reply,
-            } => {
-                let deadline = Some(tokio::time::Instant::from_std(deadline));
-                reply.send(runtime.block_on(export(&exporters, &mut rm, batch, deadline)));
-            }
-            Job::Shutdown { timeout, reply } => {
-                exporters.shutdown(timeout);
-                let _ = reply.send(());
-                break;
-            }
+    export(exporters, &mut rm, batch, deadline).await
+}
+
+/// Waits for the background exports started before a flush, until its deadline; those still
+/// running then are cut off, and what they carried is counted as lost.
+async fn settle(background: Vec<Background>, deadline: tokio::time::Instant) {
+    for Background {
+        mut task,
+        shape,
+        reporter,
+    } in background
+    {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_ok() {
+            continue;
+        }
+        task.abort();
+        // A task that finished between the timeout and the abort has reported itself.
+        if task.await.is_err() {
+            reporter.report(&ExportReport::failed(shape, ExportFailure::Timeout));
         }
     }
 }
@@ -283,6 +277,7 @@ async fn export(
         spans,
         logs,
         metrics: collect,
+        held: _held,
     } = batch;
     let collected = match (&exporters.metrics, collect) {
         (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),

@@ -151,7 +151,7 @@ where
                 finished.record(&invocation, this.on_response);
                 if shared.flush_mode == FlushMode::BeforeResponse {
                     invocation.end(shared.metrics.as_ref());
-                    *this.flush = shared.start_flush(&invocation);
+                    *this.flush = shared.start_flush_before_response(&invocation);
                 }
             }
             *this.finished = Some(finished);

@@ -1,0 +1,113 @@
+//! The flush's bounds hold whatever else is under way: behind background exports of a long
+//! invocation, with a collector that never answers, and with invocations running side by side
+//! (`run_concurrent`, Lambda Managed Instances).
+
+mod common;
+
+use common::function::{Function, event};
+use common::otlp::Behaviour;
+use common::runtime_api::Invocation;
+use common::timeline::TimelineEvent;
+use lambda_otel::FlushMode;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// 600 spans: past the 512 that start a background export in the middle of the invocation.
+async fn many_spans(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    for i in 0..600 {
+        tracing::info_span!("step", i).in_scope(|| ());
+    }
+    Ok(json!({"statusCode": 200, "body": "done"}))
+}
+
+/// An invocation whose deadline is a second away.
+fn due_in_a_second() -> Invocation {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis();
+    let deadline = u64::try_from(now_ms).expect("fits") + 1_000;
+    Invocation::new("long", event("apigw-v2-roll.json")).with_deadline_ms(deadline)
+}
+
+/// With a 60 s flush timeout and a collector that never answers, only the invocation's
+/// deadline can end the flush, background exports included: if anything waited for the
+/// timeout, the harness would give up waiting for the next poll long before.
+async fn bounded_by_the_deadline(mode: FlushMode) -> Function {
+    let function = Function::start(vec![due_in_a_second()], Behaviour::NeverAnswer, |b| {
+        b.with_flush_timeout(Duration::from_secs(60))
+            .with_flush_mode(mode)
+    });
+    function.run(many_spans);
+    function.wait_for_next_polls(2).await;
+    function
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_response_the_next_event_is_asked_for_by_the_deadline_behind_background_exports() {
+    let function = bounded_by_the_deadline(FlushMode::AfterResponse).await;
+    let response = function.position(|e| e.is_outcome_for("long"), "the response");
+    let next = function.position(|e| e.is_next_poll(2), "the next poll");
+    assert!(response < next);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn before_response_the_response_is_posted_by_the_deadline_behind_background_exports() {
+    let function = bounded_by_the_deadline(FlushMode::BeforeResponse).await;
+    let events = function.timeline.events();
+    assert!(
+        events.iter().any(|e| matches!(e,
+            TimelineEvent::ResponsePosted { request_id, .. } if request_id == "long")),
+        "{}",
+        function.timeline.describe()
+    );
+}
+
+/// Each invocation's own work, tagged with its request id.
+async fn tagged(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let id = event.context.request_id.clone();
+    tracing::info_span!("work", request = %id).in_scope(|| ());
+    Ok(json!({"id": id}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_invocations_side_by_side_each_get_their_spans_out() {
+    const N: usize = 32;
+    let invocations: Vec<_> = (0..N)
+        .map(|i| Invocation::new(format!("req-{i}"), br#"{"n":1}"#.to_vec()))
+        .collect();
+    // SAFETY: one test per process (cargo-nextest), before the runtime reads its config.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", N.to_string()) };
+    let function = Function::start(invocations, Behaviour::Ok, |b| b);
+    let otel = function.telemetry.layer();
+    tokio::spawn(
+        Runtime::new(otel.wrap(service_fn(tagged)))
+            .layer(otel)
+            .run_concurrent(),
+    );
+    let timeline = function.timeline.clone();
+    tokio::task::spawn_blocking(move || {
+        timeline.wait_for_outcomes(N);
+        timeline.wait_for_spans(2 * N);
+    })
+    .await
+    .expect("the waits");
+    let spans = function.spans();
+    let mut ids = HashSet::new();
+    for i in 0..N {
+        let request_id = format!("req-{i}");
+        let (_, invocation) = function.invocation_span(&request_id);
+        let work: Vec<_> = spans
+            .iter()
+            .filter(|(_, s)| s.name == "work" && s.attr_str("request") == Some(&request_id))
+            .collect();
+        assert_eq!(work.len(), 1, "{request_id}");
+        assert_eq!(
+            work[0].1.parent_span_id, invocation.span_id,
+            "{request_id}'s own parent"
+        );
+        assert!(ids.insert(invocation.span_id.clone()));
+    }
+}
