@@ -92,7 +92,8 @@ pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
 pub const DEFAULT_PROPAGATORS: &[Propagator] = &[Propagator::TraceContext, Propagator::Baggage];
 /// Query-string keys whose values carry credentials: the HTTP semantic conventions' list
 /// (`sig`, `signature`, `awsaccesskeyid`, `x-goog-signature`), S3 presigned URLs' other
-/// credentials, and the usual names of tokens, keys and OAuth codes. Lower-case.
+/// credentials, and the usual names of tokens, keys, passwords, sessions and OAuth codes.
+/// Lower-case; compared with a query's keys percent-decoded, in any case.
 pub const DEFAULT_REDACTED_QUERY_KEYS: &[&str] = &[
     "sig",
     "signature",
@@ -105,12 +106,23 @@ pub const DEFAULT_REDACTED_QUERY_KEYS: &[&str] = &[
     "access_token",
     "id_token",
     "refresh_token",
+    "auth_token",
+    "session_token",
+    "jwt",
+    "auth",
+    "authorization",
+    "credential",
     "api_key",
     "apikey",
     "key",
+    "private_key",
     "password",
+    "passwd",
     "secret",
     "client_secret",
+    "session",
+    "sessionid",
+    "session_id",
     "code",
 ];
 /// `service.name` when neither the code, `OTEL_SERVICE_NAME` nor Lambda gives one.

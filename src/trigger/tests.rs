@@ -443,3 +443,30 @@ fn sqs_batch_of_ten_links_every_record() {
         Some("Root=1-6b017059-f6d46906e66f9d8bb55817e7;Parent=8a6ec015bac4e778;Sampled=1")
     );
 }
+
+#[test]
+fn encoded_query_keys_and_the_default_list_are_redacted() {
+    let defaults: Vec<Box<str>> = crate::config::env::DEFAULT_REDACTED_QUERY_KEYS
+        .iter()
+        .map(|&k| k.into())
+        .collect();
+    let query = "%73ig=s3cr3t&Session=s3cr3t&jwt=s3cr3t&auth=s3cr3t&Authorization=s3cr3t&page=2";
+    let http_api = format!(
+        r#"{{"version":"2.0","routeKey":"GET /a","rawPath":"/a","rawQueryString":"{query}",
+            "requestContext":{{"http":{{"method":"GET"}}}}}}"#
+    );
+    let i = inspect(http_api.as_bytes(), &defaults);
+    assert_eq!(
+        attributes(&i)["url.query"],
+        "%73ig=REDACTED&Session=REDACTED&jwt=REDACTED&auth=REDACTED&Authorization=REDACTED&page=2"
+    );
+    // ALB hands the parameters over as the client encoded them.
+    let alb = br#"{"httpMethod":"GET","path":"/a","requestContext":{"elb":{"targetGroupArn":"t"}},
+        "queryStringParameters":{"si%67":"s3cr3t","access%5Ftoken":"s3cr3t","page":"2"}}"#;
+    let i = inspect(alb, &defaults);
+    assert_eq!(i.source, EventSource::Alb);
+    assert_eq!(
+        attributes(&i)["url.query"],
+        "si%67=REDACTED&access%5Ftoken=REDACTED&page=2"
+    );
+}
