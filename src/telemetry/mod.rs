@@ -18,7 +18,7 @@ use crate::{LogFormat, OtelLayer};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Lambda gives 500 ms to shut down when only internal extensions are registered; leave room
 /// for the rest of the process.
@@ -113,17 +113,20 @@ impl Telemetry {
         let spawned = std::thread::Builder::new()
             .name("lambda-otel-shutdown".into())
             .spawn(move || {
-                let complete = flusher.is_none_or(|f| f.shutdown_blocking(SHUTDOWN_BUDGET));
+                // One budget for every step: each gets what the steps before it left.
+                let until = Instant::now() + SHUTDOWN_BUDGET;
+                let left = || until.saturating_duration_since(Instant::now());
+                let complete = flusher.is_none_or(|f| f.shutdown_blocking(left()));
                 if !complete {
                     tracing::warn!(target: "lambda_otel", "telemetry shutdown incomplete");
                 }
                 // What the providers still hold was exported above; this stops them.
-                drop(tracer.shutdown_with_timeout(SHUTDOWN_BUDGET));
+                drop(tracer.shutdown_with_timeout(left()));
                 if let Some(meter) = providers.meter {
-                    drop(meter.shutdown_with_timeout(SHUTDOWN_BUDGET));
+                    drop(meter.shutdown_with_timeout(left()));
                 }
                 if let Some(logger) = providers.logger {
-                    drop(logger.shutdown_with_timeout(SHUTDOWN_BUDGET));
+                    drop(logger.shutdown_with_timeout(left()));
                 }
                 let _ = done.send(());
             });
