@@ -1,14 +1,30 @@
 //! The `tracing` subscriber: log lines on stdout, `tracing` spans as OpenTelemetry spans, and
 //! `tracing` events (and `log` records) as OpenTelemetry log records.
+//!
+//! # lambda_runtime's payload events
+//!
+//! Two of lambda_runtime's events carry, verbatim, what the function receives or sends: at
+//! TRACE, `lambda_runtime::layers::api_response` logs the raw event ("raw JSON event received
+//! from Lambda", field `body`: `Authorization` headers, cookies and request bodies included),
+//! and `lambda_runtime::requests` logs a streaming response's status, headers and cookies
+//! (field `metadata_prelude`). `RUST_LOG=trace`, or `AWS_LAMBDA_LOG_LEVEL=TRACE` from the Lambda
+//! console, would write them to CloudWatch Logs. So every layer this crate installs or exports
+//! (the stdout lines, [`otel_layer`], [`logs_layer`]) drops any event of a `lambda_runtime*`
+//! target with a field named `body` or `metadata_prelude`, whatever the level and the
+//! directives. lambda_runtime's other events follow `RUST_LOG` on stdout as any crate's do
+//! (spans and log records leave lambda_runtime out altogether). The check runs once per
+//! callsite, not per event.
 
 use super::Telemetry;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Metadata;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Registry;
-use tracing_subscriber::filter::{FilterExt as _, Targets};
+use tracing_subscriber::filter::{FilterExt as _, FilterFn, Targets, filter_fn};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -24,6 +40,9 @@ const QUIET_TARGETS: [&str; 8] = [
     "opentelemetry",
     "lambda_runtime",
 ];
+
+/// Fields that make a lambda_runtime event a payload event (see the module docs).
+const PAYLOAD_FIELDS: [&str; 2] = ["body", "metadata_prelude"];
 
 /// This crate's own warnings (a failed export) go to stdout only: as log records they would
 /// ride on the very exports that fail.
@@ -46,15 +65,35 @@ where
 }
 
 /// What may become spans and span events: INFO and above, from the user's code, never the
-/// exporter's own stack (nor lambda_runtime's TRACE event that carries the raw event).
-fn span_filter() -> Targets {
-    quiet(Targets::new().with_default(LevelFilter::INFO))
+/// exporter's own stack nor lambda_runtime's payload events.
+fn span_filter<S>() -> impl Filter<S> {
+    quiet(Targets::new().with_default(LevelFilter::INFO)).and(no_payload())
+}
+
+/// Lets everything through but lambda_runtime's payload events. A `FilterFn` of the metadata
+/// alone, so tracing-subscriber caches the answer per callsite.
+fn no_payload() -> FilterFn {
+    filter_fn(|metadata| !is_payload_event(metadata))
+}
+
+/// Whether `metadata` is one of lambda_runtime's events that carry the raw event or a
+/// response's headers.
+fn is_payload_event(metadata: &Metadata<'_>) -> bool {
+    metadata.is_event()
+        && metadata.target().starts_with("lambda_runtime")
+        && metadata
+            .fields()
+            .iter()
+            .any(|field| PAYLOAD_FIELDS.contains(&field.name()))
 }
 
 /// The layer that turns `tracing` events into OpenTelemetry log records with the trace and
 /// span ids of the span they were emitted in, at the level of `filter` (`tracing` directives,
-/// as in `RUST_LOG`: a level and `target=level` pairs; unparsable directives mean INFO). Compose it into your own subscriber
-/// when you install one yourself, beside [`otel_layer`].
+/// as in `RUST_LOG`: a level and `target=level` pairs; unparsable directives mean INFO).
+/// Compose it into your own subscriber when you install one yourself, beside [`otel_layer`].
+/// Neither layer ever takes lambda_runtime's events that carry the raw event or a streaming
+/// response's headers, whatever `filter` says; a stdout layer of your own needs the same care
+/// (drop events of `lambda_runtime*` targets with a `body` or `metadata_prelude` field).
 pub fn logs_layer<S>(
     provider: &SdkLoggerProvider,
     filter: &str,
@@ -66,7 +105,8 @@ where
         .with_default(LevelFilter::TRACE)
         .with_target(OWN_TARGET, LevelFilter::OFF);
     let quiet = quiet(Targets::new().with_default(LevelFilter::TRACE));
-    OpenTelemetryTracingBridge::new(provider).with_filter(directives(filter).and(quiet).and(own))
+    OpenTelemetryTracingBridge::new(provider)
+        .with_filter(directives(filter).and(quiet).and(own).and(no_payload()))
 }
 
 /// `RUST_LOG`-style directives as a [`Targets`] filter: no regex engine, and a level check that
@@ -88,8 +128,8 @@ fn quiet(targets: Targets) -> Targets {
 /// is kept (and reported).
 pub(crate) fn install(telemetry: &Telemetry) {
     let log = &telemetry.log;
-    let stdout =
-        super::stdout::layer(log.format, std::io::stdout).with_filter(directives(&log.filter));
+    let stdout = super::stdout::layer(log.format, std::io::stdout)
+        .with_filter(directives(&log.filter).and(no_payload()));
     let spans = telemetry.tracer_provider().map(otel_layer::<Registry>);
     let events = telemetry
         .tracer_provider()
@@ -105,5 +145,40 @@ pub(crate) fn install(telemetry: &Telemetry) {
         .try_init();
     if installed.is_err() {
         tracing::debug!(target: "lambda_otel", "a tracing subscriber was already installed; keeping it");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_payload;
+    use std::sync::{Arc, Mutex, PoisonError};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    /// Records the target of every event it is given.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.push(event.metadata().target().to_owned());
+        }
+    }
+
+    #[test]
+    fn only_lambda_runtime_s_payload_events_are_dropped() {
+        let seen = Seen::default();
+        let subscriber =
+            tracing_subscriber::registry().with(seen.clone().with_filter(no_payload()));
+        tracing::subscriber::with_default(subscriber, || {
+            let body = "{\"headers\":{\"authorization\":\"Bearer secret\"}}";
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body, "raw JSON event received from Lambda");
+            tracing::trace!(target: "lambda_runtime::requests", metadata_prelude = "{}");
+            tracing::error!(target: "lambda_runtime::somewhere_new", body, "moved in a later version");
+            tracing::trace!(target: "lambda_runtime::runtime", "Waiting for next event (incoming loop)");
+            tracing::info!(target: "dice_roller", body, "the user's own field named body");
+        });
+        let seen = seen.0.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(*seen, ["lambda_runtime::runtime", "dice_roller"]);
     }
 }
