@@ -111,3 +111,77 @@ async fn thirty_two_invocations_side_by_side_each_get_their_spans_out() {
         assert!(ids.insert(invocation.span_id.clone()));
     }
 }
+
+/// The child's last line: how many spans the collector received.
+const RECEIVED_MARKER: &str = "spans-received";
+
+/// 100,000 spans as fast as they can be made: far more than the buffer holds.
+async fn burst(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    for i in 0..100_000 {
+        tracing::info_span!("burst", i).in_scope(|| ());
+    }
+    Ok(json!({"ok": true}))
+}
+
+/// The function of the burst test, run by it in a child process so its stdout (where the
+/// warnings go) can be read.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by every_span_of_a_burst_is_exported_or_counted"]
+async fn burst_function() {
+    let invocations = vec![Invocation::new("burst", br#"{}"#.to_vec())];
+    // No export is cut off (a cut-off export may still have reached the collector): what is
+    // lost is what the buffer could not hold, every item of it counted.
+    let function = Function::start(invocations, Behaviour::Ok, |b| {
+        b.with_flush_timeout(Duration::from_secs(60))
+    });
+    function.run(burst);
+    function.wait_for_next_polls(2).await;
+    function.telemetry.shutdown().await;
+    let received = function
+        .spans()
+        .iter()
+        .filter(|(_, s)| s.name == "burst")
+        .count();
+    println!("{RECEIVED_MARKER} {received}");
+}
+
+/// The `lost_spans=` value of a warning line.
+fn lost_spans(line: &str) -> usize {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("lost_spans="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no lost_spans in {line}"))
+}
+
+#[test]
+fn every_span_of_a_burst_is_exported_or_counted() {
+    let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "burst_function",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "child failed:\n{stdout}");
+    let received: usize = stdout
+        .lines()
+        .find_map(|l| l.split(RECEIVED_MARKER).nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count in:\n{stdout}"));
+    // Every message says what was lost since the one before.
+    let lost: usize = stdout
+        .lines()
+        .filter(|l| l.contains("lost_spans="))
+        .map(lost_spans)
+        .sum();
+    assert!(lost > 0, "the burst is larger than the buffer:\n{stdout}");
+    assert_eq!(
+        received + lost,
+        100_000,
+        "received {received}, counted lost {lost}"
+    );
+}

@@ -93,10 +93,11 @@ impl From<&Batch> for Shape {
     }
 }
 
-/// At most one warning per this period; the rest are counted into the next one.
+/// At most one message (a warning or a recovery) per this period; what happens in between is
+/// counted into the next one.
 const QUIET_PERIOD: Duration = Duration::from_secs(60);
 
-/// What was lost since the last warning, per signal.
+/// What was lost since the last message, per signal.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Lost {
     spans: usize,
@@ -116,12 +117,30 @@ impl Lost {
 
 #[derive(Debug, Default)]
 struct State {
-    last_warning: Option<Instant>,
-    suppressed: u64,
+    /// When the last message was written; kept across recoveries, so a collector that fails
+    /// every other export still gets one message a minute.
+    last_message: Option<Instant>,
+    /// Failures since the last message.
+    failures: u64,
+    /// Losses since the last message: every message says what was lost since the one before,
+    /// so the losses of a process add up over its messages.
     lost: Lost,
 }
 
-/// Rate-limited reporting of export failures and of the recovery after them. The warnings go
+impl State {
+    fn due(&self, now: Instant) -> bool {
+        self.last_message
+            .is_none_or(|at| now.duration_since(at) >= QUIET_PERIOD)
+    }
+
+    fn said(&mut self, now: Instant) {
+        self.last_message = Some(now);
+        self.failures = 0;
+        self.lost = Lost::default();
+    }
+}
+
+/// Rate-limited reporting of export failures and of the recovery after them. The messages go
 /// to the log lines on stdout only, never into the log records being exported.
 #[derive(Debug, Default)]
 pub(crate) struct Reporter {
@@ -136,41 +155,42 @@ impl Reporter {
             return;
         }
         let mut state = self.lock();
+        let now = Instant::now();
+        if !state.due(now) {
+            // Said with the next message, or at shutdown.
+            return;
+        }
         tracing::info!(
             target: "lambda_otel",
-            failures = state.suppressed + 1,
+            failures = state.failures,
             lost_spans = state.lost.spans,
             lost_log_records = state.lost.log_records,
             lost_metric_exports = state.lost.metric_exports,
             "telemetry export recovered"
         );
-        *state = State::default();
+        state.said(now);
     }
 
     pub(crate) fn failure(&self, signal: Signal, failure: &ExportFailure) {
         self.failing.store(true, Ordering::Relaxed);
         let mut state = self.lock();
         state.lost.add(signal, failure.lost());
+        state.failures += 1;
         let now = Instant::now();
-        let due = state
-            .last_warning
-            .is_none_or(|at| now.duration_since(at) >= QUIET_PERIOD);
-        if !due {
-            state.suppressed += 1;
+        if !state.due(now) {
             return;
         }
         tracing::warn!(
             target: "lambda_otel",
             signal = signal.as_str(),
             error = %failure,
+            failures = state.failures,
             lost_spans = state.lost.spans,
             lost_log_records = state.lost.log_records,
             lost_metric_exports = state.lost.metric_exports,
-            suppressed_warnings = state.suppressed,
             "telemetry export failed; the invocation itself is unaffected"
         );
-        state.last_warning = Some(now);
-        state.suppressed = 0;
+        state.said(now);
     }
 
     /// Reports every failure of `report`; a report with none is a success.
@@ -188,18 +208,19 @@ impl Reporter {
     /// At shutdown: what the quiet period kept back is said now, whatever the period, so no
     /// loss goes unreported when the process ends.
     pub(crate) fn final_report(&self) {
-        let state = self.lock();
-        if state.suppressed == 0 || state.lost == Lost::default() {
+        let mut state = self.lock();
+        if state.failures == 0 {
             return;
         }
         tracing::warn!(
             target: "lambda_otel",
-            failures = state.suppressed,
+            failures = state.failures,
             lost_spans = state.lost.spans,
             lost_log_records = state.lost.log_records,
             lost_metric_exports = state.lost.metric_exports,
-            "telemetry export failures since the last warning, at shutdown"
+            "telemetry export failures since the last message, at shutdown"
         );
+        state.said(Instant::now());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -215,14 +236,16 @@ mod tests {
     fn only_the_first_failure_of_a_period_warns_and_losses_count_per_signal() {
         let reporter = Reporter::default();
         reporter.failure(Signal::Traces, &ExportFailure::Timeout(3));
+        // Said: the next message counts from here.
+        assert_eq!(reporter.lock().lost, Lost::default());
         reporter.failure(Signal::Logs, &ExportFailure::Timeout(2));
         reporter.failure(Signal::Metrics, &ExportFailure::BufferFull(1));
         let state = reporter.lock();
-        assert_eq!(state.suppressed, 2);
+        assert_eq!(state.failures, 2);
         assert_eq!(
             state.lost,
             Lost {
-                spans: 3,
+                spans: 0,
                 log_records: 2,
                 metric_exports: 1
             }
@@ -230,11 +253,16 @@ mod tests {
     }
 
     #[test]
-    fn success_after_failures_resets() {
+    fn a_recovery_within_the_quiet_period_is_kept_for_the_next_message() {
         let reporter = Reporter::default();
         reporter.failure(Signal::Traces, &ExportFailure::Failed(1, "refused".into()));
+        reporter.failure(Signal::Traces, &ExportFailure::Failed(4, "refused".into()));
         reporter.success();
         assert!(!reporter.failing.load(Ordering::Relaxed));
+        // Failing every other export does not write a message each time.
+        assert_eq!(reporter.lock().lost.spans, 4);
+        reporter.final_report();
         assert_eq!(reporter.lock().lost, Lost::default());
+        assert_eq!(reporter.lock().failures, 0);
     }
 }
