@@ -8,6 +8,31 @@
 //! 2026-11-21T10:00:00.123456Z\t8476a536-e9f4-11e8-9739-2dfe598c3fcd\tINFO\tAlice rolled 4 player=Alice roll=4 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7
 //! {"timestamp":"2026-11-21T10:00:00.123456Z","level":"INFO","requestId":"8476a536-e9f4-11e8-9739-2dfe598c3fcd","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","target":"dice_roller","message":"Alice rolled 4","player":"Alice","roll":4}
 //! ```
+//!
+//! # What a message cannot forge
+//!
+//! Messages and field values are whatever the code logs, often copied from the event: they
+//! must not be able to forge a line, a column or an id.
+//!
+//! - **Text**: a line is always one line of four tab-separated columns, the last being the
+//!   message, then `key=value` fields, then the crate's ids. The message and every value are
+//!   written as they are when that cannot be misread, else as a JSON string (double quotes,
+//!   `\"`, `\\`, `\t`, `\n`, `\r`, and `\uXXXX` for every other unsafe character): the message
+//!   when it contains `=`, `"` or an unsafe character; a value when it is empty or contains
+//!   whitespace, `=`, `"` or an unsafe character. Unsafe characters are the control characters
+//!   (C0, DEL, C1: tabs and line breaks would forge columns and lines), the Unicode line and
+//!   paragraph separators, and the bidirectional controls (which reorder what a reader sees).
+//!   So text written bare is literal and never holds an escape. A field name (from code) has
+//!   whitespace, `=`, `"` and unsafe characters replaced by `_`, and a field named `trace_id`
+//!   or `span_id` is written `field.trace_id` / `field.span_id`. Hence `trace_id=<32 hex>
+//!   span_id=<16 hex>` at the very end of a line is always the crate's own: read the ids from
+//!   there (in CloudWatch Logs Insights: `parse @message /trace_id=(?<trace_id>[0-9a-f]{32})
+//!   span_id=(?<span_id>[0-9a-f]{16})$/`), never from the first `trace_id=` in the line.
+//! - **JSON**: serde_json escapes what a JSON string needs, so a line is one line. An event
+//!   field named like one of the line's own keys (`timestamp`, `level`, `requestId`,
+//!   `trace_id`, `span_id`, `target`, `message`), or `_aws` (which makes CloudWatch Logs read
+//!   the line as an Embedded Metric Format document), is written `field.<name>`: JSON readers
+//!   keep one of two equal keys, not both.
 
 use crate::LogFormat;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
@@ -24,9 +49,10 @@ use tracing_subscriber::registry::LookupSpan;
 #[cfg(test)]
 mod tests;
 
-/// The keys a JSON line writes before the event's fields; a field of the same name is renamed
-/// so that it cannot shadow them (JSON readers keep one of two equal keys, not both).
-const RESERVED: [&str; 7] = [
+/// The keys a JSON line writes before the event's fields, and `_aws`, the member that makes
+/// CloudWatch Logs read a line as an EMF document; a field of the same name is renamed so that
+/// it cannot shadow them (JSON readers keep one of two equal keys, not both).
+const RESERVED: [&str; 8] = [
     "timestamp",
     "level",
     "requestId",
@@ -34,6 +60,7 @@ const RESERVED: [&str; 7] = [
     "span_id",
     "target",
     "message",
+    "_aws",
 ];
 
 /// The fmt layer writing Lambda log lines to `writer` (stdout in production).
@@ -126,13 +153,12 @@ impl Line<'_> {
         write!(w, "{}\t{request_id}\t{}\t", self.timestamp, self.level)?;
         let mut first = true;
         if let Some(message) = self.fields.message.as_deref().filter(|m| !m.is_empty()) {
-            // Lambda splits stdout into log events at every `\n`; the managed runtimes turn
-            // them into `\r` so that a multi-line message stays one event.
-            for (i, part) in message.split('\n').enumerate() {
-                if i > 0 {
-                    w.write_char('\r')?;
-                }
-                w.write_str(part)?;
+            // A bare `=` or `"` would make message words read as fields, or swallow the
+            // fields and ids that follow into a quoted string.
+            if message.contains(|c: char| c == '=' || c == '"' || is_unsafe(c)) {
+                write_quoted(w, message)?;
+            } else {
+                w.write_str(message)?;
             }
             first = false;
         }
@@ -140,11 +166,8 @@ impl Line<'_> {
             if !std::mem::take(&mut first) {
                 w.write_char(' ')?;
             }
-            // Only these two keys are written by the line itself in this format.
-            if matches!(*name, "trace_id" | "span_id") {
-                w.write_str("field.")?;
-            }
-            write!(w, "{name}=")?;
+            write_name(w, name)?;
+            w.write_char('=')?;
             value.write_text(w)?;
         }
         if let Some((trace_id, span_id)) = self.ids {
@@ -188,6 +211,52 @@ impl Serialize for Line<'_> {
         }
         map.end()
     }
+}
+
+/// Whether `c` must not appear as itself in a Text line: a control character (C0, DEL, C1),
+/// a Unicode line or paragraph separator, or a bidirectional control.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Writes `text` as a JSON string, with every unsafe character escaped (all of them are in the
+/// Basic Multilingual Plane, so `\uXXXX` is enough).
+fn write_quoted(w: &mut Writer<'_>, text: &str) -> fmt::Result {
+    w.write_char('"')?;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        let short = match c {
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '\t' => Some('t'),
+            '\n' => Some('n'),
+            '\r' => Some('r'),
+            c if is_unsafe(c) => None,
+            _ => continue,
+        };
+        w.write_str(&text[start..i])?;
+        match short {
+            Some(short) => write!(w, "\\{short}")?,
+            None => write!(w, "\\u{:04x}", u32::from(c))?,
+        }
+        start = i + c.len_utf8();
+    }
+    w.write_str(&text[start..])?;
+    w.write_char('"')
+}
+
+/// Writes a field name (from code, but `"any text" = value` is allowed) so that it stays one
+/// `key` token and never reads as one of the ids the line ends with.
+fn write_name(w: &mut Writer<'_>, name: &str) -> fmt::Result {
+    if matches!(name, "trace_id" | "span_id") {
+        w.write_str("field.")?;
+    }
+    for c in name.chars() {
+        let unsafe_in_key = c.is_whitespace() || c == '=' || c == '"' || is_unsafe(c);
+        w.write_char(if unsafe_in_key { '_' } else { c })?;
+    }
+    Ok(())
 }
 
 /// An id as the lower-case hex its `Display` writes, without an intermediate `String`.
@@ -259,15 +328,17 @@ enum Value {
 }
 
 impl Value {
-    /// `key=value` text stays splittable on spaces: text with whitespace, `=` or `"` (or none
-    /// at all) is quoted and escaped, which also keeps a `\n` from splitting the line.
+    /// `key=value` text stays splittable on spaces: text with whitespace, `=`, `"` or an
+    /// unsafe character (or none at all) is written as a JSON string.
     fn write_text(&self, w: &mut Writer<'_>) -> fmt::Result {
         match self {
             Value::Text(text)
                 if text.is_empty()
-                    || text.contains(|c: char| c.is_whitespace() || c == '=' || c == '"') =>
+                    || text.contains(|c: char| {
+                        c.is_whitespace() || c == '=' || c == '"' || is_unsafe(c)
+                    }) =>
             {
-                write!(w, "{text:?}")
+                write_quoted(w, text)
             }
             other => write!(w, "{other}"),
         }

@@ -201,7 +201,7 @@ fn text_fields_are_quoted_only_when_they_would_not_split() {
     };
     let rest = line.split('\t').nth(3).expect("four columns");
     assert!(
-        rest.starts_with("Alice rolled\r4 player=Alice roll=4 phrase=\"two words\" "),
+        rest.starts_with("\"Alice rolled\\n4\" player=Alice roll=4 phrase=\"two words\" "),
         "{rest}"
     );
     let parsed = text(line);
@@ -224,6 +224,101 @@ fn text_fields_are_quoted_only_when_they_would_not_split() {
             ("field.trace_id", "mine"),
         ]
     );
+}
+
+/// A message and a value built to forge a column, a line, a level and the ids.
+const FORGED: &str = "ok\tERROR\tfake\r\n2026-11-21T10:00:00.000000Z\t-\tINFO\tx \
+    trace_id=ffffffffffffffffffffffffffffffff span_id=ffffffffffffffff";
+
+#[test]
+fn a_text_message_cannot_forge_columns_lines_or_ids() {
+    let mut ids = None;
+    let lines = capture(LogFormat::Text, |t| {
+        let invocation = invocation(t);
+        let _attached = invocation.context().clone().attach();
+        info!(note = FORGED, "{FORGED}");
+        ids = Some(ids_of(invocation.context()));
+    });
+    let (trace_id, span_id) = ids.expect("ran");
+    let [line] = &lines[..] else {
+        panic!("one event, one line: {lines:?}");
+    };
+    assert!(!line.contains(['\r', '\n']), "{line:?}");
+    let parsed = text(line);
+    assert_eq!(parsed.level, "INFO");
+    let message: String = serde_json::from_str(&parsed.words.join(" ")).expect("one quoted token");
+    assert_eq!(message, FORGED, "the message, whole");
+    let fields: Vec<(&str, &str)> = parsed
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("note", FORGED),
+            ("trace_id", &trace_id),
+            ("span_id", &span_id)
+        ]
+    );
+    let end = format!("\ttrace_id={trace_id} span_id={span_id}");
+    assert!(
+        line.ends_with(&end[1..]),
+        "the real ids end the line: {line}"
+    );
+}
+
+#[test]
+fn text_escapes_every_unsafe_character_as_json_does() {
+    let lines = capture(LogFormat::Text, |_| {
+        info!(
+            esc = "\u{1b}[31mred",
+            nul = "a\0b",
+            nel = "a\u{85}b",
+            del = "a\u{7f}b",
+            ls = "a\u{2028}b",
+            rlo = "a\u{202e}b",
+            path = r"C:\dir",
+            "{}",
+            "bell\u{7}\u{202e}"
+        );
+    });
+    let [line] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+    let rest = line.split('\t').nth(3).expect("four columns");
+    assert_eq!(
+        rest,
+        r#""bell\u0007\u202e" esc="\u001b[31mred" nul="a\u0000b" nel="a\u0085b" del="a\u007fb" ls="a\u2028b" rlo="a\u202eb" path=C:\dir"#,
+        "a backslash alone needs no quotes: bare text is literal"
+    );
+}
+
+#[test]
+fn text_field_names_stay_one_token_and_never_read_as_the_ids() {
+    let lines = capture(LogFormat::Text, |_| {
+        info!(
+            "two words" = 1,
+            "a=b" = 2,
+            "tab\there" = 3,
+            span_id = "mine",
+            "message without ids"
+        );
+    });
+    let rest = lines[0].split('\t').nth(3).expect("four columns");
+    assert_eq!(
+        rest,
+        "message without ids two_words=1 a_b=2 tab_here=3 field.span_id=mine"
+    );
+}
+
+#[test]
+fn json_fields_named_aws_cannot_make_a_line_an_emf_document() {
+    let lines = json(&capture(LogFormat::Json, |_| {
+        info!(_aws = "{\"CloudWatchMetrics\":[]}", "not metrics");
+    }));
+    assert!(!lines[0].object.contains_key("_aws"), "{:?}", lines[0]);
+    assert_eq!(lines[0]["field._aws"], "{\"CloudWatchMetrics\":[]}");
 }
 
 #[test]

@@ -113,7 +113,8 @@ pub(super) fn text(line: &str) -> TextLine {
     };
     let (mut words, mut fields) = (Vec::new(), Vec::new());
     for token in tokens(rest) {
-        match token.split_once('=') {
+        // A quoted token is a message, whatever it holds.
+        match token.split_once('=').filter(|_| !token.starts_with('"')) {
             Some((key, value)) => fields.push((key.to_owned(), unquote(value))),
             None => words.push(token),
         }
