@@ -29,6 +29,18 @@ pub enum Error {
         /// The cargo feature to enable.
         feature: &'static str,
     },
+    /// A header setting is malformed. The message names the variable and the header, never
+    /// the value: headers carry credentials.
+    #[error("invalid header {header} in {variable}: expected {expected} (the value is not shown)")]
+    InvalidHeader {
+        /// The environment variable (or builder setting) that holds the header.
+        variable: &'static str,
+        /// The header's name in backquotes, or its position (and the valid start of its name)
+        /// when it has no valid name.
+        header: String,
+        /// What a header must be, in words.
+        expected: &'static str,
+    },
     /// The exporter could not be built.
     #[error("cannot build the {what} exporter: {message}")]
     Exporter {

@@ -42,13 +42,46 @@ pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_H
 pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
 /// Standard: headers for log exports (merged over [`OTEL_EXPORTER_OTLP_HEADERS`]).
 pub const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+/// Standard: the compression of every OTLP export. Only `none` is accepted: this build of
+/// lambda-otel enables neither opentelemetry-otlp's `gzip-http` nor its `gzip-tonic` cargo
+/// feature, so `gzip` is an error naming the variable rather than a setting silently ignored.
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// Standard: the compression of trace exports (wins over [`OTEL_EXPORTER_OTLP_COMPRESSION`]).
+pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// Standard: the compression of metric exports (wins over [`OTEL_EXPORTER_OTLP_COMPRESSION`]).
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// Standard: the compression of log exports (wins over [`OTEL_EXPORTER_OTLP_COMPRESSION`]).
+pub const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// Standard: the most one OTLP export request may take, in milliseconds (a whole number, at
+/// least 1), for every signal.
+///
+/// The flush timeout ([`LAMBDA_OTEL_FLUSH_TIMEOUT_MS`]) bounds it: an export's timeout is the
+/// smaller of the two, since the flush stops waiting for an export at its own bound anyway.
+/// Unset, it is the flush timeout (the standard's 10 s default would never apply).
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Standard: the timeout of trace exports in milliseconds (wins over
+/// [`OTEL_EXPORTER_OTLP_TIMEOUT`]; bounded by the flush timeout as well).
+pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// Standard: the timeout of metric exports in milliseconds (wins over
+/// [`OTEL_EXPORTER_OTLP_TIMEOUT`]; bounded by the flush timeout as well).
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// Standard: the timeout of log exports in milliseconds (wins over
+/// [`OTEL_EXPORTER_OTLP_TIMEOUT`]; bounded by the flush timeout as well).
+pub const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+/// Standard: the most spans held for export at once (1 to 1,000,000); one more is dropped
+/// and counted.
+pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// Standard: the most log records held for export at once (1 to 1,000,000); one more is
+/// dropped and counted.
+pub const OTEL_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
 /// Standard: the sampler.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// Standard: the sampler's argument (the ratio for `*traceidratio`).
 pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 /// lambda-otel: when the flush runs (`after-response`, `before-response`).
 pub const LAMBDA_OTEL_FLUSH: &str = "LAMBDA_OTEL_FLUSH";
-/// lambda-otel: the flush bound in milliseconds.
+/// lambda-otel: the flush bound in milliseconds, 1 to 60000. It also bounds each OTLP
+/// export's timeout (see [`OTEL_EXPORTER_OTLP_TIMEOUT`]).
 pub const LAMBDA_OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_OTEL_FLUSH_TIMEOUT_MS";
 /// lambda-otel: what the X-Ray header's `Sampled=0` means (`ignore`, `honor`).
 pub const LAMBDA_OTEL_XRAY_SAMPLED: &str = "LAMBDA_OTEL_XRAY_SAMPLED";
@@ -87,6 +120,8 @@ pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 pub const DEFAULT_XRAY_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
 /// Default flush bound: well under a second, far above a healthy collector's round trip.
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
+/// Default of [`OTEL_BSP_MAX_QUEUE_SIZE`] and [`OTEL_BLRP_MAX_QUEUE_SIZE`], the OpenTelemetry one.
+pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
 /// The OpenTelemetry default. `xray-lambda` is left out on purpose: with it, Lambda's X-Ray
 /// segment becomes the parent, and traces in other backends show a missing parent.
 pub const DEFAULT_PROPAGATORS: &[Propagator] = &[Propagator::TraceContext, Propagator::Baggage];

@@ -29,6 +29,8 @@ pub(crate) struct Overrides {
     pub event_extraction: Option<bool>,
     pub xray_daemon_address: Option<SocketAddr>,
     pub emf_namespace: Option<String>,
+    pub span_queue_size: Option<usize>,
+    pub log_queue_size: Option<usize>,
 }
 
 /// Every setting, resolved.
@@ -57,6 +59,10 @@ pub(crate) struct Settings {
     pub xray_daemon_address: SocketAddr,
     /// The CloudWatch namespace of the `emf` exporter.
     pub emf_namespace: String,
+    /// The most spans buffered or on their way out (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub span_queue_size: usize,
+    /// The most log records buffered or on their way out (`OTEL_BLRP_MAX_QUEUE_SIZE`).
+    pub log_queue_size: usize,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
 }
@@ -88,10 +94,19 @@ impl Settings {
             .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
         resource_attributes.retain(|(k, _)| k != "service.name");
 
+        let flush_timeout = match overrides.flush_timeout {
+            Some(t) => parse::flush_timeout_in_code(t)?,
+            None => var(env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS)
+                .map(|v| parse::flush_timeout(&v))
+                .transpose()?
+                .unwrap_or(Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS)),
+        };
         let otlp = &overrides.otlp;
-        let traces = SignalSettings::resolve(Signal::Traces, overrides.traces, otlp, &var)?;
-        let metrics = SignalSettings::resolve(Signal::Metrics, overrides.metrics, otlp, &var)?;
-        let logs = SignalSettings::resolve(Signal::Logs, overrides.logs, otlp, &var)?;
+        let signal =
+            |signal, code| SignalSettings::resolve(signal, code, otlp, flush_timeout, &var);
+        let traces = signal(Signal::Traces, overrides.traces)?;
+        let metrics = signal(Signal::Metrics, overrides.metrics)?;
+        let logs = signal(Signal::Logs, overrides.logs)?;
         let temporality = match overrides.temporality {
             Some(t) => t,
             None => var(env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
@@ -127,13 +142,6 @@ impl Settings {
                 .map(|v| parse::flush_mode(&v))
                 .transpose()?
                 .unwrap_or_default(),
-        };
-        let flush_timeout = match overrides.flush_timeout {
-            Some(t) => t,
-            None => var(env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS)
-                .map(|v| parse::flush_timeout(&v))
-                .transpose()?
-                .unwrap_or(Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS)),
         };
         // With X-Ray as the backend, X-Ray's sampling decision is the one to follow: an
         // unsampled invocation has no Lambda segment for the function's documents to sit under.
@@ -195,6 +203,18 @@ impl Settings {
                 .transpose()?
                 .unwrap_or(true),
         };
+        let span_queue_size = queue_size(
+            overrides.span_queue_size,
+            "TelemetryBuilder::with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
+            env::OTEL_BSP_MAX_QUEUE_SIZE,
+            &var,
+        )?;
+        let log_queue_size = queue_size(
+            overrides.log_queue_size,
+            "TelemetryBuilder::with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
+            env::OTEL_BLRP_MAX_QUEUE_SIZE,
+            &var,
+        )?;
         let cold_start_possible = !matches!(
             var(env::AWS_LAMBDA_INITIALIZATION_TYPE).as_deref(),
             Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
@@ -220,7 +240,25 @@ impl Settings {
             xray_daemon_address,
             emf_namespace,
             cold_start_possible,
+            span_queue_size,
+            log_queue_size,
         })
+    }
+}
+
+/// A queue size: from code (checked as its variable is), else the variable, else the default.
+fn queue_size(
+    code: Option<usize>,
+    setter: &'static str,
+    variable: &'static str,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<usize, Error> {
+    match code {
+        Some(size) => parse::queue_size_in_code(setter, size),
+        None => var(variable)
+            .map(|v| parse::queue_size(variable, &v))
+            .transpose()
+            .map(|size| size.unwrap_or(env::DEFAULT_MAX_QUEUE_SIZE)),
     }
 }
 
@@ -522,6 +560,11 @@ mod tests {
             ("OTEL_PROPAGATORS", "b3"),
             ("LAMBDA_OTEL_EVENT_EXTRACTION", "maybe"),
             ("LAMBDA_OTEL_EMF_NAMESPACE", "AWS/Lambda"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "0"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000001"),
         ] {
             let err = resolve(&[(var, value)]).expect_err(var).to_string();
             assert!(err.contains(var) && err.contains(value), "{err}");
@@ -540,5 +583,130 @@ mod tests {
         }
         let s = resolve(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).expect("valid");
         assert!(s.cold_start_possible);
+    }
+
+    #[test]
+    fn a_flush_timeout_set_in_code_is_checked_as_the_variable_is() {
+        for bad in [
+            Duration::MAX,
+            Duration::ZERO,
+            Duration::from_micros(999),
+            Duration::from_millis(60_001),
+        ] {
+            let code = Overrides {
+                flush_timeout: Some(bad),
+                ..Overrides::default()
+            };
+            let err = resolve_with(code, &[])
+                .expect_err("out of range")
+                .to_string();
+            assert!(err.contains("with_flush_timeout"), "{err}");
+            assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
+            assert!(err.contains("from 1 ms to 60 s"), "{err}");
+        }
+        for good in [Duration::from_millis(1), Duration::from_secs(60)] {
+            let code = Overrides {
+                flush_timeout: Some(good),
+                ..Overrides::default()
+            };
+            assert_eq!(resolve_with(code, &[]).expect("valid").flush_timeout, good);
+        }
+    }
+
+    #[test]
+    fn queue_sizes_code_over_env_over_default() {
+        let s = resolve(&[]).expect("valid");
+        assert_eq!((s.span_queue_size, s.log_queue_size), (2048, 2048));
+        let env = [
+            ("OTEL_BSP_MAX_QUEUE_SIZE", " 100 "),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000000"),
+        ];
+        let s = resolve(&env).expect("valid");
+        assert_eq!((s.span_queue_size, s.log_queue_size), (100, 1_000_000));
+        let code = Overrides {
+            span_queue_size: Some(7),
+            log_queue_size: Some(9),
+            ..Overrides::default()
+        };
+        let s = resolve_with(code, &env).expect("valid");
+        assert_eq!((s.span_queue_size, s.log_queue_size), (7, 9));
+        for (code, setter) in [
+            (
+                Overrides {
+                    span_queue_size: Some(0),
+                    ..Overrides::default()
+                },
+                "with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
+            ),
+            (
+                Overrides {
+                    log_queue_size: Some(usize::MAX),
+                    ..Overrides::default()
+                },
+                "with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
+            ),
+        ] {
+            let err = resolve_with(code, &[]).expect_err(setter).to_string();
+            assert!(err.contains(setter), "{err}");
+            assert!(err.contains("from 1 to 1000000"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_export_timeout_is_bounded_by_the_flush_timeout() {
+        let timeouts = |vars: &[(&str, &str)]| {
+            let s = resolve(vars).expect("valid");
+            [s.traces.timeout, s.metrics.timeout, s.logs.timeout].map(|t| t.as_millis())
+        };
+        assert_eq!(timeouts(&[]), [200; 3], "unset: the flush timeout");
+        assert_eq!(
+            timeouts(&[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "50"),
+                ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "30"),
+            ]),
+            [30, 50, 50]
+        );
+        assert_eq!(
+            timeouts(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")]),
+            [200; 3],
+            "never longer than the flush"
+        );
+        assert_eq!(
+            timeouts(&[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
+                ("LAMBDA_OTEL_FLUSH_TIMEOUT_MS", "1500"),
+            ]),
+            [1500; 3]
+        );
+    }
+
+    #[test]
+    fn compression_is_none_or_an_error_naming_the_variable_and_the_feature() {
+        assert!(resolve(&[("OTEL_EXPORTER_OTLP_COMPRESSION", " NONE ")]).is_ok());
+        let err = resolve(&[("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip")])
+            .expect_err("no gzip in this build")
+            .to_string();
+        assert!(
+            err.contains("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"),
+            "{err}"
+        );
+        assert!(err.contains("`gzip-http`"), "{err}");
+        let each_none = [
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
+        ];
+        assert!(
+            resolve(&each_none).is_ok(),
+            "the signal's variable wins over the generic one"
+        );
+        let unused = [
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+        ];
+        assert!(resolve(&unused).is_ok(), "checked only for OTLP");
     }
 }

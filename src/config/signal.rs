@@ -1,8 +1,12 @@
 //! The settings each signal (traces, metrics, logs) resolves the same way: its exporter and,
-//! for OTLP, the protocol, endpoint and headers.
+//! for OTLP, the protocol, endpoint, headers, compression and timeout.
 
 use super::{Exporter, Protocol, env, parse};
 use crate::Error;
+use std::time::Duration;
+
+/// The variable code-set headers stand for in errors.
+const WITH_HEADER: &str = "TelemetryBuilder::with_header";
 
 /// One of the three OpenTelemetry signals, with the names of its variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,22 @@ impl Signal {
         }
     }
 
+    fn compression_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+            Self::Metrics => env::OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+            Self::Logs => env::OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+        }
+    }
+
+    fn timeout_var(self) -> &'static str {
+        match self {
+            Self::Traces => env::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+            Self::Metrics => env::OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+            Self::Logs => env::OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+        }
+    }
+
     /// The path appended to a base endpoint for OTLP/HTTP.
     fn http_path(self) -> &'static str {
         match self {
@@ -105,16 +125,20 @@ pub(crate) struct SignalSettings {
     pub protocol: Protocol,
     /// The full endpoint (with `/v1/<signal>` for HTTP).
     pub endpoint: String,
+    /// Checked, values decoded: sent as they are.
     pub headers: Vec<(String, String)>,
+    /// The most one export request may take: the export timeout bounded by the flush timeout.
+    pub timeout: Duration,
 }
 
 impl SignalSettings {
     /// Precedence: the signal's code setting > the code setting for every signal > the signal's
-    /// variable > the generic variable > the default.
+    /// variable > the generic variable > the default. `flush_timeout` bounds the export timeout.
     pub(crate) fn resolve(
         signal: Signal,
         code: SignalOverrides,
         all: &OtlpOverrides,
+        flush_timeout: Duration,
         var: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
         let exporter = match code.exporter {
@@ -159,17 +183,61 @@ impl SignalSettings {
                 }
             },
         };
-        if exporter == Exporter::Otlp && protocol != Protocol::Grpc {
-            check_tls(variable, &endpoint)?;
+        let mut timeout = flush_timeout;
+        // Checked only when used, as the X-Ray daemon address: an endpoint is none of a
+        // console exporter's business.
+        if exporter == Exporter::Otlp {
+            parse::endpoint(variable, &endpoint)?;
+            if protocol != Protocol::Grpc {
+                check_tls(variable, &endpoint)?;
+            }
+            check_compression(signal, var)?;
+            if let Some(export) = export_timeout(signal, var)? {
+                timeout = timeout.min(export);
+            }
         }
-        let headers = resolve_headers(signal, all.headers.clone(), var)?;
+        let headers = resolve_headers(signal, &all.headers, var)?;
         Ok(Self {
             exporter,
             protocol,
             endpoint,
             headers,
+            timeout,
         })
     }
+}
+
+/// The signal's variable, else the generic one: the name and value of the first one set.
+fn first_set(
+    names: [&'static str; 2],
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Option<(&'static str, String)> {
+    names
+        .into_iter()
+        .find_map(|name| var(name).map(|value| (name, value)))
+}
+
+/// Only `none` is possible in this build, which is also what the exporters do unasked: there
+/// is nothing to hand them, only a value to refuse.
+fn check_compression(signal: Signal, var: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let names = [
+        signal.compression_var(),
+        env::OTEL_EXPORTER_OTLP_COMPRESSION,
+    ];
+    match first_set(names, var) {
+        Some((name, value)) => parse::compression(name, &value),
+        None => Ok(()),
+    }
+}
+
+fn export_timeout(
+    signal: Signal,
+    var: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Duration>, Error> {
+    let names = [signal.timeout_var(), env::OTEL_EXPORTER_OTLP_TIMEOUT];
+    first_set(names, var)
+        .map(|(name, value)| parse::export_timeout(name, &value))
+        .transpose()
 }
 
 /// An `https://` endpoint needs the `tls` feature: without it, the HTTP client only speaks
@@ -181,7 +249,7 @@ fn check_tls(variable: &'static str, endpoint: &str) -> Result<(), Error> {
     if https && !cfg!(feature = "tls") {
         return Err(Error::FeatureDisabled {
             variable,
-            value: endpoint.to_owned(),
+            value: parse::without_userinfo(endpoint),
             feature: "tls",
         });
     }
@@ -204,19 +272,23 @@ fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> St
     }
 }
 
-/// Generic headers, then the signal's over them, then the code's over both.
+/// Generic headers, then the signal's over them, then the code's over both. Values from the
+/// environment are percent-decoded once; values set in code are used as they are.
 fn resolve_headers(
     signal: Signal,
-    code: Vec<(String, String)>,
+    code: &[(String, String)],
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<(String, String)>, Error> {
     let mut headers = Vec::new();
     for name in [env::OTEL_EXPORTER_OTLP_HEADERS, signal.headers_var()] {
         if let Some(v) = var(name) {
-            merge(&mut headers, parse::key_values(name, &v)?);
+            merge(&mut headers, parse::headers(name, &v)?);
         }
     }
-    merge(&mut headers, code);
+    for (index, (name, value)) in code.iter().enumerate() {
+        parse::header(WITH_HEADER, index + 1, name, value)?;
+    }
+    merge(&mut headers, code.to_vec());
     Ok(headers)
 }
 
@@ -242,7 +314,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        SignalSettings::resolve(signal, code, all, &move |k| map.get(k).cloned())
+        let flush_timeout = Duration::from_millis(200);
+        SignalSettings::resolve(signal, code, all, flush_timeout, &move |k| {
+            map.get(k).cloned()
+        })
     }
 
     fn env_only(signal: Signal, vars: &[(&str, &str)]) -> SignalSettings {
@@ -405,6 +480,132 @@ mod tests {
         assert!(
             err.contains("OTEL_METRICS_EXPORTER") && err.contains("prometheus"),
             "{err}"
+        );
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        resolve(
+            Signal::Traces,
+            SignalOverrides::default(),
+            &OtlpOverrides::default(),
+            vars,
+        )
+        .expect_err("invalid")
+        .to_string()
+    }
+
+    #[test]
+    fn header_errors_name_the_variable_and_the_header_never_the_value() {
+        let var = "OTEL_EXPORTER_OTLP_HEADERS";
+        for (value, names) in [
+            ("x-team=dice,Bearer s3cr3t", "header number 2 in"),
+            ("Authorization: Bearer s3cr3t==", "`Authorization`"),
+            ("api-key=", "`api-key`"),
+            ("api-key=s3cr3t%zz", "`api-key`"),
+            ("api-key=s3cr3t%0A", "`api-key`"),
+            ("api-key=caf%C3%A9-s3cr3t", "`api-key`"),
+        ] {
+            let err = error(&[(var, value)]);
+            assert!(err.contains(var) && err.contains(names), "{err}");
+            assert!(!err.contains("s3cr3t"), "a secret in {err}");
+        }
+        let code = OtlpOverrides {
+            headers: vec![("x-api-key".into(), "s3cr3t\n".into())],
+            ..OtlpOverrides::default()
+        };
+        let err = resolve(Signal::Logs, SignalOverrides::default(), &code, &[])
+            .expect_err("a newline")
+            .to_string();
+        assert!(err.contains("TelemetryBuilder::with_header"), "{err}");
+        assert!(
+            err.contains("`x-api-key`") && !err.contains("s3cr3t"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_values_are_percent_decoded_once_and_code_values_not_at_all() {
+        let code = OtlpOverrides {
+            headers: vec![("x-code".into(), "a%20b".into())],
+            ..OtlpOverrides::default()
+        };
+        let vars = [(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20abc%2520",
+        )];
+        let headers = resolve(Signal::Traces, SignalOverrides::default(), &code, &vars)
+            .expect("valid")
+            .headers;
+        assert_eq!(
+            headers,
+            [
+                ("authorization".into(), "Bearer abc%20".into()),
+                ("x-code".into(), "a%20b".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoints_that_can_never_work_are_refused_naming_their_variable() {
+        let var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+        for bad in [
+            "ftp://collector:4318/v1/traces",
+            "collector:4318",
+            "http://collector:99999/v1/traces",
+            "http://collector:0",
+            "http://:4318",
+            "http://",
+            "http://[::1/v1/traces",
+            "not a url",
+        ] {
+            let err = error(&[(var, bad)]);
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains("`http://` or `https://` URL"), "{err}");
+        }
+        for userinfo in [
+            "http://user:s3cr3t@collector:4318/v1/traces",
+            "user:s3cr3t@collector:4318",
+        ] {
+            let err = error(&[(var, userinfo)]);
+            assert!(
+                err.contains(var) && err.contains("REDACTED@collector"),
+                "{err}"
+            );
+            assert!(!err.contains("s3cr3t"), "a secret in {err}");
+        }
+        let err = error(&[(var, "https://t0ken@collector/v1/traces")]);
+        assert!(err.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{err}");
+        for good in [
+            "http://[::1]:4318/v1/traces",
+            "HTTP://collector/v1/traces?x=1",
+            "http://collector:65535",
+        ] {
+            let ok = resolve(
+                Signal::Traces,
+                SignalOverrides::default(),
+                &OtlpOverrides::default(),
+                &[(var, good)],
+            );
+            assert!(ok.is_ok(), "{good}: {ok:?}");
+        }
+        let code = OtlpOverrides {
+            endpoint: Some("ftp://collector".into()),
+            ..OtlpOverrides::default()
+        };
+        let err = resolve(Signal::Metrics, SignalOverrides::default(), &code, &[])
+            .expect_err("ftp")
+            .to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+        let off = [("OTEL_TRACES_EXPORTER", "none"), (var, "ftp://collector")];
+        assert!(
+            resolve(
+                Signal::Traces,
+                SignalOverrides::default(),
+                &OtlpOverrides::default(),
+                &off
+            )
+            .is_ok(),
+            "checked only when used"
         );
     }
 }

@@ -137,7 +137,9 @@ impl TelemetryBuilder {
 
     /// A header for every export of every signal, over those of
     /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_HEADERS` and `OTEL_EXPORTER_OTLP_HEADERS`.
-    /// Default: none.
+    /// The value is sent as given (not percent-decoded, unlike the variables' values).
+    /// [`build`](Self::build) refuses a name that is not an HTTP token and a value that is empty
+    /// or not visible ASCII; its error names the header, never the value. Default: none.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.overrides
             .otlp
@@ -194,10 +196,27 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The most a flush may take (never more than what is left of the invocation). Default
-    /// 200 ms; `LAMBDA_OTEL_FLUSH_TIMEOUT_MS`.
+    /// The most a flush may take (never more than what is left of the invocation), from 1 ms
+    /// to 60 s: [`build`](Self::build) refuses other values. It also bounds each OTLP export's
+    /// timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`). Default 200 ms; `LAMBDA_OTEL_FLUSH_TIMEOUT_MS`.
     pub fn with_flush_timeout(mut self, timeout: Duration) -> Self {
         self.overrides.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// The most spans held for export at once, from 1 to 1,000,000 ([`build`](Self::build)
+    /// refuses other values); one more is dropped and counted. Default 2048;
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub fn with_span_queue_size(mut self, size: usize) -> Self {
+        self.overrides.span_queue_size = Some(size);
+        self
+    }
+
+    /// The most log records held for export at once, from 1 to 1,000,000
+    /// ([`build`](Self::build) refuses other values); one more is dropped and counted. Default
+    /// 2048; `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    pub fn with_log_queue_size(mut self, size: usize) -> Self {
+        self.overrides.log_queue_size = Some(size);
         self
     }
 

@@ -1,4 +1,15 @@
 //! Building the configured exporters on the export thread's runtime.
+//!
+//! Every setting comes from [`Settings`], resolved once; opentelemetry-otlp's own reading of
+//! the environment is defeated at each point where it happens when the exporter is built:
+//! - endpoint, protocol and timeout are always given, so it never looks them up;
+//! - compression: only `none` is possible in this build (opentelemetry-otlp's gzip features
+//!   are off), which is also what its own lookup of `OTEL_EXPORTER_OTLP_COMPRESSION` always
+//!   yields, and the settings refuse any other value;
+//! - headers: it adds `OTEL_EXPORTER_OTLP_*HEADERS` from the process environment over those it
+//!   is given, unasked. Over HTTP our client sends the resolved headers instead of the
+//!   request's (`http_client`); over gRPC an interceptor, which runs after the library has
+//!   added its metadata, replaces that metadata.
 
 use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::Error;
@@ -10,7 +21,13 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::SpanExporter;
-use std::time::Duration;
+
+/// The `User-Agent` of OTLP exports unless the headers set one (the library's default, which
+/// names its version, is dropped with the rest of its headers).
+pub(super) const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust lambda-otel/",
+    env!("CARGO_PKG_VERSION")
+);
 
 /// Where the configured exporters run: on the export thread, or on the function's own thread
 /// when none of them waits on the network; `None` when every signal is off.
@@ -66,22 +83,18 @@ fn exporters(
     resource: &Resource,
     reader: Option<&SharedReader>,
 ) -> Result<Exporters, Error> {
-    let timeout = settings.flush_timeout;
     let spans = match settings.traces.exporter {
         // Refused for traces when the settings were resolved.
         Exporter::None | Exporter::Emf => None,
         Exporter::Xray => xray_spans(settings, resource)?,
         Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
-        Exporter::Otlp => Some(boxed_spans(
-            otlp_spans(&settings.traces, timeout)?,
-            resource,
-        )),
+        Exporter::Otlp => Some(boxed_spans(otlp_spans(&settings.traces)?, resource)),
     };
     let logs = match settings.logs.exporter {
         // Refused for logs when the settings were resolved.
         Exporter::None | Exporter::Xray | Exporter::Emf => None,
         Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
-        Exporter::Otlp => Some(boxed_logs(otlp_logs(&settings.logs, timeout)?, resource)),
+        Exporter::Otlp => Some(boxed_logs(otlp_logs(&settings.logs)?, resource)),
     };
     let metrics = match (settings.metrics.exporter, reader) {
         (Exporter::None | Exporter::Xray, _) | (_, None) => None,
@@ -94,11 +107,7 @@ fn exporters(
             reader: reader.clone(),
         }),
         (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(otlp_metrics(
-                &settings.metrics,
-                timeout,
-                settings.temporality,
-            )?),
+            exporter: Box::new(otlp_metrics(&settings.metrics, settings.temporality)?),
             reader: reader.clone(),
         }),
     };
@@ -155,20 +164,36 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> Error {
 }
 
 /// The settings every OTLP/HTTP exporter shares.
-fn http<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, Error>
+fn http<B>(builder: B, signal: &SignalSettings) -> Result<B, Error>
 where
     B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
 {
     let builder = builder
         .with_protocol(http_protocol(signal.protocol)?)
         .with_endpoint(signal.endpoint.clone())
-        .with_timeout(timeout)
-        .with_headers(signal.headers.iter().cloned().collect())
+        .with_timeout(signal.timeout)
         // The flush is bounded: a retry after a back-off would only meet the deadline.
         .with_retry_policy(RetryPolicy::disabled());
-    // With `tls`, opentelemetry-otlp builds its reqwest client (rustls) itself.
     #[cfg(not(feature = "tls"))]
-    let builder = builder.with_http_client(super::http_client::PlainHttpClient::new(timeout));
+    let builder = {
+        let client = super::http_client::PlainHttpClient::new(signal.timeout, &signal.headers)
+            .map_err(|name| Error::Exporter {
+                what: "OTLP",
+                message: format!("the HTTP client refuses the header `{name}`"),
+            })?;
+        builder.with_http_client(client)
+    };
+    // With `tls`, opentelemetry-otlp builds its reqwest client (rustls) itself, so the headers
+    // go through the library: it percent-decodes them, hence `%` is encoded once more, and
+    // `OTEL_EXPORTER_OTLP_*HEADERS` in the process environment still win over them.
+    #[cfg(feature = "tls")]
+    let builder = builder.with_headers(
+        signal
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.replace('%', "%25")))
+            .collect(),
+    );
     Ok(builder)
 }
 
@@ -189,11 +214,11 @@ fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Err
 /// Builds an OTLP exporter from its builder: the three signals' builders are distinct types
 /// with the same configuration traits.
 macro_rules! otlp {
-    ($builder:expr, $signal:expr, $timeout:expr) => {{
+    ($builder:expr, $signal:expr) => {{
         let builder = $builder;
         let built = match $signal.protocol {
             #[cfg(feature = "grpc")]
-            Protocol::Grpc => grpc(builder.with_tonic(), $signal, $timeout)?.build(),
+            Protocol::Grpc => grpc(builder.with_tonic(), $signal)?.build(),
             #[cfg(not(feature = "grpc"))]
             Protocol::Grpc => {
                 return Err(Error::FeatureDisabled {
@@ -203,58 +228,66 @@ macro_rules! otlp {
                 });
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                http(builder.with_http(), $signal, $timeout)?.build()
+                http(builder.with_http(), $signal)?.build()
             }
         };
         built.map_err(build_error)
     }};
 }
 
-fn otlp_spans(
-    signal: &SignalSettings,
-    timeout: Duration,
-) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    otlp!(opentelemetry_otlp::SpanExporter::builder(), signal, timeout)
+fn otlp_spans(signal: &SignalSettings) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    otlp!(opentelemetry_otlp::SpanExporter::builder(), signal)
 }
 
-fn otlp_logs(
-    signal: &SignalSettings,
-    timeout: Duration,
-) -> Result<opentelemetry_otlp::LogExporter, Error> {
-    otlp!(opentelemetry_otlp::LogExporter::builder(), signal, timeout)
+fn otlp_logs(signal: &SignalSettings) -> Result<opentelemetry_otlp::LogExporter, Error> {
+    otlp!(opentelemetry_otlp::LogExporter::builder(), signal)
 }
 
 fn otlp_metrics(
     signal: &SignalSettings,
-    timeout: Duration,
     temporality: Temporality,
 ) -> Result<opentelemetry_otlp::MetricExporter, Error> {
     let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
-    otlp!(builder, signal, timeout)
+    otlp!(builder, signal)
 }
 
 /// The settings every OTLP/gRPC exporter shares.
 #[cfg(feature = "grpc")]
-fn grpc<B>(builder: B, signal: &SignalSettings, timeout: Duration) -> Result<B, Error>
+fn grpc<B>(builder: B, signal: &SignalSettings) -> Result<B, Error>
 where
     B: WithExportConfig + opentelemetry_otlp::WithTonicConfig,
 {
-    let mut metadata = tonic::metadata::MetadataMap::new();
-    for (name, value) in &signal.headers {
-        let key = tonic::metadata::MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes());
-        let value = tonic::metadata::MetadataValue::try_from(value.as_str());
+    let metadata = grpc_metadata(&signal.headers)?;
+    // The library adds its metadata, `OTEL_EXPORTER_OTLP_*HEADERS` from the process environment
+    // included, before it calls the interceptor: replacing it makes the settings the only source.
+    let interceptor = move |mut request: tonic::Request<()>| {
+        *request.metadata_mut() = metadata.clone();
+        Ok(request)
+    };
+    Ok(builder
+        .with_endpoint(signal.endpoint.clone())
+        .with_timeout(signal.timeout)
+        .with_interceptor(interceptor)
+        .with_retry_policy(RetryPolicy::disabled()))
+}
+
+/// The resolved headers as gRPC metadata, with our `User-Agent` unless they set one.
+#[cfg(feature = "grpc")]
+fn grpc_metadata(headers: &[(String, String)]) -> Result<tonic::metadata::MetadataMap, Error> {
+    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+    let mut metadata = MetadataMap::new();
+    metadata.insert("user-agent", MetadataValue::from_static(USER_AGENT));
+    for (name, value) in headers {
+        let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes());
+        let value = MetadataValue::try_from(value.as_str());
         let (Ok(key), Ok(value)) = (key, value) else {
-            return Err(Error::invalid(
-                env::OTEL_EXPORTER_OTLP_HEADERS,
-                name,
-                "headers that are valid gRPC metadata (ASCII keys and values)",
-            ));
+            return Err(Error::InvalidHeader {
+                variable: env::OTEL_EXPORTER_OTLP_HEADERS,
+                header: format!("`{name}`"),
+                expected: "valid gRPC metadata (ASCII, a name not ending in `-bin`)",
+            });
         };
         metadata.insert(key, value);
     }
-    Ok(builder
-        .with_endpoint(signal.endpoint.clone())
-        .with_timeout(timeout)
-        .with_metadata(metadata)
-        .with_retry_policy(RetryPolicy::disabled()))
+    Ok(metadata)
 }
