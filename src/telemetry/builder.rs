@@ -6,7 +6,7 @@ use crate::config::{
     Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
 };
 use crate::flush::{
-    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, SharedReader,
+    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, Reporter, SharedReader,
 };
 use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
@@ -394,15 +394,18 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
         });
     };
     let timeout = settings.flush_timeout;
-    let mut flusher = Flusher::new(worker.clone(), timeout);
+    // One reporter for the flush and the buffers' background exports: one rate limit.
+    let reporter = Arc::new(Reporter::default());
+    let mut flusher = Flusher::new(worker.clone(), timeout, Arc::clone(&reporter));
     let (mut logger, mut meter) = (None, None);
     if settings.traces.exporter != Exporter::None {
-        let buffer = Buffer::new(worker.clone(), timeout);
+        let cap = settings.span_queue_size;
+        let buffer = Buffer::new(worker.clone(), timeout, cap, Arc::clone(&reporter));
         tracer = tracer.with_span_processor(InvocationSpanProcessor::new(Arc::clone(&buffer)));
         flusher = flusher.with_spans(buffer);
     }
     if settings.logs.exporter != Exporter::None {
-        let buffer = Buffer::new(worker, timeout);
+        let buffer = Buffer::new(worker, timeout, settings.log_queue_size, reporter);
         let processor = InvocationLogProcessor::new(Arc::clone(&buffer));
         logger = Some(
             SdkLoggerProvider::builder()
