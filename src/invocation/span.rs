@@ -124,7 +124,7 @@ impl Invocation {
             attributes,
         };
         if let Some(hook) = on_invocation {
-            hook.on_invocation(&mut span_start);
+            crate::layer::call_on_invocation(hook, &mut span_start);
         }
         let SpanStart {
             kind,

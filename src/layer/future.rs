@@ -2,6 +2,7 @@
 //! end and flush as the mode asks.
 
 use super::OnResponse;
+use super::guard::guarded;
 use super::layer::Shared;
 use crate::config::FlushMode;
 use crate::flush::PendingFlush;
@@ -86,7 +87,9 @@ impl<T: 'static> Finished<T> {
     fn record(&self, invocation: &Invocation, on_response: &impl OnResponse<T>) {
         let outcome = match self {
             Self::Response(response) => {
-                on_response.on_response(response, &invocation.span());
+                guarded("OnResponse", || {
+                    on_response.on_response(response, &invocation.span());
+                });
                 Outcome::Response(outcome::status_code(response))
             }
             Self::Error(d) => Outcome::Error {

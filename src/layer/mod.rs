@@ -48,12 +48,17 @@
 //! - [`OtelLayer::with_on_invocation`]: sees the raw event and the span about to start; adds
 //!   attributes, renames the span, removes an attribute.
 //! - [`OtelHandler::with_on_response`]: sees the handler's typed response and the span.
+//! - A hook that panics does not fail the invocation: the panic is caught, the span starts
+//!   (or ends) as if the hook had not run (what an `OnResponse` hook recorded before panicking
+//!   stays), the handler's response still reaches Lambda, and a `lambda_otel` warning names the
+//!   hook (at most one a minute, with the number of panics since the last one).
 //! - Built-in extraction off: `LAMBDA_OTEL_EVENT_EXTRACTION=off` or
 //!   [`TelemetryBuilder::with_event_extraction`](crate::TelemetryBuilder::with_event_extraction);
 //!   every span is then `faas.trigger=other`, named after the function, and only the hooks
 //!   read the event.
 
 mod future;
+mod guard;
 mod handler;
 #[cfg(feature = "lambda-http")]
 mod http;
@@ -64,6 +69,7 @@ mod on_response;
 mod service;
 
 pub use future::{HandlerFuture, InvocationFuture};
+pub(crate) use guard::call_on_invocation;
 pub use handler::OtelHandler;
 pub use layer::OtelLayer;
 pub(crate) use layer::Shared;

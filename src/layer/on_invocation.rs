@@ -78,6 +78,9 @@ impl SpanStart<'_> {
 /// [`OtelLayer::with_on_invocation`](crate::OtelLayer::with_on_invocation).
 ///
 /// Implemented for closures `Fn(&mut SpanStart<'_>)`, and for `()` (no hook).
+///
+/// A panic in the hook is caught and reported: the span starts with the name and attributes
+/// it had before the hook ran, and the handler runs.
 pub trait OnInvocation: Send + Sync + 'static {
     /// Called once per invocation, on the invocation's task.
     fn on_invocation(&self, span: &mut SpanStart<'_>);

@@ -7,6 +7,8 @@ use opentelemetry::trace::SpanRef;
 ///
 /// `T` is the handler's response type (for `lambda_http`, `Response<Body>`). Implemented for
 /// closures `Fn(&T, &SpanRef<'_>)`, and for `()` (no hook).
+///
+/// A panic in the hook is caught and reported; the response still reaches Lambda.
 pub trait OnResponse<T> {
     /// Called once per successful handler call. Errors and panics are recorded by the wrapper.
     fn on_response(&self, response: &T, span: &SpanRef<'_>);
