@@ -137,12 +137,39 @@ impl Found {
 }
 
 fn trace_context(carrier: &TraceHeaders<'_>) -> Option<SpanContext> {
-    carrier.traceparent.as_ref()?;
+    if !well_formed_traceparent(carrier.traceparent.as_deref()?) {
+        return None;
+    }
     // An empty start, so that an invalid header cannot hand back the current span.
     let cx = TraceContextPropagator::new().extract_with_context(&Context::new(), carrier);
     let span = cx.span();
     let span_context = span.span_context();
     span_context.is_valid().then(|| span_context.clone())
+}
+
+/// W3C Trace Context's `traceparent`: `version-trace_id-parent_id-flags`, lower-case hex of
+/// 2, 32, 16 and 2 digits, exactly four fields for version `00`, never version `ff`. The SDK's
+/// parser also takes shorter ids (`00-1-1-01` becomes trace `0…01`), which would join every
+/// malformed header into one made-up trace.
+fn well_formed_traceparent(header: &str) -> bool {
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let mut fields = header.trim().split('-');
+    let (Some(version), Some(trace), Some(parent), Some(flags)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return false;
+    };
+    let rest_allowed = version != "00" || fields.next().is_none();
+    hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && rest_allowed
 }
 
 fn carrier_xray(carrier: &TraceHeaders<'_>) -> Option<SpanContext> {
@@ -328,6 +355,29 @@ mod tests {
             Some(ids(CARRIER_TRACE, "1111111111111111"))
         );
         assert_eq!(link_ids(&extracted), [ids(W3C_TRACE, W3C_SPAN)]);
+    }
+
+    #[test]
+    fn traceparents_with_short_or_signed_ids_are_refused() {
+        for header in [
+            "00-1-1-01",
+            "00-+1-+2-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            let carrier = headers(Some(header), None, None);
+            assert_eq!(
+                parent_ids(&run(&[TraceContext], &carrier, None)),
+                None,
+                "{header}"
+            );
+        }
+        assert!(well_formed_traceparent(TRACEPARENT));
+        assert!(well_formed_traceparent(
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"
+        ));
     }
 
     #[test]
