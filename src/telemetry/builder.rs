@@ -241,10 +241,9 @@ impl TelemetryBuilder {
     }
 
     /// Query-string keys (any case) whose values `url.query` records as `REDACTED`. Replaces
-    /// the default list; an empty list redacts nothing. Default: `sig`, `signature`,
-    /// `awsaccesskeyid`, `x-goog-signature`, `x-amz-signature`, `x-amz-credential`,
-    /// `x-amz-security-token`, `token`, `access_token`, `id_token`, `refresh_token`, `api_key`,
-    /// `apikey`, `key`, `password`, `secret`, `client_secret`, `code`
+    /// the default list; an empty list redacts nothing. Keys are compared with the query's
+    /// keys percent-decoded. Default: the usual names of signatures, tokens, keys, passwords,
+    /// sessions and OAuth codes
     /// ([`DEFAULT_REDACTED_QUERY_KEYS`](crate::config::env::DEFAULT_REDACTED_QUERY_KEYS));
     /// `LAMBDA_OTEL_REDACTED_QUERY_KEYS` (comma-separated).
     pub fn with_redacted_query_keys(
