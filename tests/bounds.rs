@@ -185,3 +185,29 @@ fn every_span_of_a_burst_is_exported_or_counted() {
         "received {received}, counted lost {lost}"
     );
 }
+
+async fn long_error(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    Err(format!("bad input: {}", "x".repeat(100_000)).into())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_error_message_is_recorded_cut_to_1024_bytes() {
+    let invocations = vec![Invocation::new("long-error", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::Ok, |b| b);
+    function.run(long_error);
+    function.wait_for_next_polls(2).await;
+    let (_, span) = function.invocation_span("long-error");
+    assert_eq!(span.status_code, 2, "error status");
+    assert!(span.status_message.starts_with("bad input: xxx"));
+    assert_eq!(span.status_message.len(), 1024);
+    let (_, exception) = span
+        .events
+        .iter()
+        .find(|(name, _)| name == "exception")
+        .expect("exception event");
+    let message = exception
+        .get("exception.message")
+        .and_then(|v| v.as_str())
+        .expect("a message");
+    assert_eq!(message.len(), 1024);
+}

@@ -48,16 +48,30 @@ impl Outcome<'_> {
     }
 }
 
+/// The longest error type or message, in bytes, the span records: an error can quote its
+/// input (a whole request body, say), and a span has to fit in an export.
+const MAX_MESSAGE_LEN: usize = 1024;
+
+/// `text`, cut at a character boundary to at most [`MAX_MESSAGE_LEN`] bytes.
+fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_MESSAGE_LEN);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 fn record_exception(span: &SpanRef<'_>, error_type: &str, message: &str) {
-    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.to_owned()));
+    let (error_type, message) = (bounded(error_type), bounded(message));
+    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.clone()));
     span.add_event(
         "exception",
         vec![
-            KeyValue::new(EXCEPTION_TYPE, error_type.to_owned()),
-            KeyValue::new(EXCEPTION_MESSAGE, message.to_owned()),
+            KeyValue::new(EXCEPTION_TYPE, error_type),
+            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
         ],
     );
-    span.set_status(Status::error(message.to_owned()));
+    span.set_status(Status::error(message));
 }
 
 /// The message of a panic payload (`panic!` gives a `&str` or a `String`).
@@ -91,6 +105,15 @@ mod tests {
         assert_eq!(status_code(&ok), Some(404));
         assert_eq!(status_code(&serde_json::json!({"ok": true})), None);
         assert_eq!(status_code(&"a string"), None);
+    }
+
+    #[test]
+    fn error_texts_are_cut_at_a_char_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let long = "é".repeat(MAX_MESSAGE_LEN);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_MESSAGE_LEN && cut.len() >= MAX_MESSAGE_LEN - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
     }
 
     #[test]
