@@ -28,3 +28,13 @@ pub const EVENTBRIDGE_EVENT_ID: &str = "lambda_otel.eventbridge.event_id";
 /// The `resources` of an EventBridge event (for a scheduled rule, the rule's ARN), as a string
 /// array of at most 16 entries.
 pub const EVENTBRIDGE_RESOURCES: &str = "lambda_otel.eventbridge.resources";
+
+/// `text` cut at a character boundary to at most `max` bytes: every string the crate records
+/// from outside (an event, an error, a panic) is bounded.
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}

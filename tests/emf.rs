@@ -12,6 +12,7 @@
 
 mod common;
 
+use common::child::run_ignored;
 use common::emf::{NEXT_MARKER, PollMarker, spec};
 use common::function::{Function, event};
 use common::otlp::{Behaviour, MetricData, ReceivedMetric, Temporality, Value as Attribute};
@@ -21,7 +22,6 @@ use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry::KeyValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::process::Command;
 
 /// Set in the child: the `OTEL_METRICS_EXPORTER` to run with (`emf` or `otlp`).
 const CHILD_EXPORTER: &str = "LAMBDA_OTEL_TEST_METRICS_EXPORTER";
@@ -123,23 +123,7 @@ struct Run {
 
 impl Run {
     fn new(exporter: &str) -> Self {
-        let output = Command::new(std::env::current_exe().expect("the test binary"))
-            .args([
-                "--exact",
-                "function",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_EXPORTER, exporter)
-            .output()
-            .expect("the child runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "child failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = run_ignored("function", &[(CHILD_EXPORTER, exporter)]);
         // libtest announces the test on the line its output starts on.
         let lines: Vec<String> = stdout
             .lines()

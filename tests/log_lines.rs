@@ -5,12 +5,12 @@
 
 mod common;
 
+use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
-use std::process::Command;
 
 /// Set in the child: the `AWS_LAMBDA_LOG_FORMAT` to run with.
 const CHILD_FORMAT: &str = "LAMBDA_OTEL_TEST_LOG_FORMAT";
@@ -48,23 +48,7 @@ async fn function() {
 
 /// The child's stdout lines, and the trace id, invocation span id and inner span id.
 fn run_function(format: &str) -> (Vec<String>, [String; 3]) {
-    let output = Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            "function",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_FORMAT, format)
-        .output()
-        .expect("the child runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ignored("function", &[(CHILD_FORMAT, format)]);
     let ids = stdout
         .lines()
         .find_map(|l| l.strip_prefix(IDS_MARKER))

@@ -33,7 +33,8 @@ async fn every_signal_off_builds_from_an_async_main() {
     assert!(telemetry.meter_provider().is_none());
 }
 
-/// The AWS-native route starts no export thread: the exporters run where the flush runs.
+/// The AWS-native route (no export thread, no runtime of its own) builds from an async `main`
+/// and shuts down from it.
 #[tokio::test(flavor = "current_thread")]
 async fn the_aws_native_route_builds_from_an_async_main() {
     let vars = |name: &str| {

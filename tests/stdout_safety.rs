@@ -6,12 +6,12 @@
 
 mod common;
 
+use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
-use std::process::Command;
 
 /// Set in the child: which case to run (see [`Case`]).
 const CHILD_CASE: &str = "LAMBDA_OTEL_TEST_STDOUT_CASE";
@@ -133,23 +133,7 @@ async fn function() {
 
 /// The child's stdout lines, and the invocation span's trace id and span id.
 fn run_function(case: Case) -> (Vec<String>, [String; 2]) {
-    let output = Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            "function",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_CASE, case.name())
-        .output()
-        .expect("the child runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ignored("function", &[(CHILD_CASE, case.name())]);
     let ids = stdout
         .lines()
         .find_map(|l| l.strip_prefix(IDS_MARKER))

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
@@ -298,22 +299,7 @@ async fn no_daemon_function() {
 
 #[test]
 fn with_no_daemon_listening_every_invocation_succeeds_and_one_warning_says_why() {
-    let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "--exact",
-            "no_daemon_function",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .output()
-        .expect("the child runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "child failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_ignored("no_daemon_function", &[]);
     assert!(stdout.contains("responses-posted 5"), "{stdout}");
     let warnings: Vec<_> = stdout
         .lines()

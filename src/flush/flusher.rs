@@ -112,27 +112,22 @@ impl Flusher {
         stopped
     }
 
+    /// The export's failures, and the items the buffers dropped since the last report.
     fn report(&self, report: &ExportReport) {
-        let dropped_spans = self.spans.as_ref().map_or(0, |b| b.take_dropped());
-        let dropped_logs = self.logs.as_ref().map_or(0, |b| b.take_dropped());
-        let mut failures: Vec<(Signal, ExportFailure)> = report
-            .failures()
-            .map(|(signal, failure)| (signal, failure.clone()))
-            .collect();
-        for (signal, n) in [
-            (Signal::Traces, dropped_spans),
-            (Signal::Logs, dropped_logs),
-        ] {
-            if n > 0 {
-                failures.push((signal, ExportFailure::BufferFull(n)));
-            }
-        }
-        if failures.is_empty() {
-            self.reporter.success();
-        }
-        for (signal, failure) in &failures {
-            self.reporter.failure(*signal, failure);
-        }
+        let dropped = [
+            (
+                Signal::Traces,
+                self.spans.as_ref().map_or(0, |b| b.take_dropped()),
+            ),
+            (
+                Signal::Logs,
+                self.logs.as_ref().map_or(0, |b| b.take_dropped()),
+            ),
+        ]
+        .map(|(signal, n)| (n > 0).then_some((signal, ExportFailure::BufferFull(n))));
+        let dropped = dropped.iter().flatten().map(|(signal, f)| (*signal, f));
+        self.reporter
+            .report_failures(report.failures().chain(dropped));
     }
 }
 

@@ -37,5 +37,7 @@ pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};
 pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
 pub(crate) use reader::SharedReader;
-pub(crate) use report::Reporter;
+#[cfg(test)]
+pub(crate) use report::QUIET_PERIOD;
+pub(crate) use report::{QuietPeriod, Reporter};
 pub(crate) use worker::Worker;

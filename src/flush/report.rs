@@ -95,7 +95,30 @@ impl From<&Batch> for Shape {
 
 /// At most one message (a warning or a recovery) per this period; what happens in between is
 /// counted into the next one.
-const QUIET_PERIOD: Duration = Duration::from_secs(60);
+pub(crate) const QUIET_PERIOD: Duration = Duration::from_secs(60);
+
+/// When the last message of a kind was written: at most one per [`QUIET_PERIOD`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct QuietPeriod {
+    last: Option<Instant>,
+}
+
+impl QuietPeriod {
+    pub(crate) const fn new() -> Self {
+        Self { last: None }
+    }
+
+    /// Whether a message may be written at `now`.
+    pub(crate) fn due(&self, now: Instant) -> bool {
+        self.last
+            .is_none_or(|at| now.saturating_duration_since(at) >= QUIET_PERIOD)
+    }
+
+    /// A message was written at `now`.
+    pub(crate) fn said(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+}
 
 /// What was lost since the last message, per signal.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +140,9 @@ impl Lost {
 
 #[derive(Debug, Default)]
 struct State {
-    /// When the last message was written; kept across recoveries, so a collector that fails
-    /// every other export still gets one message a minute.
-    last_message: Option<Instant>,
+    /// Kept across recoveries, so a collector that fails every other export still gets one
+    /// message a minute.
+    quiet: QuietPeriod,
     /// Failures since the last message.
     failures: u64,
     /// Losses since the last message: every message says what was lost since the one before,
@@ -129,12 +152,11 @@ struct State {
 
 impl State {
     fn due(&self, now: Instant) -> bool {
-        self.last_message
-            .is_none_or(|at| now.duration_since(at) >= QUIET_PERIOD)
+        self.quiet.due(now)
     }
 
     fn said(&mut self, now: Instant) {
-        self.last_message = Some(now);
+        self.quiet.said(now);
         self.failures = 0;
         self.lost = Lost::default();
     }
@@ -195,8 +217,16 @@ impl Reporter {
 
     /// Reports every failure of `report`; a report with none is a success.
     pub(crate) fn report(&self, report: &ExportReport) {
+        self.report_failures(report.failures());
+    }
+
+    /// Reports each failure; none at all is a success.
+    pub(crate) fn report_failures<'a>(
+        &self,
+        failures: impl IntoIterator<Item = (Signal, &'a ExportFailure)>,
+    ) {
         let mut failed = false;
-        for (signal, failure) in report.failures() {
+        for (signal, failure) in failures {
             failed = true;
             self.failure(signal, failure);
         }

@@ -206,7 +206,9 @@ fn run(
             let exporters = Arc::clone(&exporters);
             if let Reply::Detached(reporter) = &reply {
                 let (shape, reporter) = (Shape::from(&batch), Arc::clone(reporter));
-                let task = tokio::spawn(exported(exporters, batch, deadline, reply));
+                let task = tokio::spawn(async move {
+                    reply.send(export_owned(&exporters, batch, Some(deadline)).await);
+                });
                 background.push(Background {
                     task,
                     shape,
@@ -222,16 +224,6 @@ fn run(
             }
         }
     });
-}
-
-/// One job's export, its answer sent where it goes.
-async fn exported(
-    exporters: Arc<Exporters>,
-    batch: Batch,
-    deadline: tokio::time::Instant,
-    reply: Reply,
-) {
-    reply.send(export_owned(&exporters, batch, Some(deadline)).await);
 }
 
 /// [`export`] with a metrics buffer of its own: exports run side by side.

@@ -54,11 +54,7 @@ const MAX_MESSAGE_LEN: usize = 1024;
 
 /// `text`, cut at a character boundary to at most [`MAX_MESSAGE_LEN`] bytes.
 fn bounded(text: &str) -> String {
-    let mut end = text.len().min(MAX_MESSAGE_LEN);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    crate::attributes::truncate(text, MAX_MESSAGE_LEN).to_owned()
 }
 
 fn record_exception(span: &SpanRef<'_>, error_type: &str, message: &str) {

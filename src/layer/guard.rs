@@ -6,13 +6,11 @@
 
 use super::SpanStart;
 use super::on_invocation::OnInvocation;
+use crate::flush::QuietPeriod;
 use crate::invocation::outcome::panic_message;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// At most one warning per this period; the panics in between are counted into the next one.
-const QUIET_PERIOD: Duration = Duration::from_secs(60);
+use std::time::Instant;
 
 /// The longest panic message quoted in a warning.
 const MAX_MESSAGE_LEN: usize = 256;
@@ -52,17 +50,18 @@ pub(crate) fn guarded(name: &'static str, hook: impl FnOnce()) -> bool {
     false
 }
 
-/// When hook panics were last reported, and how many went unreported since.
+/// When hook panics were last reported (at most one warning a minute, the panics in between
+/// counted into the next one), and how many went unreported since.
 #[derive(Debug)]
 struct Panics {
-    last_warning: Option<Instant>,
+    quiet: QuietPeriod,
     suppressed: u64,
 }
 
 impl Panics {
     const fn new() -> Self {
         Self {
-            last_warning: None,
+            quiet: QuietPeriod::new(),
             suppressed: 0,
         }
     }
@@ -70,29 +69,24 @@ impl Panics {
     /// Counts a panic at `now`: `Some(panics suppressed since the last warning)` when this one
     /// is to be reported.
     fn due(&mut self, now: Instant) -> Option<u64> {
-        let quiet = self
-            .last_warning
-            .is_some_and(|at| now.saturating_duration_since(at) < QUIET_PERIOD);
-        if quiet {
+        if !self.quiet.due(now) {
             self.suppressed += 1;
             return None;
         }
-        self.last_warning = Some(now);
+        self.quiet.said(now);
         Some(std::mem::take(&mut self.suppressed))
     }
 }
 
 fn bounded(message: &str) -> &str {
-    let mut end = message.len().min(MAX_MESSAGE_LEN);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
+    crate::attributes::truncate(message, MAX_MESSAGE_LEN)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flush::QUIET_PERIOD;
+    use std::time::Duration;
 
     #[test]
     fn one_warning_per_quiet_period_counts_the_rest() {

@@ -8,14 +8,7 @@ pub const MAX_VALUE_LEN: usize = 1024;
 
 /// `value`, cut at a character boundary to at most [`MAX_VALUE_LEN`] bytes.
 pub(super) fn bounded(value: &str) -> String {
-    if value.len() <= MAX_VALUE_LEN {
-        return value.to_owned();
-    }
-    let mut end = MAX_VALUE_LEN;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    value[..end].to_owned()
+    crate::attributes::truncate(value, MAX_VALUE_LEN).to_owned()
 }
 
 /// Pushes `key = value` when there is a non-empty value.

@@ -14,6 +14,7 @@
 // Each test file uses a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod emf;
 pub mod function;
 pub mod otlp;

@@ -84,12 +84,7 @@ fn cap_http_field(kv: &mut KeyValue) {
     if value.as_str().len() <= MAX || !HTTP_FIELDS.contains(&kv.key.as_str()) {
         return;
     }
-    let text = value.as_str();
-    let end = (0..=MAX)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    kv.value = Value::from(text[..end].to_owned());
+    kv.value = Value::from(crate::attributes::truncate(value.as_str(), MAX).to_owned());
 }
 
 /// The translator writes `sql.url` from `server.address` on every subsegment, an HTTP one
