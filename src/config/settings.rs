@@ -159,24 +159,22 @@ impl Settings {
         // Checked only when used: a daemon address is none of a non-X-Ray function's business.
         let xray_daemon_address = match overrides.xray_daemon_address {
             Some(address) => address,
-            None if traces.exporter == Exporter::Xray => {
-                let value = var(env::AWS_XRAY_DAEMON_ADDRESS);
+            None => {
+                let value =
+                    var(env::AWS_XRAY_DAEMON_ADDRESS).filter(|_| traces.exporter == Exporter::Xray);
                 parse::xray_daemon_address(
                     value.as_deref().unwrap_or(env::DEFAULT_XRAY_DAEMON_ADDRESS),
                 )?
             }
-            None => parse::xray_daemon_address(env::DEFAULT_XRAY_DAEMON_ADDRESS)?,
         };
-        let emf_namespace = match overrides.emf_namespace {
+        let namespace = overrides
+            .emf_namespace
+            .or_else(|| var(env::LAMBDA_OTEL_EMF_NAMESPACE));
+        let emf_namespace = match namespace {
             Some(namespace) => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &namespace)?,
-            None => match var(env::LAMBDA_OTEL_EMF_NAMESPACE) {
-                Some(namespace) => {
-                    parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &namespace)?
-                }
-                // A service name CloudWatch would refuse is cut down to what it accepts.
-                None => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &service_name)
-                    .unwrap_or_else(|_| default_namespace(&service_name)),
-            },
+            // A service name CloudWatch would refuse is cut down to what it accepts.
+            None => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &service_name)
+                .unwrap_or_else(|_| default_namespace(&service_name)),
         };
         let propagators = match overrides.propagators {
             Some(list) => parse::unique(list),
