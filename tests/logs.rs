@@ -93,7 +93,7 @@ async fn log_records_carry_the_span_they_were_emitted_in() {
             log_crate.attributes
         );
         assert_eq!(
-            log_crate.attr_str("code.namespace"),
+            log_crate.attr_str("code.module.name"),
             Some("logs"),
             "where the log call is, not tracing-log's bridge"
         );
@@ -110,6 +110,56 @@ async fn log_records_carry_the_span_they_were_emitted_in() {
         "{:#?}",
         logs(&function)
     );
+}
+
+/// The keys spans use (tracing-opentelemetry's), not those the semantic conventions deprecated.
+#[tokio::test(flavor = "current_thread")]
+async fn log_records_say_where_they_were_logged_under_the_current_names() {
+    let function = Function::start(invocations(), Behaviour::Ok, |b| b);
+    function.run(handler);
+    function.wait_for_next_polls(3).await;
+
+    let (_, inner) = function
+        .spans()
+        .into_iter()
+        .find(|(_, s)| s.name == "inner")
+        .expect("the tracing span is exported");
+    let bodies = [
+        "straight in the handler",
+        "inside a tracing span",
+        "from the log crate",
+    ];
+    for body in bodies {
+        let (_, record) = records(&function, body).remove(0);
+        let file = record.attr_str("code.file.path");
+        assert!(
+            file.is_some_and(|f| f.ends_with("logs.rs")),
+            "{body}: {file:?}"
+        );
+        let line = record.attr_int("code.line.number");
+        assert!(line.is_some_and(|l| l > 0), "{body}: {line:?}");
+        assert_eq!(record.attr_str("code.module.name"), Some("logs"), "{body}");
+        for old in [
+            "code.filepath",
+            "code.lineno",
+            "code.namespace",
+            "code.filename",
+        ] {
+            assert!(
+                !record.attributes.contains_key(old),
+                "{body}: {old} in {:?}",
+                record.attributes
+            );
+        }
+    }
+    // A span names its source the same way.
+    assert!(
+        inner
+            .attr_str("code.file.path")
+            .is_some_and(|f| f.ends_with("logs.rs"))
+    );
+    assert!(inner.attr_int("code.line.number").is_some());
+    assert_eq!(inner.attr_str("code.module.name"), Some("logs"));
 }
 
 #[tokio::test(flavor = "current_thread")]
