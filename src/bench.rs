@@ -56,7 +56,10 @@ impl Invocations {
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
         let provider = SdkTracerProvider::builder()
             .with_sampler(LambdaSampler(sampler))
-            .with_span_processor(InvocationSpanProcessor::new(Arc::clone(&spans)))
+            .with_span_processor(InvocationSpanProcessor::new(
+                Arc::clone(&spans),
+                crate::config::env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            ))
             .build();
         let mut shared = Shared::clone(&shared);
         shared.tracer = provider.tracer("lambda-otel");

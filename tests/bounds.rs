@@ -199,3 +199,40 @@ async fn a_long_error_message_is_recorded_cut_to_1024_bytes() {
         .expect("a message");
     assert_eq!(message.len(), 1024);
 }
+
+/// A request body recorded whole by the handler, 100 KB.
+async fn records_a_long_value(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    let body = "b".repeat(100_000);
+    tracing::info_span!("parse", request.body = body.as_str()).in_scope(|| ());
+    Ok(json!({"statusCode": 200}))
+}
+
+/// The `parse` span's body attribute, with `limit` set in code (or the default).
+async fn recorded_body(limit: Option<usize>) -> String {
+    let invocations = vec![Invocation::new("long-value", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::Ok, |b| match limit {
+        Some(bytes) => b.with_attribute_value_length_limit(bytes),
+        None => b,
+    });
+    function.run(records_a_long_value);
+    function.wait_for_next_polls(2).await;
+    let spans = function.spans();
+    let (_, parse) = spans
+        .iter()
+        .find(|(_, span)| span.name == "parse")
+        .expect("the parse span");
+    parse
+        .attr_str("request.body")
+        .expect("the body attribute")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_attribute_value_is_cut_to_4096_bytes_by_default() {
+    assert_eq!(recorded_body(None).await, "b".repeat(4096));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_attribute_value_is_cut_to_the_configured_limit() {
+    assert_eq!(recorded_body(Some(10)).await, "b".repeat(10));
+}

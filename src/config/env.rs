@@ -74,6 +74,13 @@ pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 /// Standard: the most log records held for export at once (1 to 1,000,000); one more is
 /// dropped and counted.
 pub const OTEL_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
+
+/// Standard: the most bytes of a string attribute value (each string of an array too); longer
+/// values are cut at a character boundary.
+pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+
+/// Standard: [`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`] for span, span event and link attributes.
+pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
 /// Standard: the sampler.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// Standard: the sampler's argument (the ratio for `*traceidratio`).
@@ -122,6 +129,11 @@ pub const DEFAULT_XRAY_DAEMON_ADDRESS: &str = "127.0.0.1:2000";
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
 /// Default of [`OTEL_BSP_MAX_QUEUE_SIZE`] and [`OTEL_BLRP_MAX_QUEUE_SIZE`], the OpenTelemetry one.
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
+
+/// Default of [`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`]: OpenTelemetry sets no limit; on Lambda
+/// a span is held in memory until the flush and an X-Ray segment document must fit in one
+/// 64 KiB datagram, so values from outside (a request body, a query) are bounded by default.
+pub const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT: usize = 4096;
 /// The OpenTelemetry default. `xray-lambda` is left out on purpose: with it, Lambda's X-Ray
 /// segment becomes the parent, and traces in other backends show a missing parent.
 pub const DEFAULT_PROPAGATORS: &[Propagator] = &[Propagator::TraceContext, Propagator::Baggage];

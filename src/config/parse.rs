@@ -91,6 +91,24 @@ pub(super) fn queue_size(variable: &'static str, value: &str) -> Result<usize, E
     }
 }
 
+const LENGTH_LIMITS: &str = "a whole number of bytes from 1 to 1000000";
+
+/// `OTEL_*ATTRIBUTE_VALUE_LENGTH_LIMIT`: 1 byte to 1,000,000 bytes.
+pub(super) fn length_limit(variable: &'static str, value: &str) -> Result<usize, Error> {
+    match value.trim().parse::<usize>() {
+        Ok(limit @ 1..=1_000_000) => Ok(limit),
+        _ => Err(Error::invalid(variable, value, LENGTH_LIMITS)),
+    }
+}
+
+/// A length limit set in code, held to its variable's range (`variable` names the setter).
+pub(super) fn length_limit_in_code(variable: &'static str, limit: usize) -> Result<usize, Error> {
+    match limit {
+        1..=1_000_000 => Ok(limit),
+        _ => Err(Error::invalid(variable, limit, LENGTH_LIMITS)),
+    }
+}
+
 /// A queue size set in code, held to its variable's range (`variable` names the setter).
 pub(super) fn queue_size_in_code(variable: &'static str, size: usize) -> Result<usize, Error> {
     match size {

@@ -31,6 +31,7 @@ pub(crate) struct Overrides {
     pub emf_namespace: Option<String>,
     pub span_queue_size: Option<usize>,
     pub log_queue_size: Option<usize>,
+    pub attribute_value_length_limit: Option<usize>,
 }
 
 /// Every setting, resolved.
@@ -63,6 +64,8 @@ pub(crate) struct Settings {
     pub span_queue_size: usize,
     /// The most log records buffered or on their way out (`OTEL_BLRP_MAX_QUEUE_SIZE`).
     pub log_queue_size: usize,
+    /// The most bytes of a span's string attribute value (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+    pub span_attribute_value_length_limit: usize,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
 }
@@ -213,6 +216,22 @@ impl Settings {
             env::OTEL_BLRP_MAX_QUEUE_SIZE,
             &var,
         )?;
+        let span_attribute_value_length_limit = match overrides.attribute_value_length_limit {
+            Some(limit) => parse::length_limit_in_code(
+                "TelemetryBuilder::with_attribute_value_length_limit \
+                 (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
+                limit,
+            )?,
+            None => [
+                env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+                env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            ]
+            .into_iter()
+            .find_map(|variable| var(variable).map(|value| (variable, value)))
+            .map(|(variable, value)| parse::length_limit(variable, &value))
+            .transpose()?
+            .unwrap_or(env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT),
+        };
         let cold_start_possible = !matches!(
             var(env::AWS_LAMBDA_INITIALIZATION_TYPE).as_deref(),
             Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
@@ -240,6 +259,7 @@ impl Settings {
             cold_start_possible,
             span_queue_size,
             log_queue_size,
+            span_attribute_value_length_limit,
         })
     }
 }
@@ -648,6 +668,32 @@ mod tests {
             assert!(err.contains(setter), "{err}");
             assert!(err.contains("from 1 to 1000000"), "{err}");
         }
+    }
+
+    #[test]
+    fn attribute_value_length_limit_code_over_span_variable_over_generic_over_default() {
+        let limit = |code: Option<usize>, env: &[(&str, &str)]| {
+            let code = Overrides {
+                attribute_value_length_limit: code,
+                ..Overrides::default()
+            };
+            resolve_with(code, env).map(|s| s.span_attribute_value_length_limit)
+        };
+        let generic = ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100");
+        let span = ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "50");
+        assert_eq!(limit(None, &[]).expect("valid"), 4096);
+        assert_eq!(limit(None, &[generic]).expect("valid"), 100);
+        assert_eq!(limit(None, &[generic, span]).expect("valid"), 50);
+        assert_eq!(limit(Some(7), &[generic, span]).expect("valid"), 7);
+        for bad in ["0", "-1", "1000001", "4k"] {
+            let err = limit(None, &[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", bad)])
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"), "{err}");
+            assert!(err.contains("from 1 to 1000000"), "{err}");
+        }
+        let err = limit(Some(0), &[]).expect_err("zero").to_string();
+        assert!(err.contains("with_attribute_value_length_limit"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use super::batch::LogEntry;
 use super::buffer::Buffer;
-use opentelemetry::{Context, InstrumentationScope};
+use crate::attributes::truncate;
+use opentelemetry::{Array, Context, InstrumentationScope, StringValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -14,23 +15,58 @@ fn sdk_result(result: Result<(), super::report::ExportFailure>) -> OTelSdkResult
     result.map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
 }
 
-/// The [`SpanProcessor`] of the tracer provider: sampled spans go to the buffer.
+/// The [`SpanProcessor`] of the tracer provider: sampled spans go to the buffer, their string
+/// attribute values cut to the length limit.
 #[derive(Debug)]
 pub(crate) struct InvocationSpanProcessor {
     buffer: Arc<Buffer<SpanData>>,
+    /// The most bytes of a string attribute value.
+    value_limit: usize,
 }
 
 impl InvocationSpanProcessor {
-    pub(crate) fn new(buffer: Arc<Buffer<SpanData>>) -> Self {
-        Self { buffer }
+    pub(crate) fn new(buffer: Arc<Buffer<SpanData>>, value_limit: usize) -> Self {
+        Self {
+            buffer,
+            value_limit,
+        }
+    }
+}
+
+/// Cuts every string value of `span`'s attributes, its events' and its links' to `limit`
+/// bytes. The SDK bounds how many attributes a span holds, not how long they are.
+fn limit_values(span: &mut SpanData, limit: usize) {
+    let events = span.events.events.iter_mut().map(|e| &mut e.attributes);
+    let links = span.links.links.iter_mut().map(|l| &mut l.attributes);
+    for attributes in std::iter::once(&mut span.attributes)
+        .chain(events)
+        .chain(links)
+    {
+        for kv in attributes.iter_mut() {
+            limit_value(&mut kv.value, limit);
+        }
+    }
+}
+
+fn limit_value(value: &mut Value, limit: usize) {
+    let cut = |s: &mut StringValue| {
+        if s.as_str().len() > limit {
+            *s = truncate(s.as_str(), limit).to_owned().into();
+        }
+    };
+    match value {
+        Value::String(s) => cut(s),
+        Value::Array(Array::String(strings)) => strings.iter_mut().for_each(cut),
+        _ => {}
     }
 }
 
 impl SpanProcessor for InvocationSpanProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         if span.span_context.is_sampled() {
+            limit_values(&mut span, self.value_limit);
             self.buffer.push(span);
         }
     }
@@ -72,5 +108,71 @@ impl LogProcessor for InvocationLogProcessor {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         sdk_result(self.buffer.flush_blocking(Some(timeout)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::borrow::Cow;
+    use std::time::SystemTime;
+
+    fn span(attributes: Vec<KeyValue>) -> SpanData {
+        let context = SpanContext::empty_context();
+        let mut events = SpanEvents::default();
+        events.events.push(Event::new(
+            "exception",
+            SystemTime::UNIX_EPOCH,
+            attributes.clone(),
+            0,
+        ));
+        let mut links = SpanLinks::default();
+        links
+            .links
+            .push(Link::new(context.clone(), attributes.clone(), 0));
+        SpanData {
+            span_context: context,
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: Cow::Borrowed("span"),
+            start_time: SystemTime::UNIX_EPOCH,
+            end_time: SystemTime::UNIX_EPOCH,
+            attributes,
+            dropped_attributes_count: 0,
+            events,
+            links,
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::default(),
+        }
+    }
+
+    #[test]
+    fn string_values_are_cut_at_a_character_boundary_everywhere_in_the_span() {
+        let long = "é".repeat(10); // 20 bytes
+        let mut data = span(vec![
+            KeyValue::new("body", long.clone()),
+            KeyValue::new("short", "ok"),
+            KeyValue::new(
+                "list",
+                Value::Array(Array::String(vec![long.clone().into(), "ok".into()])),
+            ),
+            KeyValue::new("number", 12_345_678_i64),
+        ]);
+        limit_values(&mut data, 5);
+        let events = data.events.events.iter().map(|e| &e.attributes);
+        let links = data.links.links.iter().map(|l| &l.attributes);
+        for attributes in std::iter::once(&data.attributes).chain(events).chain(links) {
+            assert_eq!(attributes[0].value, Value::from("éé"), "4 bytes: é is 2");
+            assert_eq!(attributes[1].value, Value::from("ok"));
+            assert_eq!(
+                attributes[2].value,
+                Value::Array(Array::String(vec!["éé".into(), "ok".into()]))
+            );
+            assert_eq!(attributes[3].value, Value::I64(12_345_678));
+        }
     }
 }

@@ -220,6 +220,16 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The most bytes of a span's string attribute value (span, span event and link
+    /// attributes, each string of an array too), from 1 to 1,000,000 ([`build`](Self::build)
+    /// refuses other values); a longer value is cut at a character boundary when the span ends.
+    /// Default 4096; `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
+    pub fn with_attribute_value_length_limit(mut self, bytes: usize) -> Self {
+        self.overrides.attribute_value_length_limit = Some(bytes);
+        self
+    }
+
     /// What `Sampled=0` means in an X-Ray header that gives the parent (through the `xray` or
     /// `xray-lambda` propagator). Default [`XraySampled::Ignore`], or [`XraySampled::Honor`]
     /// with the [`Exporter::Xray`] traces exporter (X-Ray's sampling decides);
@@ -400,7 +410,10 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
     if settings.traces.exporter != Exporter::None {
         let cap = settings.span_queue_size;
         let buffer = Buffer::new(worker.clone(), timeout, cap, Arc::clone(&reporter));
-        tracer = tracer.with_span_processor(InvocationSpanProcessor::new(Arc::clone(&buffer)));
+        tracer = tracer.with_span_processor(InvocationSpanProcessor::new(
+            Arc::clone(&buffer),
+            settings.span_attribute_value_length_limit,
+        ));
         flusher = flusher.with_spans(buffer);
     }
     if settings.logs.exporter != Exporter::None {
