@@ -46,7 +46,7 @@ impl Config {
 }
 
 /// Lambda's logging configuration from `template.yaml`.
-const LAMBDA_LOGGING: [(&str, &str); 2] = [
+pub const LAMBDA_LOGGING: [(&str, &str); 2] = [
     ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
 ];

@@ -2,14 +2,16 @@
 //! receiver, and a loopback X-Ray daemon for the AWS-native route. Every configuration in
 //! `config::ALL` runs as its own process, in alternating order, at two receiver delays (the
 //! X-Ray route at 0 ms only: nothing waits for a UDP daemon); see the README's Performance
-//! section.
+//! section. Then the hung-collector scenario (`flood.rs`): peak RSS with a collector that
+//! never answers, held to a bound.
 //!
 //! ```sh
 //! scripts/bench.sh            # builds the binaries (profile `e2e`) and runs this
-//! scripts/bench.sh --quick    # a short run that checks spans and freeze safety only
+//! scripts/bench.sh --quick    # a short run that checks spans, freeze safety and the bound
 //! ```
 
 mod config;
+mod flood;
 mod function;
 mod receiver;
 mod report;
@@ -26,7 +28,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--rounds N] [--invocations N] \
-[--slow-invocations N] [--warmup N] [--cpu N | --no-pin] [--only TEXT] [--quick]";
+[--slow-invocations N] [--warmup N] [--flood-spans N] [--flood-invocations N] \
+[--cpu N | --no-pin] [--only TEXT] [--quick]";
 
 /// The event: `GET /rolldice?player=Alice` from an HTTP API.
 const EVENT: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
@@ -44,6 +47,11 @@ struct Options {
     invocations: usize,
     slow_invocations: usize,
     warmup: usize,
+    /// Spans in all in the hung-collector scenario, and the invocations they are ended in.
+    flood_spans: usize,
+    flood_invocations: usize,
+    /// Whether the scenario also runs lambda-otel with the cap lifted, for reference.
+    flood_uncapped: bool,
     cpu: Option<usize>,
     /// Only the configurations whose name contains this (and bare), for profiling.
     only: Option<String>,
@@ -56,6 +64,10 @@ fn options() -> Result<Options, String> {
         invocations: 1000,
         slow_invocations: 300,
         warmup: 100,
+        // The issue's: 200,000 spans in one invocation, as fast as they can be made.
+        flood_spans: 200_000,
+        flood_invocations: 1,
+        flood_uncapped: true,
         cpu: std::thread::available_parallelism()
             .ok()
             .map(|n| usize::from(n) - 1),
@@ -77,6 +89,8 @@ fn options() -> Result<Options, String> {
             "--invocations" => o.invocations = number(&arg, value(&arg)?)?,
             "--slow-invocations" => o.slow_invocations = number(&arg, value(&arg)?)?,
             "--warmup" => o.warmup = number(&arg, value(&arg)?)?,
+            "--flood-spans" => o.flood_spans = number(&arg, value(&arg)?)?,
+            "--flood-invocations" => o.flood_invocations = number(&arg, value(&arg)?)?.max(1),
             "--cpu" => o.cpu = Some(number(&arg, value(&arg)?)?),
             "--no-pin" => o.cpu = None,
             "--only" => o.only = Some(value(&arg)?),
@@ -85,6 +99,12 @@ fn options() -> Result<Options, String> {
                 o.invocations = 60;
                 o.slow_invocations = 30;
                 o.warmup = 10;
+                // Still 24 times the span buffer. The debug build makes spans slowly enough
+                // that, without the cap, exports cut off at 2 s would free some of them: fewer
+                // spans would not reach the bound even then.
+                o.flood_spans = 50_000;
+                o.flood_invocations = 1;
+                o.flood_uncapped = false;
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -120,8 +140,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(&options)) {
-        Ok(summaries) => report(&options, &summaries),
+    let ran = runtime.block_on(async {
+        let summaries = bench(&options).await?;
+        let flood = if options
+            .only
+            .as_ref()
+            .is_none_or(|only| flood::NAME.contains(only.as_str()))
+        {
+            let plan = flood::Scenario {
+                spans: options.flood_spans,
+                invocations: options.flood_invocations,
+                uncapped: options.flood_uncapped,
+            };
+            Some(flood::run(&options.bin_dir, plan).await?)
+        } else {
+            None
+        };
+        Ok::<_, String>((summaries, flood))
+    });
+    match ran {
+        Ok((summaries, flood)) => report(&options, &summaries, flood.as_ref()),
         Err(message) => {
             eprintln!("bench: {message}");
             ExitCode::FAILURE
@@ -204,7 +242,7 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
     Ok(summaries)
 }
 
-fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
+fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>) -> ExitCode {
     println!("## End-to-end benchmark\n");
     println!("{}\n", report::machine(options.cpu));
     println!(
@@ -216,6 +254,9 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
         println!("{}", report::table(summaries, delay));
     }
     println!("{}", report::per_invocation(summaries));
+    if let Some(flood) = flood {
+        println!("{}", flood.table());
+    }
     println!("\n## Targets (lambda-otel against bare, same run)\n");
     let mut failed = false;
     for verdict in report::verdicts(summaries) {
@@ -226,6 +267,15 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
         );
         failed |= verdict.correctness && !verdict.met;
     }
+    let mut bounded = true;
+    if let Some(flood) = flood {
+        bounded = flood.within_bound();
+        println!(
+            "- [{}] {}",
+            if bounded { "x" } else { " " },
+            flood.verdict()
+        );
+    }
     let errors: usize = summaries
         .iter()
         .flat_map(|s| &s.runs)
@@ -234,6 +284,15 @@ fn report(options: &Options, summaries: &[Summary]) -> ExitCode {
     if errors > 0 {
         eprintln!("bench: {errors} invocations posted errors");
         failed = true;
+    }
+    if !bounded && let Some(flood) = flood {
+        eprintln!(
+            "bench: under a hung collector lambda-otel's peak RSS grew {:.2} MB over bare, past \
+             the bound of {} MB: memory is not bounded by count",
+            flood.growth_mb(),
+            flood::BOUND_MB
+        );
+        return ExitCode::FAILURE;
     }
     if failed {
         eprintln!(

@@ -1,5 +1,6 @@
 //! The loopback OTLP/HTTP receiver: decodes `/v1/traces` (protobuf), counts the other
-//! signals' requests, and answers after a configurable delay (a remote collector).
+//! signals' requests, and answers after a configurable delay (a remote collector), or never
+//! (a hung collector: the connection stays open, the request unanswered).
 
 use crate::server::{Reply, Server, reply};
 use http_body_util::BodyExt;
@@ -78,6 +79,15 @@ pub struct Totals {
 impl Receiver {
     /// Starts a receiver that answers every export after `delay`.
     pub async fn start(delay: Duration) -> io::Result<Self> {
+        Self::answering(Some(delay)).await
+    }
+
+    /// Starts a receiver that reads and records every export, then never answers it.
+    pub async fn hung() -> io::Result<Self> {
+        Self::answering(None).await
+    }
+
+    async fn answering(delay: Option<Duration>) -> io::Result<Self> {
         let received = Arc::new(Mutex::new(Received::default()));
         let shared = Arc::clone(&received);
         let server = Server::start(move |req| handle(Arc::clone(&shared), delay, req)).await?;
@@ -120,7 +130,12 @@ fn lock(received: &Mutex<Received>) -> MutexGuard<'_, Received> {
     received.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn handle(received: Arc<Mutex<Received>>, delay: Duration, req: Request<Incoming>) -> Reply {
+/// Answers after `delay`; never with `None`.
+async fn handle(
+    received: Arc<Mutex<Received>>,
+    delay: Option<Duration>,
+    req: Request<Incoming>,
+) -> Reply {
     let path = req.uri().path().to_owned();
     let body = match req.into_body().collect().await {
         Ok(body) => body.to_bytes(),
@@ -144,8 +159,10 @@ async fn handle(received: Arc<Mutex<Received>>, delay: Duration, req: Request<In
         lock(&received).rejected += 1;
         return reply(400, "", "");
     }
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    match delay {
+        None => return std::future::pending().await,
+        Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+        Some(_) => {}
     }
     // An empty Export*ServiceResponse encodes to zero bytes.
     reply(200, "application/x-protobuf", "")
