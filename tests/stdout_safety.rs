@@ -1,7 +1,8 @@
 //! What hostile input and a verbose level cannot do to stdout (what CloudWatch Logs stores) and
 //! to the exported log records: forge a line, a column or an id, shadow the crate's JSON keys,
 //! or bring the raw event (an `Authorization` header, a secret in the body) out through
-//! lambda_runtime's TRACE events. The function runs in a child process (this test binary,
+//! lambda_runtime's TRACE events, nor a value of an event that does not deserialize out through
+//! lambda_runtime's error about it. The function runs in a child process (this test binary,
 //! running the ignored `function` test) so its real stdout can be read, as in `log_lines.rs`.
 
 mod common;
@@ -10,7 +11,7 @@ use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::{Value, json};
 
 /// Set in the child: which case to run (see [`Case`]).
@@ -26,6 +27,10 @@ const FAKE_TRACE_ID: &str = "ffffffffffffffffffffffffffffffff";
 /// What the caller sent and nobody may read in the logs.
 const SECRET_HEADER: &str = "Bearer header-secret-4f1c9a";
 const SECRET_BODY: &str = "body-secret-8e27d3";
+/// A value sent where the handler's type wants a number.
+const SECRET_COUNT: &str = "hunter2-secret";
+/// The start of lambda_runtime's message when the event does not deserialize.
+const DESERIALIZATION_FAILED: &str = "Request payload deserialization into LambdaEvent<T> failed";
 
 #[derive(Clone, Copy)]
 enum Case {
@@ -35,6 +40,8 @@ enum Case {
     JsonKeys,
     /// `RUST_LOG=trace`, an event carrying a secret header and body.
     Trace,
+    /// A handler typed on [`Roll`], an event whose `count` is a secret string.
+    Deserialization,
 }
 
 impl Case {
@@ -43,14 +50,20 @@ impl Case {
             Case::TextForgery => "text-forgery",
             Case::JsonKeys => "json-keys",
             Case::Trace => "trace",
+            Case::Deserialization => "deserialization",
         }
     }
 
     fn from_name(name: &str) -> Self {
-        [Case::TextForgery, Case::JsonKeys, Case::Trace]
-            .into_iter()
-            .find(|c| c.name() == name)
-            .unwrap_or_else(|| panic!("unknown case {name}"))
+        [
+            Case::TextForgery,
+            Case::JsonKeys,
+            Case::Trace,
+            Case::Deserialization,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
+        .unwrap_or_else(|| panic!("unknown case {name}"))
     }
 
     /// The environment the case runs with, set before telemetry reads it.
@@ -59,6 +72,7 @@ impl Case {
             Case::TextForgery => &[("AWS_LAMBDA_LOG_FORMAT", "Text")],
             Case::JsonKeys => &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
             Case::Trace => &[("AWS_LAMBDA_LOG_FORMAT", "Text"), ("RUST_LOG", "trace")],
+            Case::Deserialization => &[("AWS_LAMBDA_LOG_FORMAT", "Text")],
         }
     }
 }
@@ -88,8 +102,20 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
             "{MARK} fields named like the line's keys"
         ),
         Case::Trace => tracing::info!("{MARK} at trace level"),
+        Case::Deserialization => unreachable!("the typed handler runs"),
     }
     Ok(json!({"statusCode": 200, "body": "{}"}))
+}
+
+/// What the typed handler of [`Case::Deserialization`] takes.
+#[derive(serde::Deserialize)]
+struct Roll {
+    count: u32,
+}
+
+async fn typed_handler(event: LambdaEvent<Roll>) -> Result<Value, Error> {
+    tracing::info!("{MARK} {} dice", event.payload.count);
+    Ok(json!({}))
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -100,9 +126,19 @@ async fn function() {
         // SAFETY: one test per process, before telemetry reads the environment.
         unsafe { std::env::set_var(key, value) };
     }
-    let invocations = vec![Invocation::new("req-safety", hostile_event())];
+    let event = match case {
+        Case::Deserialization => json!({"count": SECRET_COUNT}).to_string().into_bytes(),
+        _ => hostile_event(),
+    };
+    let invocations = vec![Invocation::new("req-safety", event)];
     let function = Function::start(invocations, Behaviour::Ok, |b| b);
-    function.run(handler);
+    if let Case::Deserialization = case {
+        let otel = function.telemetry.layer();
+        let runtime = Runtime::new(otel.wrap(service_fn(typed_handler))).layer(otel);
+        tokio::spawn(runtime.run());
+    } else {
+        function.run(handler);
+    }
     function.wait_for_next_polls(2).await;
     let (_, span) = function.invocation_span("req-safety");
 
@@ -113,15 +149,17 @@ async fn function() {
         .iter()
         .flat_map(|e| e.exported_logs().to_vec())
         .collect();
-    assert!(
-        records
-            .iter()
-            .any(|r| r.body_str().is_some_and(|b| b.contains(MARK))),
-        "the handler's record is exported: {records:#?}"
+    let handled = records
+        .iter()
+        .any(|r| r.body_str().is_some_and(|b| b.contains(MARK)));
+    let expected = !matches!(case, Case::Deserialization);
+    assert_eq!(
+        handled, expected,
+        "the handler's record is exported when it runs: {records:#?}"
     );
     for record in &records {
         let record = format!("{record:?}");
-        for secret in [SECRET_HEADER, SECRET_BODY] {
+        for secret in [SECRET_HEADER, SECRET_BODY, SECRET_COUNT] {
             assert!(
                 !record.contains(secret),
                 "{secret} in a log record: {record}"
@@ -271,4 +309,38 @@ fn at_trace_level_the_raw_event_never_reaches_stdout_nor_log_records() {
             .any(|l| l.contains("\tTRACE\tWaiting for next event (incoming loop)")),
         "lambda_runtime's own trace lines:\n{all}"
     );
+}
+
+/// lambda_runtime's error names the serde error (kind, line, column) but quotes no value of the
+/// event: `invalid type: string "hunter2-secret", expected u32` would put the value in
+/// CloudWatch Logs.
+#[test]
+fn an_event_that_does_not_deserialize_is_reported_without_its_values() {
+    let (lines, _) = run_function(Case::Deserialization);
+    let all = lines.join("\n");
+    assert!(
+        !all.contains(SECRET_COUNT),
+        "{SECRET_COUNT} on stdout:\n{all}"
+    );
+    assert!(!all.contains(MARK), "the handler never ran:\n{all}");
+    let reported: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(DESERIALIZATION_FAILED))
+        .collect();
+    let [line] = reported[..] else {
+        panic!("one line about the event:\n{all}");
+    };
+    let columns: Vec<&str> = line.split('\t').collect();
+    let [_, request_id, level, rest] = columns[..] else {
+        panic!("four columns: {columns:?}");
+    };
+    assert_eq!((request_id, level), ("req-safety", "ERROR"), "{line}");
+    // The `error` value is written as a JSON string: its quotes come escaped once more.
+    for kept in [
+        r#"invalid type: string \\\"<redacted>\\\", expected u32"#,
+        "line: 1, column: ",
+        r#"Map { key: \"<redacted>\" }"#,
+    ] {
+        assert!(rest.contains(kept), "{kept} in {rest}");
+    }
 }

@@ -33,6 +33,19 @@
 //!   `trace_id`, `span_id`, `target`, `message`), or `_aws` (which makes CloudWatch Logs read
 //!   the line as an Embedded Metric Format document), is written `field.<name>`: JSON readers
 //!   keep one of two equal keys, not both.
+//!
+//! # What lambda_runtime's errors cannot show
+//!
+//! When an event does not deserialize into the handler's type, lambda_runtime logs an ERROR
+//! with the serde error's `Debug` in its `error` field. serde's messages quote the event
+//! (`invalid type: string "hunter2", expected u32`, ``unknown variant `admin` ``), and the
+//! error's path shows the event's keys. So in the `error` field of any event of a
+//! `lambda_runtime*` target, quoted text is replaced by `<redacted>`: each string of the
+//! `Debug` (`"..."`) but serde_json's message, and in that message (and in backquotes outside
+//! any string) everything from the first quote or backquote to the last. The line stays, with
+//! the error's kind, line and column: `Error("invalid type: string \"<redacted>\", expected
+//! u32", line: 1, column: 25)`. lambda_runtime's other errors (a failed request to the Runtime
+//! API) lose their strings too, not their kinds and codes.
 
 use crate::LogFormat;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
@@ -46,6 +59,7 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
+mod redact;
 #[cfg(test)]
 mod tests;
 
@@ -101,6 +115,7 @@ where
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut fields = Fields {
             from_log: normalized.is_some(),
+            from_lambda_runtime: metadata.target().starts_with("lambda_runtime"),
             message: None,
             values: Vec::new(),
         };
@@ -272,6 +287,8 @@ impl<T: fmt::Display> Serialize for Hex<'_, T> {
 struct Fields {
     /// Whether the event is a `log` record, whose `log.*` fields only carry its metadata.
     from_log: bool,
+    /// Whether the event is lambda_runtime's, whose `error` field may quote the event.
+    from_lambda_runtime: bool,
     message: Option<String>,
     values: Vec<(&'static str, Value)>,
 }
@@ -284,6 +301,12 @@ impl Fields {
                 Value::Text(text) => text,
                 other => other.to_string(),
             });
+        } else if self.from_lambda_runtime && name == "error" {
+            let value = match value {
+                Value::Text(text) => Value::Text(redact::quoted_fragments(&text)),
+                other => other,
+            };
+            self.values.push((name, value));
         } else if !(self.from_log && name.starts_with("log.")) {
             self.values.push((name, value));
         }

@@ -402,3 +402,22 @@ fn opentelemetry_warnings_from_inside_its_context_stack_do_not_panic() {
     let lines = json(&buffer.lines());
     assert!(lines.iter().any(|l| l["target"] == "opentelemetry"));
 }
+
+#[test]
+fn only_lambda_runtime_s_error_field_loses_its_quoted_text() {
+    let error = serde_json::from_str::<u32>(r#""hunter2""#).expect_err("not a number");
+    let lines = json(&capture(LogFormat::Json, |_| {
+        error!(target: "lambda_runtime::layers::api_response", error = ?error, detail = "\"kept\"", "deserialization failed");
+        error!(error = ?error, "the function's own error");
+    }));
+    let [runtime, own] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+    assert_eq!(
+        runtime["error"],
+        "Error(\"invalid type: string \\\"<redacted>\\\", expected u32\", line: 1, column: 9)"
+    );
+    assert_eq!(runtime["detail"], "\"kept\"", "only the error field");
+    assert_eq!(own["error"], format!("{error:?}"));
+    assert!(format!("{error:?}").contains("hunter2"));
+}
