@@ -9,11 +9,18 @@ use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
+use lambda_otel::Exporter;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 
 /// Set in the child: the `AWS_LAMBDA_LOG_FORMAT` to run with.
 const CHILD_FORMAT: &str = "LAMBDA_OTEL_TEST_LOG_FORMAT";
+/// Set in the child: [`SDK_DISABLED`] or [`EXPORTERS_NONE`] instead of exporting every signal.
+const CHILD_SETTINGS: &str = "LAMBDA_OTEL_TEST_LOG_SETTINGS";
+/// `OTEL_SDK_DISABLED=true`.
+const SDK_DISABLED: &str = "sdk-disabled";
+/// `none` for the traces, metrics and logs exporters.
+const EXPORTERS_NONE: &str = "exporters-none";
 /// The child's last line: the invocation span's ids, for the parent.
 const IDS_MARKER: &str = "invocation-span-ids";
 
@@ -29,11 +36,23 @@ async fn function() {
     let format = std::env::var(CHILD_FORMAT).expect("run by the log line tests");
     // SAFETY: one test per process, before telemetry reads the environment.
     unsafe { std::env::set_var("AWS_LAMBDA_LOG_FORMAT", format) };
+    let settings = std::env::var(CHILD_SETTINGS).unwrap_or_default();
     let invocations = vec![Invocation::new("req-lines", event("apigw-v2-roll.json"))];
-    let function = Function::start(invocations, Behaviour::Ok, |b| b);
+    let function = Function::start(invocations, Behaviour::Ok, |b| match &*settings {
+        SDK_DISABLED => b.with_sdk_disabled(true),
+        EXPORTERS_NONE => b
+            .with_exporter(Exporter::None)
+            .with_metrics_exporter(Exporter::None)
+            .with_logs_exporter(Exporter::None),
+        _ => b,
+    });
     tracing::info!("before any invocation");
     function.run(handler);
     function.wait_for_next_polls(2).await;
+    if !settings.is_empty() {
+        // Nothing is exported: no ids to compare.
+        return;
+    }
     let (_, span) = function.invocation_span("req-lines");
     let (_, inner) = function
         .spans()
@@ -133,4 +152,50 @@ fn text_lines_are_tab_separated_with_the_ids_last() {
     let before: Vec<&str> = line(&lines, "before any invocation").split('\t').collect();
     assert_eq!(before[1], "-", "no request id outside an invocation");
     assert!(!before[3].contains("trace_id="), "{before:?}");
+}
+
+/// The child's stdout lines with `settings` (nothing exported).
+fn run_function_with(format: &str, settings: &str) -> Vec<String> {
+    let stdout = run_ignored(
+        "function",
+        &[(CHILD_FORMAT, format), (CHILD_SETTINGS, settings)],
+    );
+    stdout
+        .lines()
+        .map(|l| l.trim_start_matches("test function ... ").to_owned())
+        .collect()
+}
+
+/// Lines logged in an invocation carry its request id whatever the SDK exports, even when it
+/// is off: the request id is Lambda's, not OpenTelemetry's.
+#[test]
+fn with_the_sdk_disabled_lines_still_carry_the_request_id() {
+    let lines = run_function_with("Text", SDK_DISABLED);
+    for needle in ["Alice rolled 4", "\tslow"] {
+        let columns: Vec<&str> = line(&lines, needle).split('\t').collect();
+        assert_eq!(columns[1], "req-lines", "{columns:?}");
+        assert!(
+            !columns[3].contains("trace_id="),
+            "no trace, no trace id: {columns:?}"
+        );
+    }
+    let before: Vec<&str> = line(&lines, "before any invocation").split('\t').collect();
+    assert_eq!(before[1], "-", "no request id outside an invocation");
+
+    let lines = run_function_with("JSON", SDK_DISABLED);
+    let rolled: Value = serde_json::from_str(line(&lines, "Alice rolled 4")).expect("JSON");
+    assert_eq!(rolled["requestId"], "req-lines", "{rolled}");
+    assert!(rolled.get("trace_id").is_none(), "{rolled}");
+}
+
+#[test]
+fn with_every_exporter_none_lines_still_carry_the_request_id() {
+    let lines = run_function_with("Text", EXPORTERS_NONE);
+    for needle in ["Alice rolled 4", "\tslow"] {
+        let columns: Vec<&str> = line(&lines, needle).split('\t').collect();
+        assert_eq!(columns[1], "req-lines", "{columns:?}");
+    }
+    let lines = run_function_with("JSON", EXPORTERS_NONE);
+    let rolled: Value = serde_json::from_str(line(&lines, "Alice rolled 4")).expect("JSON");
+    assert_eq!(rolled["requestId"], "req-lines", "{rolled}");
 }

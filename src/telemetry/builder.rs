@@ -11,11 +11,11 @@ use crate::flush::{
 use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
 use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,8 +60,9 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Turns telemetry off: the layer passes everything through. Default `false`;
-    /// `OTEL_SDK_DISABLED`.
+    /// Turns telemetry off: no span, metric or log record is made or exported, and nothing is
+    /// read from the event. Log lines are still written to stdout, and the layer still keeps
+    /// each invocation's request id for them. Default `false`; `OTEL_SDK_DISABLED`.
     pub fn with_sdk_disabled(mut self, disabled: bool) -> Self {
         self.overrides.disabled = Some(disabled);
         self
@@ -294,7 +295,7 @@ impl TelemetryBuilder {
         if settings.disabled {
             return Ok(Telemetry::new(
                 Providers::default(),
-                OtelLayer::disabled(),
+                request_ids_only(&settings),
                 log,
             ));
         }
@@ -343,7 +344,9 @@ impl TelemetryBuilder {
         if let Some(provider) = &telemetry.providers.meter {
             opentelemetry::global::set_meter_provider(provider.clone());
         }
-        if let Some(shared) = &telemetry.layer.shared {
+        // With the SDK disabled the global propagator stays the API's no-op.
+        let shared = telemetry.layer.shared.as_ref();
+        if let Some(shared) = shared.filter(|_| telemetry.providers.tracer.is_some()) {
             let propagator = crate::propagation::outgoing(&shared.span.propagators);
             opentelemetry::global::set_text_map_propagator(propagator);
         }
@@ -362,6 +365,46 @@ impl TelemetryBuilder {
             Ok(telemetry) => telemetry,
             Err(error) => panic!("lambda-otel: {error}"),
         }
+    }
+}
+
+/// The layer of a disabled SDK. The log lines still need the request id, which the stdout
+/// writer finds in the invocation's context: so the layer still starts an invocation, with a
+/// span that is never recorded and has no valid ids (a line shows no trace that goes nowhere),
+/// no parent, no links and nothing read from the event; nothing is flushed.
+fn request_ids_only(settings: &Settings) -> OtelLayer {
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .with_id_generator(NoIds)
+        .build();
+    OtelLayer::new(Shared {
+        tracer: provider.tracer("lambda-otel"),
+        flusher: None,
+        metrics: None,
+        span: SpanSettings {
+            xray_sampled: settings.xray_sampled,
+            cold_start_possible: settings.cold_start_possible,
+            propagators: Arc::new([]),
+            sensitive_query_keys: Arc::new([]),
+            extract_event: false,
+            xray_trace_ids: false,
+        },
+        flush_mode: settings.flush_mode,
+        on_invocation: None,
+    })
+}
+
+/// The ids of the disabled SDK's spans: invalid, so they are never shown nor propagated.
+#[derive(Debug)]
+struct NoIds;
+
+impl IdGenerator for NoIds {
+    fn new_trace_id(&self) -> TraceId {
+        TraceId::INVALID
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::INVALID
     }
 }
 
