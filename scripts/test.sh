@@ -18,7 +18,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo nextest run --workspace --no-fail-fast
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
+# The doctests, the README's snippets included (examples/readme).
 cargo test --workspace --doc
+# The crate as it would be published: metadata, the `include` list, a build from the package.
+cargo package -p lambda-otel
 # The end-to-end benchmark, short and unoptimised: fails if lambda-otel loses a span or lets the
 # runtime poll /next before an invocation's spans reached the collector.
 scripts/bench.sh --quick
