@@ -39,7 +39,7 @@ impl Invocations {
     /// export thread, which has no exporter).
     ///
     /// # Errors
-    /// Telemetry that is disabled (its layer starts no span), or a thread that cannot start.
+    /// A layer without its shared state, or a thread that cannot start.
     pub fn new(telemetry: &Telemetry) -> Result<Self, Error> {
         let Some(shared) = telemetry.layer().shared else {
             return Err(Error::invalid(

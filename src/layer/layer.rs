@@ -66,8 +66,9 @@ impl Shared {
 /// Made by [`Telemetry::layer`](crate::Telemetry::layer). Add it to the runtime with
 /// [`Runtime::layer`](lambda_runtime::Runtime::layer), and wrap the handler with
 /// [`OtelLayer::wrap`] so errors, panics and status codes reach the span (see [the module
-/// docs](crate::layer)). When telemetry is disabled (`OTEL_SDK_DISABLED=true`) the layer passes
-/// everything through untouched.
+/// docs](crate::layer)). When telemetry is disabled (`OTEL_SDK_DISABLED=true`) the layer records
+/// nothing and reads nothing from the event; it only gives each invocation the context that
+/// carries its request id to the stdout log lines.
 #[derive(Clone, Default)]
 pub struct OtelLayer {
     pub(crate) shared: Option<Arc<Shared>>,
