@@ -1,10 +1,17 @@
-//! Lambda's shutdown (SIGTERM): what is still buffered is exported, then the provider stops.
+//! Lambda's shutdown (SIGTERM): what is still buffered is exported, then the provider stops;
+//! with a collector that never answers, shutdown returns and counts every signal's losses.
 
 mod common;
 
+use common::child::run_ignored;
 use common::function::Function;
 use common::otlp::Behaviour;
+use common::runtime_api::Invocation;
+use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry::trace::{Tracer, TracerProvider as _};
+use serde_json::{Value, json};
+use std::sync::Mutex;
+use tokio::sync::oneshot;
 
 #[tokio::test(flavor = "current_thread")]
 async fn shutdown_exports_what_is_buffered() {
@@ -26,4 +33,104 @@ async fn shutdown_exports_what_is_buffered() {
 
     let spans = function.receiver.spans();
     assert!(spans.iter().any(|s| s.name == "warm-up"), "{spans:?}");
+}
+
+/// What the child prints once `shutdown` has returned.
+const RETURNED_MARKER: &str = "shutdown-returned";
+/// What the child prints just before it calls `shutdown`.
+const SHUTTING_DOWN_MARKER: &str = "shutting-down";
+
+/// When the work left behind may run, and when it has.
+type Signals = (oneshot::Receiver<()>, oneshot::Sender<()>);
+
+/// The handler: answers at once and leaves work running behind it, which ends a span, writes a
+/// log record and adds to a counter only when `go` says so (after the invocation's flush).
+fn leaves_work_behind(
+    signals: Signals,
+) -> impl Fn(LambdaEvent<Value>) -> std::future::Ready<Result<Value, Error>> + Send + 'static {
+    let signals = Mutex::new(Some(signals));
+    move |_| {
+        let (go, done) = signals
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("one invocation");
+        tokio::spawn(async move {
+            go.await.expect("the test says go");
+            tracing::info_span!("background").in_scope(|| {
+                tracing::info!("background work done");
+            });
+            opentelemetry::global::meter("background")
+                .u64_counter("background.jobs")
+                .build()
+                .add(1, &[]);
+            done.send(()).expect("the test waits");
+        });
+        std::future::ready(Ok(json!({"ok": true})))
+    }
+}
+
+/// The function of the hung-collector test, run by it in a child process so its stdout (where
+/// the loss reports go) can be read.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by a_hung_collector_at_shutdown_counts_the_losses_of_every_signal"]
+async fn hung_collector_function() {
+    let invocations = vec![Invocation::new("leaves-work", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::NeverAnswer, |b| b);
+    let (go, go_rx) = oneshot::channel();
+    let (done_tx, done) = oneshot::channel();
+    function.run(leaves_work_behind((go_rx, done_tx)));
+    // The invocation's own flush is over (cut off by the flush timeout: the collector never
+    // answers) when the runtime asks for the next event.
+    function.wait_for_next_polls(2).await;
+    go.send(()).expect("the work waits");
+    done.await.expect("the work ran");
+    // Spans, log records and metrics are all buffered now, and all go to a collector that
+    // never answers.
+    println!("{SHUTTING_DOWN_MARKER}");
+    function.telemetry.shutdown().await;
+    println!("{RETURNED_MARKER}");
+}
+
+/// The `name=` value of a log line, 0 when it has none.
+fn field(line: &str, name: &str) -> usize {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .map_or(0, |n| {
+            n.parse().unwrap_or_else(|_| panic!("{name} in {line}"))
+        })
+}
+
+#[test]
+fn a_hung_collector_at_shutdown_counts_the_losses_of_every_signal() {
+    let stdout = run_ignored("hung_collector_function", &[]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |marker: &str| {
+        lines
+            .iter()
+            .position(|l| l.trim() == marker)
+            .unwrap_or_else(|| panic!("no {marker} in:\n{stdout}"))
+    };
+    // It returned, with every signal pending and the collector hung.
+    let (shutting_down, returned) = (at(SHUTTING_DOWN_MARKER), at(RETURNED_MARKER));
+    let shutdown = &lines[shutting_down..returned];
+    let [report] = shutdown
+        .iter()
+        .filter(|l| l.contains("at shutdown"))
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("one final report during shutdown in:\n{stdout}")
+    };
+    // The invocation's flush warned already: within the quiet period, everything the shutdown
+    // lost is in the final report, every signal, not only the first one.
+    for name in ["lost_spans", "lost_log_records", "lost_metric_exports"] {
+        assert!(field(report, name) > 0, "{name} in {report}\n{stdout}");
+    }
+    // And it is counted once: over every message of the process, exactly what never got an
+    // answer. Spans: the invocation's and the background one. Metric exports: the
+    // invocation's flush and the shutdown.
+    let total = |name: &str| lines.iter().map(|l| field(l, name)).sum::<usize>();
+    assert_eq!(total("lost_spans"), 2, "{stdout}");
+    assert_eq!(total("lost_metric_exports"), 2, "{stdout}");
+    assert!(total("lost_log_records") >= 1, "{stdout}");
 }
