@@ -8,7 +8,7 @@ use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::Behaviour;
 use common::runtime_api::Invocation;
-use common::timeline::TimelineEvent;
+use common::timeline::{Timeline, TimelineEvent};
 use lambda_otel::FlushMode;
 use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::{Value, json};
@@ -111,6 +111,61 @@ async fn thirty_two_invocations_side_by_side_each_get_their_spans_out() {
         );
         assert!(ids.insert(invocation.span_id.clone()));
     }
+}
+
+/// `b` returns only once `a`'s spans are at the collector, waiting for an answer.
+async fn b_after_a_s_export(event: LambdaEvent<Value>, timeline: Timeline) -> Result<Value, Error> {
+    if event.context.request_id == "b" {
+        tokio::task::spawn_blocking(move || {
+            timeline.wait_for(
+                |events| {
+                    events.iter().any(|e| {
+                        e.exported_spans()
+                            .iter()
+                            .any(|s| s.attr_str("faas.invocation_id") == Some("a"))
+                    })
+                },
+                "a's spans at the collector",
+            )
+        })
+        .await
+        .expect("the wait");
+    }
+    Ok(json!({"id": event.context.request_id}))
+}
+
+/// The collector answers a span export only when a second one is pending too
+/// ([`Behaviour::SpansInPairs`]), and `b` ends only once `a`'s export is pending: both
+/// invocations' spans arrive only if `b`'s flush exports while `a`'s export is still in flight.
+/// Behind one export queue, `b`'s export would wait for `a`'s answer, which never comes alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_invocation_s_flush_does_not_wait_behind_another_s_export() {
+    // Two minutes: past the harness's 30 s wait, so only exports side by side can pass.
+    let deadline_ms = u64::try_from(
+        (SystemTime::now() + Duration::from_secs(120))
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("fits");
+    let invocations = ["a", "b"]
+        .map(|id| Invocation::new(id, br#"{"n":1}"#.to_vec()).with_deadline_ms(deadline_ms))
+        .to_vec();
+    // SAFETY: one test per process (cargo-nextest), before the runtime reads its config.
+    unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", "2") };
+    let function = Function::start(invocations, Behaviour::SpansInPairs, |b| {
+        b.with_flush_timeout(Duration::from_secs(60))
+    });
+    let otel = function.telemetry.layer();
+    let timeline = function.timeline.clone();
+    let handler = service_fn(move |event| b_after_a_s_export(event, timeline.clone()));
+    tokio::spawn(Runtime::new(otel.wrap(handler)).layer(otel).run_concurrent());
+    let timeline = function.timeline.clone();
+    tokio::task::spawn_blocking(move || timeline.wait_for_spans(2))
+        .await
+        .expect("the waits");
+    function.invocation_span("a");
+    function.invocation_span("b");
 }
 
 /// The child's last line: how many spans the collector received.

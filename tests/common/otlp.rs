@@ -74,6 +74,10 @@ pub enum Behaviour {
     NeverAnswer,
     /// Answers like [`Behaviour::Ok`] after this long: a slow collector.
     Delay(Duration),
+    /// Holds each span export until another one is pending too, then answers both like
+    /// [`Behaviour::Ok`] (other signals are answered at once): two flushes get their spans out
+    /// only if their exports are in flight side by side.
+    SpansInPairs,
 }
 
 /// An attribute value, reduced to what tests assert on.
@@ -296,6 +300,8 @@ impl Received {
 struct State {
     timeline: Timeline,
     behaviour: Behaviour,
+    /// Where span exports wait for each other under [`Behaviour::SpansInPairs`].
+    pairs: tokio::sync::Barrier,
     received: Mutex<Received>,
 }
 
@@ -317,6 +323,7 @@ impl OtlpReceiver {
         let state = Arc::new(State {
             timeline,
             behaviour,
+            pairs: tokio::sync::Barrier::new(2),
             received: Mutex::default(),
         });
         let shared = Arc::clone(&state);
@@ -416,6 +423,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         Behaviour::NeverAnswer => std::future::pending().await,
         Behaviour::Delay(delay) => {
             tokio::time::sleep(delay).await;
+            success(signal, json)
+        }
+        Behaviour::SpansInPairs => {
+            if signal == Signal::Traces {
+                state.pairs.wait().await;
+            }
             success(signal, json)
         }
     }
