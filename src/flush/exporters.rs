@@ -1,7 +1,7 @@
 //! The exporters the export thread owns, one per signal, behind object-safe wrappers: the SDK's
 //! exporter traits return `impl Future`, and a function may mix OTLP and console exporters.
 
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -20,6 +20,16 @@ pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + 
 /// send); an SDK exporter's error loses the whole batch.
 pub(crate) type SpanExportFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Loss>> + Send + 'a>>;
 
+/// Why an SDK exporter's export failed, as the warning says it: an `InternalFailure`'s own
+/// message (an OTLP exporter's names what failed and where), without the SDK's
+/// "Operation failed: " before it.
+pub(crate) fn reason(error: &OTelSdkError) -> String {
+    match error {
+        OTelSdkError::InternalFailure(message) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A span exporter the export thread can hold without knowing its type.
 pub(crate) trait ExportSpans: Send + Sync {
     fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_>;
@@ -32,7 +42,7 @@ impl<E: SpanExporter + 'static> ExportSpans for E {
         Box::pin(SpanExporter::export(self, batch).map(move |result| {
             result.map_err(|e| Loss {
                 lost,
-                reason: e.to_string(),
+                reason: reason(&e),
             })
         }))
     }

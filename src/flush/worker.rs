@@ -315,7 +315,7 @@ async fn export_logs(
 async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<(), Loss> {
     export.await.map_err(|e| Loss {
         lost: n,
-        reason: e.to_string(),
+        reason: super::exporters::reason(&e),
     })
 }
 

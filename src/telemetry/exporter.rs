@@ -7,20 +7,31 @@
 //!   are off), which is also what its own lookup of `OTEL_EXPORTER_OTLP_COMPRESSION` always
 //!   yields, and the settings refuse any other value;
 //! - headers: it adds `OTEL_EXPORTER_OTLP_*HEADERS` from the process environment over those it
-//!   is given, unasked. Over HTTP our client sends the resolved headers instead of the
-//!   request's (`http_client`); over gRPC an interceptor, which runs after the library has
-//!   added its metadata, replaces that metadata.
+//!   is given, unasked. Over HTTP, with or without TLS, our client sends the resolved headers
+//!   instead of the request's (`http_client`); over gRPC an interceptor, which runs after the
+//!   library has added its metadata, replaces that metadata.
+//!
+//! Each OTLP exporter is wrapped (`Otlp`) so that its errors say what failed and where: the
+//! library's say "network error" for any transport failure over HTTP, and never name the
+//! endpoint.
 
 use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
+use super::http_client::{Connectors, ExportClient, diagnosed};
 use crate::Error;
 use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
 use crate::export::emf::EmfExporter;
 use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
+use opentelemetry::logs::Severity;
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::logs::LogExporter;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::trace::SpanExporter;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use std::future::Future;
+use std::time::Duration;
 
 /// The `User-Agent` of OTLP exports unless the headers set one (the library's default, which
 /// names its version, is dropped with the rest of its headers).
@@ -83,18 +94,25 @@ fn exporters(
     resource: &Resource,
     reader: Option<&SharedReader>,
 ) -> Result<Exporters, Error> {
+    let connectors = &mut Connectors::default();
     let spans = match settings.traces.exporter {
         // Refused for traces when the settings were resolved.
         Exporter::None | Exporter::Emf => None,
         Exporter::Xray => xray_spans(settings, resource)?,
         Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
-        Exporter::Otlp => Some(boxed_spans(otlp_spans(&settings.traces)?, resource)),
+        Exporter::Otlp => {
+            let exporter = otlp_spans(&settings.traces, connectors)?;
+            Some(boxed_spans(Otlp::new(exporter, &settings.traces), resource))
+        }
     };
     let logs = match settings.logs.exporter {
         // Refused for logs when the settings were resolved.
         Exporter::None | Exporter::Xray | Exporter::Emf => None,
         Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
-        Exporter::Otlp => Some(boxed_logs(otlp_logs(&settings.logs)?, resource)),
+        Exporter::Otlp => {
+            let exporter = otlp_logs(&settings.logs, connectors)?;
+            Some(boxed_logs(Otlp::new(exporter, &settings.logs), resource))
+        }
     };
     let metrics = match (settings.metrics.exporter, reader) {
         (Exporter::None | Exporter::Xray, _) | (_, None) => None,
@@ -107,7 +125,10 @@ fn exporters(
             reader: reader.clone(),
         }),
         (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(otlp_metrics(&settings.metrics, settings.temporality)?),
+            exporter: Box::new(Otlp::new(
+                otlp_metrics(&settings.metrics, settings.temporality, connectors)?,
+                &settings.metrics,
+            )),
             reader: reader.clone(),
         }),
     };
@@ -163,38 +184,29 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> Error {
     }
 }
 
-/// The settings every OTLP/HTTP exporter shares.
-fn http<B>(builder: B, signal: &SignalSettings) -> Result<B, Error>
+/// The settings every OTLP/HTTP exporter shares, and our client (`http_client`), with TLS when
+/// the feature is on.
+fn http<B>(builder: B, signal: &SignalSettings, connectors: &mut Connectors) -> Result<B, Error>
 where
     B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
 {
-    let builder = builder
+    let client = ExportClient::new(
+        connectors,
+        &signal.endpoint,
+        signal.timeout,
+        &signal.headers,
+    )
+    .map_err(|e| Error::Exporter {
+        what: "OTLP",
+        message: e.to_string(),
+    })?;
+    Ok(builder
         .with_protocol(http_protocol(signal.protocol)?)
         .with_endpoint(signal.endpoint.clone())
         .with_timeout(signal.timeout)
         // The flush is bounded: a retry after a back-off would only meet the deadline.
-        .with_retry_policy(RetryPolicy::disabled());
-    #[cfg(not(feature = "tls"))]
-    let builder = {
-        let client = super::http_client::PlainHttpClient::new(signal.timeout, &signal.headers)
-            .map_err(|name| Error::Exporter {
-                what: "OTLP",
-                message: format!("the HTTP client refuses the header `{name}`"),
-            })?;
-        builder.with_http_client(client)
-    };
-    // With `tls`, opentelemetry-otlp builds its reqwest client (rustls) itself, so the headers
-    // go through the library: it percent-decodes them, hence `%` is encoded once more, and
-    // `OTEL_EXPORTER_OTLP_*HEADERS` in the process environment still win over them.
-    #[cfg(feature = "tls")]
-    let builder = builder.with_headers(
-        signal
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), value.replace('%', "%25")))
-            .collect(),
-    );
-    Ok(builder)
+        .with_retry_policy(RetryPolicy::disabled())
+        .with_http_client(client))
 }
 
 fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {
@@ -214,7 +226,7 @@ fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Err
 /// Builds an OTLP exporter from its builder: the three signals' builders are distinct types
 /// with the same configuration traits.
 macro_rules! otlp {
-    ($builder:expr, $signal:expr) => {{
+    ($builder:expr, $signal:expr, $connectors:expr) => {{
         let builder = $builder;
         let built = match $signal.protocol {
             #[cfg(feature = "grpc")]
@@ -228,27 +240,148 @@ macro_rules! otlp {
                 });
             }
             Protocol::HttpProtobuf | Protocol::HttpJson => {
-                http(builder.with_http(), $signal)?.build()
+                http(builder.with_http(), $signal, $connectors)?.build()
             }
         };
         built.map_err(build_error)
     }};
 }
 
-fn otlp_spans(signal: &SignalSettings) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    otlp!(opentelemetry_otlp::SpanExporter::builder(), signal)
+fn otlp_spans(
+    signal: &SignalSettings,
+    connectors: &mut Connectors,
+) -> Result<opentelemetry_otlp::SpanExporter, Error> {
+    otlp!(
+        opentelemetry_otlp::SpanExporter::builder(),
+        signal,
+        connectors
+    )
 }
 
-fn otlp_logs(signal: &SignalSettings) -> Result<opentelemetry_otlp::LogExporter, Error> {
-    otlp!(opentelemetry_otlp::LogExporter::builder(), signal)
+fn otlp_logs(
+    signal: &SignalSettings,
+    connectors: &mut Connectors,
+) -> Result<opentelemetry_otlp::LogExporter, Error> {
+    otlp!(
+        opentelemetry_otlp::LogExporter::builder(),
+        signal,
+        connectors
+    )
 }
 
 fn otlp_metrics(
     signal: &SignalSettings,
     temporality: Temporality,
+    connectors: &mut Connectors,
 ) -> Result<opentelemetry_otlp::MetricExporter, Error> {
     let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
-    otlp!(builder, signal)
+    otlp!(builder, signal, connectors)
+}
+
+/// An OTLP exporter and the endpoint it sends to, as it may be shown. A failed export's error
+/// says what failed and where: what our HTTP client saw (a refused connection, no answer in
+/// time, a DNS or TLS failure, an HTTP status), else (gRPC, a failure before sending) the
+/// library's message with the endpoint.
+#[derive(Debug)]
+struct Otlp<E> {
+    exporter: E,
+    endpoint: String,
+}
+
+impl<E> Otlp<E> {
+    fn new(exporter: E, signal: &SignalSettings) -> Self {
+        Self {
+            exporter,
+            endpoint: shown(&signal.endpoint),
+        }
+    }
+
+    async fn diagnose(&self, export: impl Future<Output = OTelSdkResult>) -> OTelSdkResult {
+        let (outcome, failure) = diagnosed(export).await;
+        outcome.map_err(|error| {
+            OTelSdkError::InternalFailure(match failure {
+                Some(failure) => failure.describe(&self.endpoint),
+                None => match error {
+                    OTelSdkError::InternalFailure(message) => {
+                        format!("exporting to {}: {message}", self.endpoint)
+                    }
+                    other => format!("exporting to {}: {other}", self.endpoint),
+                },
+            })
+        })
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for Otlp<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.diagnose(self.exporter.export(batch)).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
+    }
+}
+
+impl<E: LogExporter> LogExporter for Otlp<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        self.diagnose(self.exporter.export(batch)).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
+        self.exporter.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.exporter.set_resource(resource);
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Otlp<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        self.diagnose(self.exporter.export(metrics)).await
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.exporter.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.exporter.shutdown_with_timeout(timeout)
+    }
+
+    fn temporality(&self) -> Temporality {
+        self.exporter.temporality()
+    }
+}
+
+/// `endpoint` as a message may show it: no user name or password (the settings refuse them,
+/// but a message must not depend on that), no query or fragment (where a token could be).
+fn shown(endpoint: &str) -> String {
+    let (scheme, rest) = match endpoint.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, endpoint),
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    }
 }
 
 /// The settings every OTLP/gRPC exporter shares.
@@ -290,4 +423,31 @@ fn grpc_metadata(headers: &[(String, String)]) -> Result<tonic::metadata::Metada
         metadata.insert(key, value);
     }
     Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_is_shown_without_credentials_query_or_fragment() {
+        for (endpoint, expected) in [
+            (
+                "http://127.0.0.1:4318/v1/traces",
+                "http://127.0.0.1:4318/v1/traces",
+            ),
+            (
+                "https://user:secret@collector:4318/v1/logs?token=secret#secret",
+                "https://collector:4318/v1/logs",
+            ),
+            ("http://a@b:secret@collector?key=secret", "http://collector"),
+            (
+                "http://[::1]:4318/v1/metrics",
+                "http://[::1]:4318/v1/metrics",
+            ),
+            ("user:secret@collector:4317", "collector:4317"),
+        ] {
+            assert_eq!(shown(endpoint), expected, "{endpoint}");
+        }
+    }
 }

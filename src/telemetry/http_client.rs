@@ -1,16 +1,25 @@
-//! The plain-HTTP client of the OTLP/HTTP exporters (without the `tls` feature): hyper's
-//! HTTP/1.1 client, which lambda_runtime already links, so it adds little to the binary.
-//! (opentelemetry-http's own hyper client also pulls in HTTP/2, about 0.9 MB, for a collector
-//! that speaks HTTP/1.1 on loopback.)
+//! The HTTP client of the OTLP/HTTP exporters: hyper's HTTP/1.1 client, which lambda_runtime
+//! already links, so it adds little to the binary. (opentelemetry-http's own hyper client also
+//! pulls in HTTP/2, about 0.9 MB, for a collector that speaks HTTP/1.1 on loopback.) With the
+//! `tls` feature its connector also speaks HTTPS: rustls with the ring provider, chosen
+//! explicitly, trusting the system's root certificates as rustls-native-certs finds them (the
+//! PEM files of `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set, else the system's
+//! store). The roots are loaded once per start-up, and only for an `https` endpoint.
 //!
-//! It is also where the request headers are made ours alone. opentelemetry-otlp 0.33 reads
-//! `OTEL_EXPORTER_OTLP_HEADERS` (or the signal's variable) from the process environment when it
-//! builds an exporter and adds those headers over the ones given in code, whatever
-//! `TelemetryBuilder::with_env_lookup` says, and percent-decodes the values it is given a second
-//! time. No builder option turns that off, so the exporter is given no headers and this client
-//! replaces whatever headers the request arrives with by the resolved ones, keeping only what
-//! the exporter decides from our own settings: `Content-Type` (the protocol) and
-//! `Content-Encoding` (compression).
+//! It is where the request headers are made ours alone, with or without TLS.
+//! opentelemetry-otlp 0.33 reads `OTEL_EXPORTER_OTLP_HEADERS` (or the signal's variable) from
+//! the process environment when it builds an exporter and adds those headers over the ones
+//! given in code, whatever `TelemetryBuilder::with_env_lookup` says, and percent-decodes the
+//! values it is given a second time. No builder option turns that off, so the exporter is given
+//! no headers and this client replaces whatever headers the request arrives with by the
+//! resolved ones, keeping only what the exporter decides from our own settings: `Content-Type`
+//! (the protocol) and `Content-Encoding` (compression).
+//!
+//! It is also where a failed export is diagnosed. opentelemetry-otlp turns every transport
+//! error into "HTTP export failed: network error", and names no endpoint: a refused
+//! connection, a timeout, a DNS or a TLS failure read alike. This client sees the real error;
+//! it records what kind of failure it was ([`Failure`]) in the scope of the export
+//! ([`diagnosed`]), where the exporter's wrapper picks it up to say what failed and where.
 
 use super::exporter::USER_AGENT;
 use bytes::Bytes;
@@ -19,6 +28,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
+use std::cell::Cell;
+use std::error::Error as StdError;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,32 +40,151 @@ const EXPORTER_HEADERS: [&str; 2] = ["content-type", "content-encoding"];
 /// What a collector's answer may weigh (an OTLP response is a few bytes, or a status message).
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+
 /// The client: one pooled keep-alive connection per collector, Nagle off (an export is one
 /// small request; waiting for an ACK before its tail is sent would delay every flush).
 #[derive(Debug, Clone)]
-pub(crate) struct PlainHttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+pub(crate) struct ExportClient {
+    inner: Client<Connector, Full<Bytes>>,
     timeout: Duration,
     /// Every request's headers, in an empty request: `http` is no direct dependency of this
     /// crate, and opentelemetry-http names its `Request` but not its `HeaderMap`.
     headers: Arc<Request<()>>,
 }
 
-impl PlainHttpClient {
-    /// Every request, connection included, is cancelled after `timeout` (the flush also bounds
-    /// it, by the invocation's deadline). `headers` (checked by the settings) are the only ones
-    /// sent besides those the exporter derives from our settings.
+/// Why a client could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClientError {
+    /// The name of a header `http` refuses (never its value).
+    Header(String),
+    /// HTTPS could not be set up (no root certificate could be loaded): why.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Header(name) => write!(f, "the HTTP client refuses the header `{name}`"),
+            Self::Tls(why) => write!(f, "HTTPS cannot be set up: {why}"),
+        }
+    }
+}
+
+impl ExportClient {
+    /// A client for `endpoint`. Every request, connection included, is cancelled after
+    /// `timeout` (the flush also bounds it, by the invocation's deadline). `headers` (checked
+    /// by the settings) are the only ones sent besides those the exporter derives from our
+    /// settings.
     ///
     /// # Errors
-    /// The name of a header `http` refuses (never its value).
-    pub(crate) fn new(timeout: Duration, headers: &[(String, String)]) -> Result<Self, String> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+    /// A header `http` refuses; with `tls`, root certificates that cannot be loaded for an
+    /// `https` endpoint.
+    pub(crate) fn new(
+        connectors: &mut Connectors,
+        endpoint: &str,
+        timeout: Duration,
+        headers: &[(String, String)],
+    ) -> Result<Self, ClientError> {
+        let headers = Arc::new(header_template(headers).map_err(ClientError::Header)?);
         Ok(Self {
-            inner: Client::builder(TokioExecutor::new()).build(connector),
+            inner: Client::builder(TokioExecutor::new()).build(connectors.connector(endpoint)?),
             timeout,
-            headers: Arc::new(header_template(headers)?),
+            headers,
         })
+    }
+}
+
+/// The TCP connector under every client: Nagle off.
+fn tcp() -> HttpConnector {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector
+}
+
+/// What the clients of one start-up share: with `tls`, the configuration with the root
+/// certificates, loaded at most once (reading and parsing the system's bundle takes
+/// milliseconds of the cold start) and only if an endpoint is `https`.
+#[derive(Debug, Default)]
+pub(crate) struct Connectors {
+    #[cfg(feature = "tls")]
+    verified: Option<rustls::ClientConfig>,
+}
+
+impl Connectors {
+    #[cfg(not(feature = "tls"))]
+    fn connector(&mut self, _endpoint: &str) -> Result<Connector, ClientError> {
+        Ok(tcp())
+    }
+
+    /// HTTPS or plain HTTP, as the endpoint's scheme says; a plain endpoint gets a
+    /// configuration that trusts nothing, never used (a collector's answer is not followed).
+    #[cfg(feature = "tls")]
+    fn connector(&mut self, endpoint: &str) -> Result<Connector, ClientError> {
+        let https = endpoint
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+        let config = if https {
+            match &self.verified {
+                Some(config) => config.clone(),
+                None => self.verified.insert(tls::config(tls::roots()?)?).clone(),
+            }
+        } else {
+            tls::config(rustls::RootCertStore::empty())?
+        };
+        let mut tcp = tcp();
+        // The TLS connector decides the scheme; the TCP one would refuse `https`.
+        tcp.enforce_http(false);
+        Ok(hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp))
+    }
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use super::ClientError;
+    use rustls::{ClientConfig, RootCertStore};
+    use std::sync::Arc;
+
+    /// The system's root certificates, as rustls-native-certs finds them. Certificates it
+    /// cannot read or parse are skipped, as long as one is left; with none, the error says
+    /// what went wrong where (`SSL_CERT_FILE` naming a missing file, an empty store...).
+    pub(super) fn roots() -> Result<RootCertStore, ClientError> {
+        let found = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        let (added, unparsable) = roots.add_parsable_certificates(found.certs);
+        if added > 0 {
+            return Ok(roots);
+        }
+        let mut why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        if unparsable > 0 {
+            why.push(format!("{unparsable} certificates rustls cannot parse"));
+        }
+        Err(ClientError::Tls(if why.is_empty() {
+            "no root certificate in the system's store (`SSL_CERT_FILE` or `SSL_CERT_DIR` can \
+             name PEM files)"
+                .to_owned()
+        } else {
+            format!("no root certificate could be loaded: {}", why.join("; "))
+        }))
+    }
+
+    /// A client configuration with ring as the crypto provider, named here so that rustls
+    /// never has to pick a process default (it panics when features leave it ambiguous).
+    pub(super) fn config(roots: RootCertStore) -> Result<ClientConfig, ClientError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth())
     }
 }
 
@@ -87,18 +218,134 @@ fn with_our_headers(mut request: Request<Bytes>, ours: &Request<()>) -> Request<
 }
 
 #[async_trait::async_trait]
-impl HttpClient for PlainHttpClient {
+impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let request = with_our_headers(request, &self.headers);
         let exchange = async {
-            let response = self.inner.request(request.map(Full::new)).await?;
+            let response = self.inner.request(request.map(Full::new)).await;
+            let response = response.inspect_err(|e| record(classify(e)))?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await?;
+            if !parts.status.is_success() {
+                record(Failure::Status(parts.status.as_u16()));
+            }
+            let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
+            let body = body.inspect_err(|e| record(Failure::Exchange(causes_text(&**e))))?;
             Ok::<_, HttpError>(Response::from_parts(parts, body.to_bytes()))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| HttpError::from("the collector did not answer in time"))?
+            .map_err(|_| {
+                record(Failure::Timeout(self.timeout));
+                HttpError::from("the collector did not answer in time")
+            })?
+    }
+}
+
+/// What went wrong with an export, as the client saw it. The texts it carries come from the
+/// resolver, the socket, rustls and hyper: never a header, a URL or a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Nothing listens at the endpoint's port.
+    Refused,
+    /// The endpoint's host name did not resolve: why.
+    Dns(String),
+    /// The TLS handshake failed: rustls's reason.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls(String),
+    /// Another failure to connect (an unreachable network, a connection closed during the
+    /// handshake...).
+    Connect(String),
+    /// The connection failed during the exchange (closed, reset...).
+    Exchange(String),
+    /// No answer within the client's timeout.
+    Timeout(Duration),
+    /// The collector answered with this status, not a success.
+    Status(u16),
+}
+
+impl Failure {
+    /// What failed and where: `endpoint` as it may be shown (no credentials, no query).
+    pub(crate) fn describe(&self, endpoint: &str) -> String {
+        match self {
+            Self::Refused => format!("connection refused by {endpoint}"),
+            Self::Dns(why) => format!("cannot resolve the host of {endpoint}: {why}"),
+            Self::Tls(why) => format!("TLS handshake failed with {endpoint}: {why}"),
+            Self::Connect(why) => format!("cannot connect to {endpoint}: {why}"),
+            Self::Exchange(why) => format!("the connection to {endpoint} failed: {why}"),
+            Self::Timeout(timeout) => format!("no answer within {timeout:?} from {endpoint}"),
+            Self::Status(status) => format!("HTTP status {status} from {endpoint}"),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Why the export running in this task failed, if the client saw it fail. Scoped to each
+    /// export (not kept per exporter): exports of one exporter run side by side, and each
+    /// must get its own reason.
+    static FAILURE: Cell<Option<Failure>>;
+}
+
+/// Runs `export` with a place for the client to say why it failed; returns the export's
+/// outcome and that reason, if the client gave one (none over gRPC, or when the export
+/// failed before sending).
+pub(crate) async fn diagnosed<T>(export: impl Future<Output = T>) -> (T, Option<Failure>) {
+    FAILURE
+        .scope(Cell::new(None), async move {
+            let outcome = export.await;
+            (outcome, FAILURE.with(Cell::take))
+        })
+        .await
+}
+
+/// Keeps the failure for the export under way; outside one (a test sending directly), there
+/// is nobody to tell.
+fn record(failure: Failure) {
+    let _ = FAILURE.try_with(|slot| slot.set(Some(failure)));
+}
+
+/// The errors under `error`, outermost first. An `io::Error` wrapping another error hides it
+/// from `source()` (which skips to the wrapped error's own source): it is unwrapped here.
+fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| match e.downcast_ref::<std::io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn StdError + 'static)),
+        None => e.source(),
+    })
+}
+
+/// The texts of `error` and its causes, repeated texts once (an `io::Error` shows the error it
+/// wraps).
+fn causes_text(error: &(dyn StdError + 'static)) -> String {
+    let mut texts: Vec<String> = causes(error).map(ToString::to_string).collect();
+    texts.dedup();
+    texts.join(": ")
+}
+
+/// The kind of a failed request, from the error hyper's client returned.
+fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
+    // The client's own text ("client error (Connect)") says nothing its kind does not.
+    let Some(cause) = error.source() else {
+        return Failure::Exchange(error.to_string());
+    };
+    #[cfg(feature = "tls")]
+    if let Some(tls) = causes(cause).find_map(|e| e.downcast_ref::<rustls::Error>()) {
+        return Failure::Tls(tls.to_string());
+    }
+    let refused = causes(cause).any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
+    if refused {
+        return Failure::Refused;
+    }
+    if !error.is_connect() {
+        return Failure::Exchange(causes_text(cause));
+    }
+    // hyper-util's connector error is no public type: its text names the step that failed.
+    match cause.source() {
+        Some(why) if cause.to_string() == "dns error" => Failure::Dns(causes_text(why)),
+        _ => Failure::Connect(causes_text(cause)),
     }
 }
 
@@ -155,5 +402,112 @@ mod tests {
     fn a_header_http_refuses_is_named() {
         let bad = [("bad name".to_owned(), "secret".to_owned())];
         assert_eq!(header_template(&bad).err().as_deref(), Some("bad name"));
+    }
+
+    /// A client of `endpoint` with a 5 s timeout, and the reason it gives for a failed export.
+    async fn failure_of(endpoint: &str) -> Option<Failure> {
+        let client = ExportClient::new(
+            &mut Connectors::default(),
+            endpoint,
+            Duration::from_secs(5),
+            &[],
+        )
+        .expect("a client");
+        let request = Request::builder()
+            .method("POST")
+            .uri(endpoint)
+            .body(Bytes::new())
+            .expect("a request");
+        let (sent, failure) = diagnosed(client.send_bytes(request)).await;
+        assert!(sent.is_err(), "{endpoint} failed");
+        failure
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_refused_connection_is_told_apart() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let address = listener.local_addr().expect("bound");
+        drop(listener);
+        let endpoint = format!("http://{address}/v1/traces");
+        assert_eq!(failure_of(&endpoint).await, Some(Failure::Refused));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_connection_closed_before_the_answer_is_a_failed_exchange() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let endpoint = format!("http://{}/v1/traces", listener.local_addr().expect("bound"));
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("a connection");
+            drop(stream);
+        });
+        let failure = failure_of(&endpoint).await;
+        server.await.expect("the server ran");
+        assert!(matches!(failure, Some(Failure::Exchange(_))), "{failure:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn without_a_scope_nothing_is_recorded_and_nothing_fails() {
+        record(Failure::Refused);
+        let (_, failure) = diagnosed(async {}).await;
+        assert_eq!(failure, None);
+    }
+
+    #[test]
+    fn every_failure_names_the_endpoint() {
+        let endpoint = "http://collector:4318/v1/traces";
+        for failure in [
+            Failure::Refused,
+            Failure::Dns("no such host".into()),
+            Failure::Tls("invalid peer certificate: UnknownIssuer".into()),
+            Failure::Connect("tcp connect error".into()),
+            Failure::Exchange("connection closed".into()),
+            Failure::Timeout(Duration::from_millis(200)),
+            Failure::Status(401),
+        ] {
+            let text = failure.describe(endpoint);
+            assert!(text.contains(endpoint), "{text}");
+        }
+        assert_eq!(
+            Failure::Timeout(Duration::from_millis(200)).describe(endpoint),
+            "no answer within 200ms from http://collector:4318/v1/traces"
+        );
+    }
+
+    #[cfg(feature = "tls")]
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_plain_server_behind_an_https_endpoint_fails_the_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        let server = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let (mut stream, _) = listener.accept().await.expect("a connection");
+            let mut hello = [0; 1024];
+            let _ = stream.read(&mut hello).await;
+            // Plain HTTP where a TLS server hello is expected; then wait for the client to
+            // give up (closing first, with its hello unread, could reset the connection).
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        });
+        let endpoint = format!("https://127.0.0.1:{port}/v1/traces");
+        // Roots of our own: the test must not depend on the machine's store.
+        let mut connectors = Connectors {
+            verified: Some(tls::config(rustls::RootCertStore::empty()).expect("config")),
+        };
+        let client = ExportClient::new(&mut connectors, &endpoint, Duration::from_secs(5), &[])
+            .expect("a client");
+        let request = Request::builder()
+            .method("POST")
+            .uri(endpoint.as_str())
+            .body(Bytes::new())
+            .expect("a request");
+        let (sent, failure) = diagnosed(client.send_bytes(request)).await;
+        server.await.expect("the server ran");
+        assert!(sent.is_err());
+        assert!(matches!(failure, Some(Failure::Tls(_))), "{failure:?}");
     }
 }

@@ -5,7 +5,6 @@ mod builder;
 pub mod console;
 mod events;
 mod exporter;
-#[cfg(not(feature = "tls"))]
 mod http_client;
 mod resource;
 mod stdout;
