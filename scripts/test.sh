@@ -18,6 +18,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo nextest run --workspace --no-fail-fast
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
+cargo nextest run -p lambda-otel --features tls --test tls --no-fail-fast
 # The doctests, the README's snippets included (examples/readme).
 cargo test --workspace --doc
 # The crate as it would be published: metadata, the `include` list, a build from the package.

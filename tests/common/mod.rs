@@ -20,6 +20,8 @@ pub mod function;
 pub mod otlp;
 pub mod runtime_api;
 pub mod timeline;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod xray;
 
 use std::convert::Infallible;
