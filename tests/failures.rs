@@ -3,10 +3,12 @@
 
 mod common;
 
+use common::child::run_ignored;
 use common::function::{Function, event};
 use common::otlp::{Behaviour, OtlpReceiver};
 use common::runtime_api::Invocation;
 use common::timeline::TimelineEvent;
+use lambda_otel::{Protocol, Telemetry};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -134,7 +136,8 @@ async fn function_survives(behaviour: Behaviour, endpoint: Option<String>) -> Fu
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_collector_that_refuses_connections_costs_nothing_but_the_spans() {
-    let refused = format!("{}/v1/traces", OtlpReceiver::refused_endpoint());
+    let refused_base = OtlpReceiver::refused_endpoint();
+    let refused = format!("{refused_base}/v1/traces");
     function_survives(Behaviour::Ok, Some(refused)).await;
 }
 
@@ -172,4 +175,121 @@ async fn an_invocation_past_its_deadline_does_not_wait_for_the_export() {
     // With a 60 s flush timeout and a collector that never answers, only the invocation's
     // deadline (long past) lets the runtime reach its next poll before the harness gives up.
     function.wait_for_next_polls(2).await;
+}
+
+/// Which collector the child of the warning tests meets: `refused`, `401`, `silent` or
+/// `grpc-refused`.
+const CHILD_CASE: &str = "LAMBDA_OTEL_TEST_FAILURE_CASE";
+/// What the child prints before its traces endpoint.
+const ENDPOINT_MARKER: &str = "traces-endpoint:";
+
+/// The function of the warning tests, run by them in a child process so that its stdout
+/// (where the warning goes) can be read. Credentials ride along where a careless message
+/// would show them: in the endpoint's query, in a header.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by the warning tests below"]
+async fn failing_collector_function() {
+    let case = std::env::var(CHILD_CASE).expect("a case");
+    let behaviour = match case.as_str() {
+        "refused" | "grpc-refused" => Behaviour::Ok,
+        "401" => Behaviour::Status(401),
+        "silent" => Behaviour::NeverAnswer,
+        other => panic!("no case {other}"),
+    };
+    let refused_base = OtlpReceiver::refused_endpoint();
+    let refused = format!("{refused_base}/v1/traces");
+    let invocations = vec![Invocation::new("one", event("apigw-v2-roll.json"))];
+    let function = Function::start(invocations, behaviour, |b| {
+        let b = b
+            .with_flush_timeout(Duration::from_secs(10))
+            .with_header("authorization", "Bearer header-secret");
+        match case.as_str() {
+            "refused" => b.with_endpoint(format!("{refused}?token=query-secret")),
+            "grpc-refused" => b
+                .with_protocol(Protocol::Grpc)
+                .with_endpoint(refused_base.clone()),
+            _ => b,
+        }
+    });
+    let traces = match case.as_str() {
+        "refused" => refused,
+        "grpc-refused" => refused_base,
+        _ => format!("{}/v1/traces", function.receiver.endpoint()),
+    };
+    println!("{ENDPOINT_MARKER} {traces}");
+    function.run(failing);
+    function.wait_for_next_polls(2).await;
+}
+
+/// The traces endpoint of the child's case, and the warning it wrote (one: a minute has not
+/// passed), after checking it shows no credential.
+fn warning(case: &str, env: &[(&str, &str)]) -> (String, String) {
+    let mut env = env.to_vec();
+    env.push((CHILD_CASE, case));
+    let stdout = run_ignored("failing_collector_function", &env);
+    let endpoint = stdout
+        .lines()
+        .find_map(|l| l.split(ENDPOINT_MARKER).nth(1))
+        .unwrap_or_else(|| panic!("no endpoint in:\n{stdout}"))
+        .trim()
+        .to_owned();
+    let warnings: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("telemetry export failed"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    let warning = warnings[0].to_owned();
+    assert!(warning.contains("signal=traces"), "{warning}");
+    assert!(!warning.contains("secret"), "{warning}");
+    (endpoint, warning)
+}
+
+#[test]
+fn a_refused_connection_is_named_in_the_warning_with_its_endpoint() {
+    let (endpoint, warning) = warning("refused", &[]);
+    assert!(
+        warning.contains(&format!("connection refused by {endpoint}\"")),
+        "{warning}"
+    );
+}
+
+#[test]
+fn an_error_status_is_named_in_the_warning_with_its_endpoint() {
+    let (endpoint, warning) = warning("401", &[]);
+    assert!(
+        warning.contains(&format!("HTTP status 401 from {endpoint}\"")),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_collector_silent_past_the_export_timeout_is_named_in_the_warning() {
+    // The export timeout well under the flush bound (10 s), so that it is the one that passes.
+    let (endpoint, warning) = warning("silent", &[("OTEL_EXPORTER_OTLP_TIMEOUT", "200")]);
+    assert!(
+        warning.contains(&format!("no answer within 200ms from {endpoint}\"")),
+        "{warning}"
+    );
+}
+
+#[cfg(feature = "grpc")]
+#[test]
+fn a_failed_grpc_export_names_its_endpoint_in_the_warning() {
+    let (endpoint, warning) = warning("grpc-refused", &[]);
+    assert!(
+        warning.contains(&format!("exporting to {endpoint}: ")),
+        "{warning}"
+    );
+}
+
+#[test]
+fn credentials_in_an_endpoint_are_refused_at_start_up_without_being_shown() {
+    let error = Telemetry::builder()
+        .with_endpoint("http://user:secret@127.0.0.1:4318/v1/traces")
+        .with_tracing_subscriber(false)
+        .build()
+        .expect_err("refused");
+    let message = error.to_string();
+    assert!(message.contains("127.0.0.1:4318"), "{message}");
+    assert!(!message.contains("secret"), "{message}");
 }
