@@ -23,7 +23,7 @@ const BINARY: &str = "span-flood";
 const FLUSH_TIMEOUT_MS: u64 = 2000;
 /// The most lambda-otel's peak RSS may exceed bare's, MB (10⁶ bytes). Measured: +4.0 to +5.2 MB
 /// (release, 200,000 spans in one to four invocations) and +6.7 to +7.1 MB (debug, 20,000 to
-/// 100,000 spans); with the cap lifted, +99 to +104 MB (release, 200,000 spans in one
+/// 100,000 spans); with the cap lifted, +99 to +142 MB (release, 200,000 spans in one
 /// invocation) and +18 MB (debug, 50,000 spans: the debug build makes spans so slowly that
 /// exports cut off at 2 s free some of them on the way).
 pub const BOUND_MB: f64 = 12.0;
