@@ -159,7 +159,11 @@ async fn one_invocation_s_flush_does_not_wait_behind_another_s_export() {
     let otel = function.telemetry.layer();
     let timeline = function.timeline.clone();
     let handler = service_fn(move |event| b_after_a_s_export(event, timeline.clone()));
-    tokio::spawn(Runtime::new(otel.wrap(handler)).layer(otel).run_concurrent());
+    tokio::spawn(
+        Runtime::new(otel.wrap(handler))
+            .layer(otel)
+            .run_concurrent(),
+    );
     let timeline = function.timeline.clone();
     tokio::task::spawn_blocking(move || timeline.wait_for_spans(2))
         .await

@@ -76,7 +76,10 @@ mod tests {
     fn every_rust_snippet_is_a_doctest() {
         // A ```rust block with a flag rustdoc does not know, or in another language's fence,
         // would be skipped silently; `ignore` would not compile it.
-        for fence in README.lines().filter(|l| l.trim_start().starts_with("```rust")) {
+        for fence in README
+            .lines()
+            .filter(|l| l.trim_start().starts_with("```rust"))
+        {
             let flags = fence.trim_start().trim_start_matches("```rust");
             assert!(
                 flags.is_empty() || flags == ",no_run",
