@@ -134,3 +134,45 @@ fn a_hung_collector_at_shutdown_counts_the_losses_of_every_signal() {
     assert_eq!(total("lost_metric_exports"), 2, "{stdout}");
     assert!(total("lost_log_records") >= 1, "{stdout}");
 }
+
+/// The function of the background-export test, in a child process (see below).
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by background_exports_under_way_at_shutdown_are_counted"]
+async fn background_export_at_shutdown_function() {
+    // A second away, so the invocation's own flush (the collector never answers) is short,
+    // while the background export's deadline is the 60 s flush timeout: only the shutdown can
+    // end it.
+    let deadline_ms = u64::try_from(
+        (std::time::SystemTime::now() + std::time::Duration::from_secs(1))
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("fits");
+    let invocations =
+        vec![Invocation::new("leaves-work", br#"{}"#.to_vec()).with_deadline_ms(deadline_ms)];
+    let function = Function::start(invocations, Behaviour::NeverAnswer, |b| {
+        b.with_flush_timeout(std::time::Duration::from_secs(60))
+            .with_metrics_exporter(lambda_otel::Exporter::None)
+            .with_logs_exporter(lambda_otel::Exporter::None)
+    });
+    function.run(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({"ok": true})) });
+    function.wait_for_next_polls(2).await;
+    // 512 spans after the flush: the buffer hands them to a background export at once, and
+    // holds nothing for the shutdown to export.
+    for i in 0..512 {
+        tracing::info_span!("late", i).in_scope(|| ());
+    }
+    function.telemetry.shutdown().await;
+    println!("{RETURNED_MARKER}");
+}
+
+#[test]
+fn background_exports_under_way_at_shutdown_are_counted() {
+    let stdout = run_ignored("background_export_at_shutdown_function", &[]);
+    assert!(stdout.contains(RETURNED_MARKER), "{stdout}");
+    let lost: usize = stdout.lines().map(|l| field(l, "lost_spans")).sum();
+    // The invocation span, lost by the invocation's flush, and the 512 of the background
+    // export that the shutdown cut off.
+    assert_eq!(lost, 513, "{stdout}");
+}

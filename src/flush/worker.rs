@@ -197,7 +197,11 @@ fn run(
                     reply,
                 } => (batch, tokio::time::Instant::from_std(deadline), reply),
                 Job::Shutdown { timeout, reply } => {
-                    exporters.shutdown(timeout);
+                    // Background exports still under way get half the budget, then are cut
+                    // off and counted: with the runtime gone, nothing would report them.
+                    let start = tokio::time::Instant::now();
+                    settle(std::mem::take(&mut background), start + timeout / 2).await;
+                    exporters.shutdown(timeout.saturating_sub(start.elapsed()));
                     let _ = reply.send(());
                     return;
                 }
