@@ -1,13 +1,12 @@
 //! Hooks are the user's code on telemetry's path: a panic in one is caught and reported, and the
-//! invocation goes on as if the hook had not run. The [`OnInvocation`](super::OnInvocation) hook
-//! runs outside lambda_runtime's catch-panic layer, where a panic would end the runtime loop;
-//! a panicking [`OnResponse`](super::OnResponse) hook would turn the handler's response into
-//! an error and, in before-response mode, leave the span unflushed.
+//! invocation goes on as if the hook had not run. The [`OnInvocation`] hook runs outside
+//! lambda_runtime's catch-panic layer, where a panic would end the runtime loop; a panicking
+//! [`OnResponse`](crate::OnResponse) hook would turn the handler's response into an error and,
+//! in before-response mode, leave the span unflushed.
 
-use super::SpanStart;
-use super::on_invocation::OnInvocation;
+use super::on_invocation::{OnInvocation, SpanStart};
+use super::outcome::panic_message;
 use crate::flush::QuietPeriod;
-use crate::invocation::outcome::panic_message;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::time::Instant;

@@ -1,13 +1,17 @@
 //! What the invocation span holds, and the process-wide facts it reads.
 
 pub(crate) mod coldstart;
+mod hook_guard;
 mod metrics;
+mod on_invocation;
 pub(crate) mod outcome;
 mod settings;
 mod span;
 mod xray;
 
+pub(crate) use hook_guard::guarded;
 pub(crate) use metrics::FaasMetrics;
+pub use on_invocation::{OnInvocation, SpanStart};
 pub(crate) use outcome::Outcome;
 pub(crate) use settings::SpanSettings;
 pub(crate) use span::{Invocation, request_id};

@@ -1,4 +1,5 @@
-//! The hook that sees the event before the invocation span starts.
+//! The hook that sees the event before the invocation span starts. It lives where it is called,
+//! at the span's start; the middleware re-exports it (`lambda_otel::layer::OnInvocation`).
 
 use crate::trigger::EventSource;
 use opentelemetry::trace::SpanKind;

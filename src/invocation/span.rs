@@ -1,9 +1,10 @@
 //! Starting and ending the invocation span.
 
+use super::hook_guard::call_on_invocation;
 use super::metrics::{FaasMetrics, Measurement};
+use super::on_invocation::{OnInvocation, SpanStart};
 use super::{Outcome, SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
-use crate::layer::{OnInvocation, SpanStart};
 use crate::propagation::{self, Extracted};
 use crate::trigger::{self, Inspected};
 use lambda_runtime::LambdaInvocation;
@@ -124,7 +125,7 @@ impl Invocation {
             attributes,
         };
         if let Some(hook) = on_invocation {
-            crate::layer::call_on_invocation(hook, &mut span_start);
+            call_on_invocation(hook, &mut span_start);
         }
         let SpanStart {
             kind,

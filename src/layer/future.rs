@@ -2,11 +2,10 @@
 //! end and flush as the mode asks.
 
 use super::OnResponse;
-use super::guard::guarded;
 use super::layer::Shared;
 use crate::config::FlushMode;
 use crate::flush::PendingFlush;
-use crate::invocation::{Invocation, Outcome, outcome};
+use crate::invocation::{Invocation, Outcome, guarded, outcome};
 use futures_util::future::CatchUnwind;
 use futures_util::{FutureExt as _, TryFuture};
 use lambda_runtime::Diagnostic;

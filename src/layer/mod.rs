@@ -58,21 +58,18 @@
 //!   read the event.
 
 mod future;
-mod guard;
 mod handler;
 #[cfg(feature = "lambda-http")]
 mod http;
 #[allow(clippy::module_inception)]
 mod layer;
-mod on_invocation;
 mod on_response;
 mod service;
 
+pub use crate::invocation::{OnInvocation, SpanStart};
 pub use future::{HandlerFuture, InvocationFuture};
-pub(crate) use guard::call_on_invocation;
 pub use handler::OtelHandler;
 pub use layer::OtelLayer;
 pub(crate) use layer::Shared;
-pub use on_invocation::{OnInvocation, SpanStart};
 pub use on_response::OnResponse;
 pub use service::OtelService;
