@@ -1,6 +1,7 @@
 //! What the span start needs from the configuration.
 
 use crate::config::{Propagator, XraySampled, env};
+use crate::propagation::ExtractSettings;
 use std::sync::Arc;
 
 /// Resolved once at set-up, shared by every invocation.
@@ -17,6 +18,17 @@ pub(crate) struct SpanSettings {
     /// Whether the span's trace id must be one X-Ray takes (the `xray` exporter): a parent
     /// with any other trace id becomes a link instead.
     pub xray_trace_ids: bool,
+}
+
+impl SpanSettings {
+    /// What the parent's extraction reads.
+    pub(crate) fn extraction(&self) -> ExtractSettings<'_> {
+        ExtractSettings {
+            propagators: &self.propagators,
+            xray_sampled: self.xray_sampled,
+            xray_trace_ids: self.xray_trace_ids,
+        }
+    }
 }
 
 /// The settings of an empty environment.

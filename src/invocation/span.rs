@@ -97,7 +97,7 @@ impl Invocation {
             baggage,
             mut links,
         } = propagation::extract(
-            settings,
+            settings.extraction(),
             &base,
             &inspected.carrier,
             lambda.xray_trace_id.as_deref(),

@@ -2,12 +2,23 @@
 //! X-Ray header, as `OTEL_PROPAGATORS` orders them.
 
 use super::{TraceHeaders, xray};
-use crate::config::Propagator;
-use crate::invocation::SpanSettings;
+use crate::config::{Propagator, XraySampled};
 use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Link, SpanContext, TraceContextExt};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+/// What extraction reads from the configuration, resolved once at set-up.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExtractSettings<'a> {
+    /// `OTEL_PROPAGATORS`, in order: where the parent and the links come from.
+    pub propagators: &'a [Propagator],
+    /// What an X-Ray parent's `Sampled=0` decides.
+    pub xray_sampled: XraySampled,
+    /// Whether the parent's trace id must be one X-Ray takes (the `xray` exporter): a parent
+    /// with any other trace id becomes a link instead.
+    pub xray_trace_ids: bool,
+}
 
 /// What the invocation span starts from.
 #[derive(Debug)]
@@ -35,7 +46,7 @@ struct Found {
 /// As in OpenTelemetry's composite propagator, a later propagator that finds a valid span
 /// context replaces the parent an earlier one found; the replaced one becomes a link.
 pub(crate) fn extract(
-    settings: &SpanSettings,
+    settings: ExtractSettings<'_>,
     base: &Context,
     carrier: &TraceHeaders<'_>,
     lambda_header: Option<&str>,
@@ -43,7 +54,7 @@ pub(crate) fn extract(
     let mut cx = base.clone();
     let mut parent: Option<Found> = None;
     let mut links: Vec<Link> = Vec::new();
-    for propagator in settings.propagators.iter() {
+    for propagator in settings.propagators {
         let found = match propagator {
             Propagator::Baggage => {
                 cx = BaggagePropagator::new().extract_with_context(&cx, carrier);
@@ -67,7 +78,7 @@ pub(crate) fn extract(
         }
     }
     if settings.xray_trace_ids {
-        parent = xray_parent(settings, parent, &mut links, lambda_header);
+        parent = xray_parent(settings.propagators, parent, &mut links, lambda_header);
     }
     if let Some(parent) = &parent {
         links.retain(|l| !same_span(&l.span_context, &parent.span_context));
@@ -92,7 +103,7 @@ pub(crate) fn extract(
 /// the span joins Lambda's own trace instead when `xray-lambda` is configured (so the X-Ray
 /// console shows it under Lambda's segment), else starts a trace of its own.
 fn xray_parent(
-    settings: &SpanSettings,
+    propagators: &[Propagator],
     parent: Option<Found>,
     links: &mut Vec<Link>,
     lambda_header: Option<&str>,
@@ -108,8 +119,7 @@ fn xray_parent(
     {
         links.push(Link::with_context(found.span_context));
     }
-    settings
-        .propagators
+    propagators
         .contains(&Propagator::XrayLambda)
         .then(|| lambda_header.and_then(xray::span_context))
         .flatten()
@@ -184,7 +194,7 @@ fn same_span(a: &SpanContext, b: &SpanContext) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::XraySampled;
+    use crate::config::env;
     use crate::invocation::LambdaSampler;
     use opentelemetry::baggage::BaggageExt;
     use opentelemetry::trace::{SpanId, SpanKind, TraceId};
@@ -204,11 +214,11 @@ mod tests {
     const LAMBDA_TRACE: &str = "5759e988bd862e3fe1be46a994272793";
     const LAMBDA_SPAN: &str = "53995c3f42cd8ad8";
 
-    fn settings(propagators: &[Propagator], rule: XraySampled) -> SpanSettings {
-        SpanSettings {
-            propagators: propagators.into(),
+    fn settings(propagators: &[Propagator], rule: XraySampled) -> ExtractSettings<'_> {
+        ExtractSettings {
+            propagators,
             xray_sampled: rule,
-            ..SpanSettings::default()
+            xray_trace_ids: false,
         }
     }
 
@@ -231,7 +241,7 @@ mod tests {
         lambda: Option<&str>,
     ) -> Extracted {
         extract(
-            &settings(propagators, XraySampled::Ignore),
+            settings(propagators, XraySampled::Ignore),
             &Context::new(),
             carrier,
             lambda,
@@ -410,15 +420,15 @@ mod tests {
             Default::default(),
         ));
         let carrier = headers(Some("garbage"), None, Some(CARRIER_XRAY));
-        let default = SpanSettings::default();
-        let extracted = extract(&default, &base, &carrier, Some(LAMBDA));
+        let default = settings(env::DEFAULT_PROPAGATORS, XraySampled::default());
+        let extracted = extract(default, &base, &carrier, Some(LAMBDA));
         assert_eq!(
             parent_ids(&extracted),
             Some(ids(W3C_TRACE, "0000000000000abc")),
             "by default neither X-Ray header is read, and bad W3C headers change nothing"
         );
         let none = extract(
-            &settings(&[], XraySampled::Ignore),
+            settings(&[], XraySampled::Ignore),
             &base,
             &carrier,
             Some(LAMBDA),
@@ -434,16 +444,17 @@ mod tests {
             (XrayLambda, &carrier, None),
             (XrayLambda, &TraceHeaders::default(), Some(LAMBDA_UNSAMPLED)),
         ] {
-            let ignore = settings(&[propagator], XraySampled::Ignore);
-            let extracted = extract(&ignore, &Context::new(), carrier, lambda);
+            let propagators = [propagator];
+            let ignore = settings(&propagators, XraySampled::Ignore);
+            let extracted = extract(ignore, &Context::new(), carrier, lambda);
             assert_eq!(parent_ids(&extracted), Some(ids(LAMBDA_TRACE, LAMBDA_SPAN)));
             assert_eq!(
                 decide(&extracted, parent_based()),
                 SamplingDecision::RecordAndSample,
                 "{propagator} ignore"
             );
-            let honor = settings(&[propagator], XraySampled::Honor);
-            let extracted = extract(&honor, &Context::new(), carrier, lambda);
+            let honor = settings(&propagators, XraySampled::Honor);
+            let extracted = extract(honor, &Context::new(), carrier, lambda);
             assert_eq!(
                 decide(&extracted, parent_based()),
                 SamplingDecision::Drop,
@@ -488,11 +499,11 @@ mod tests {
         carrier: &TraceHeaders<'_>,
         lambda: &str,
     ) -> Extracted {
-        let settings = SpanSettings {
+        let settings = ExtractSettings {
             xray_trace_ids: true,
             ..settings(propagators, XraySampled::Honor)
         };
-        extract(&settings, &Context::new(), carrier, Some(lambda))
+        extract(settings, &Context::new(), carrier, Some(lambda))
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod outgoing;
 mod xray;
 
 pub(crate) use carrier::TraceHeaders;
-pub(crate) use extract::{Extracted, extract, record_link};
+pub(crate) use extract::{ExtractSettings, Extracted, extract, record_link};
 pub(crate) use outgoing::outgoing;
 pub(crate) use xray::UnsampledXrayParent;
 #[cfg(test)]
