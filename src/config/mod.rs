@@ -8,6 +8,7 @@
 
 pub mod env;
 mod parse;
+mod precedence;
 mod settings;
 mod signal;
 

@@ -15,23 +15,23 @@ pub(super) fn bool_flag(variable: &'static str, value: &str) -> Result<bool, Err
     }
 }
 
-pub(super) fn flush_mode(value: &str) -> Result<FlushMode, Error> {
+pub(super) fn flush_mode(variable: &'static str, value: &str) -> Result<FlushMode, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "after-response" => Ok(FlushMode::AfterResponse),
         "before-response" => Ok(FlushMode::BeforeResponse),
         _ => Err(Error::invalid(
-            env::LAMBDA_OTEL_FLUSH,
+            variable,
             value,
             "`after-response` or `before-response`",
         )),
     }
 }
 
-pub(super) fn flush_timeout(value: &str) -> Result<Duration, Error> {
+pub(super) fn flush_timeout(variable: &'static str, value: &str) -> Result<Duration, Error> {
     match value.trim().parse::<u64>() {
         Ok(ms @ 1..=60_000) => Ok(Duration::from_millis(ms)),
         _ => Err(Error::invalid(
-            env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS,
+            variable,
             value,
             "a whole number of milliseconds from 1 to 60000",
         )),
@@ -41,14 +41,18 @@ pub(super) fn flush_timeout(value: &str) -> Result<Duration, Error> {
 /// What a code-set duration shows of the flush timeout's range.
 const FLUSH_TIMEOUT_RANGE: &str = "a duration from 1 ms to 60 s";
 
-/// A flush timeout set in code, held to the variable's range: `Duration::MAX` would overflow
-/// the deadline arithmetic on first use, and zero would fail every export.
-pub(super) fn flush_timeout_in_code(timeout: Duration) -> Result<Duration, Error> {
+/// A flush timeout set in code, held to the variable's range (`setter` names the setter):
+/// `Duration::MAX` would overflow the deadline arithmetic on first use, and zero would fail
+/// every export.
+pub(super) fn flush_timeout_in_code(
+    setter: &'static str,
+    timeout: Duration,
+) -> Result<Duration, Error> {
     if (Duration::from_millis(1)..=Duration::from_millis(60_000)).contains(&timeout) {
         Ok(timeout)
     } else {
         Err(Error::invalid(
-            "TelemetryBuilder::with_flush_timeout (LAMBDA_OTEL_FLUSH_TIMEOUT_MS)",
+            setter,
             format_args!("{timeout:?}"),
             FLUSH_TIMEOUT_RANGE,
         ))
@@ -101,19 +105,19 @@ pub(super) fn length_limit(variable: &'static str, value: &str) -> Result<usize,
     }
 }
 
-/// A length limit set in code, held to its variable's range (`variable` names the setter).
-pub(super) fn length_limit_in_code(variable: &'static str, limit: usize) -> Result<usize, Error> {
+/// A length limit set in code, held to its variable's range (`setter` names the setter).
+pub(super) fn length_limit_in_code(setter: &'static str, limit: usize) -> Result<usize, Error> {
     match limit {
         1..=1_000_000 => Ok(limit),
-        _ => Err(Error::invalid(variable, limit, LENGTH_LIMITS)),
+        _ => Err(Error::invalid(setter, limit, LENGTH_LIMITS)),
     }
 }
 
-/// A queue size set in code, held to its variable's range (`variable` names the setter).
-pub(super) fn queue_size_in_code(variable: &'static str, size: usize) -> Result<usize, Error> {
+/// A queue size set in code, held to its variable's range (`setter` names the setter).
+pub(super) fn queue_size_in_code(setter: &'static str, size: usize) -> Result<usize, Error> {
     match size {
         1..=1_000_000 => Ok(size),
-        _ => Err(Error::invalid(variable, size, QUEUE_SIZES)),
+        _ => Err(Error::invalid(setter, size, QUEUE_SIZES)),
     }
 }
 
@@ -250,15 +254,11 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-pub(super) fn xray_sampled(value: &str) -> Result<XraySampled, Error> {
+pub(super) fn xray_sampled(variable: &'static str, value: &str) -> Result<XraySampled, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "ignore" => Ok(XraySampled::Ignore),
         "honor" | "honour" => Ok(XraySampled::Honor),
-        _ => Err(Error::invalid(
-            env::LAMBDA_OTEL_XRAY_SAMPLED,
-            value,
-            "`ignore` or `honor`",
-        )),
+        _ => Err(Error::invalid(variable, value, "`ignore` or `honor`")),
     }
 }
 
@@ -271,10 +271,10 @@ pub(super) fn on_off(variable: &'static str, value: &str) -> Result<bool, Error>
 }
 
 /// `OTEL_PROPAGATORS`: names in order, duplicates dropped; `none` alone is the empty list.
-pub(super) fn propagators(value: &str) -> Result<Vec<Propagator>, Error> {
+pub(super) fn propagators(variable: &'static str, value: &str) -> Result<Vec<Propagator>, Error> {
     const EXPECTED: &str = "a comma-separated list of `tracecontext`, `baggage`, `xray` and \
                             `xray-lambda`, or `none` alone";
-    let invalid = |value: &str| Error::invalid(env::OTEL_PROPAGATORS, value, EXPECTED);
+    let invalid = |value: &str| Error::invalid(variable, value, EXPECTED);
     let mut list = Vec::new();
     let mut none = false;
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -322,9 +322,15 @@ pub(super) fn query_keys<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> Ve
     list
 }
 
-/// One exporter name; `xray` is accepted for traces only and `emf` for metrics only.
-pub(super) fn exporter(signal: Signal, value: &str) -> Result<Exporter, Error> {
-    let exporter = match value.trim().to_ascii_lowercase().as_str() {
+/// The exporter variables are lists in the spec; this crate exports each signal to one place,
+/// the first. `xray` is accepted for traces only and `emf` for metrics only.
+pub(super) fn exporter(
+    signal: Signal,
+    variable: &'static str,
+    value: &str,
+) -> Result<Exporter, Error> {
+    let first = value.split(',').next().unwrap_or(value);
+    let exporter = match first.trim().to_ascii_lowercase().as_str() {
         "otlp" => Some(Exporter::Otlp),
         "xray" => Some(Exporter::Xray),
         "emf" => Some(Exporter::Emf),
@@ -334,15 +340,32 @@ pub(super) fn exporter(signal: Signal, value: &str) -> Result<Exporter, Error> {
     };
     exporter
         .filter(|e| signal.accepts(*e))
-        .ok_or_else(|| Error::invalid(signal.exporter_var(), value, signal.accepted_exporters()))
+        .ok_or_else(|| Error::invalid(variable, first, signal.accepted_exporters()))
+}
+
+/// An exporter set in code for `signal` (`setter` names the setter): `xray` for traces only,
+/// `emf` for metrics only, as [`exporter`] reads the variable.
+pub(super) fn exporter_in_code(
+    signal: Signal,
+    setter: &'static str,
+    exporter: Exporter,
+) -> Result<Exporter, Error> {
+    if signal.accepts(exporter) {
+        return Ok(exporter);
+    }
+    let value = format!("{exporter:?}").to_ascii_lowercase();
+    Err(Error::invalid(setter, value, signal.accepted_exporters()))
 }
 
 /// `AWS_XRAY_DAEMON_ADDRESS`: `host:port`, or Lambda's `udp:host:port tcp:host:port` (the UDP
 /// address is the one segment documents go to). A host name is resolved once, here.
-pub(super) fn xray_daemon_address(value: &str) -> Result<SocketAddr, Error> {
+pub(super) fn xray_daemon_address(
+    variable: &'static str,
+    value: &str,
+) -> Result<SocketAddr, Error> {
     const EXPECTED: &str =
         "`host:port` or `udp:host:port tcp:host:port`, for example `127.0.0.1:2000`";
-    let invalid = || Error::invalid(env::AWS_XRAY_DAEMON_ADDRESS, value, EXPECTED);
+    let invalid = || Error::invalid(variable, value, EXPECTED);
     let mut udp = None;
     for part in value.split_whitespace() {
         let (scheme, address) = match part.split_once(':') {
@@ -392,40 +415,36 @@ pub(super) fn emf_namespace(variable: &'static str, value: &str) -> Result<Strin
 }
 
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, as the OTLP exporter spec defines it.
-pub(super) fn temporality(value: &str) -> Result<Temporality, Error> {
+pub(super) fn temporality(variable: &'static str, value: &str) -> Result<Temporality, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "cumulative" => Ok(Temporality::Cumulative),
         "delta" => Ok(Temporality::Delta),
         "lowmemory" => Ok(Temporality::LowMemory),
         _ => Err(Error::invalid(
-            env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+            variable,
             value,
             "`cumulative`, `delta` or `lowmemory`",
         )),
     }
 }
 
-pub(super) fn log_format(value: &str) -> Result<LogFormat, Error> {
+pub(super) fn log_format(variable: &'static str, value: &str) -> Result<LogFormat, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
-        _ => Err(Error::invalid(
-            env::AWS_LAMBDA_LOG_FORMAT,
-            value,
-            "`Text` or `JSON`",
-        )),
+        _ => Err(Error::invalid(variable, value, "`Text` or `JSON`")),
     }
 }
 
 /// `RUST_LOG`: a default level and `target=level` pairs, as `tracing_subscriber::filter::Targets`
 /// reads them (span and field filters, which need a regex engine in the binary, are refused).
-pub(super) fn log_filter(value: &str) -> Result<String, Error> {
+pub(super) fn log_filter(variable: &'static str, value: &str) -> Result<String, Error> {
     // `Targets` would take `crate[span]` as a target name that never matches.
     let span_filter = value.contains(['[', '{']);
     match value.parse::<tracing_subscriber::filter::Targets>() {
         Ok(_) if !span_filter => Ok(value.trim().to_owned()),
         _ => Err(Error::invalid(
-            env::RUST_LOG,
+            variable,
             value,
             "comma-separated `level` or `target=level` directives, levels `trace`, `debug`, `info`, `warn`, `error` or `off` (for example `info,my_crate=debug`)",
         )),
@@ -434,7 +453,7 @@ pub(super) fn log_filter(value: &str) -> Result<String, Error> {
 
 /// `AWS_LAMBDA_LOG_LEVEL` as a `tracing` filter directive; `FATAL` is `error`, the highest
 /// level `tracing` has.
-pub(super) fn log_level(value: &str) -> Result<&'static str, Error> {
+pub(super) fn log_level(variable: &'static str, value: &str) -> Result<&'static str, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "trace" => Ok("trace"),
         "debug" => Ok("debug"),
@@ -442,7 +461,7 @@ pub(super) fn log_level(value: &str) -> Result<&'static str, Error> {
         "warn" => Ok("warn"),
         "error" | "fatal" => Ok("error"),
         _ => Err(Error::invalid(
-            env::AWS_LAMBDA_LOG_LEVEL,
+            variable,
             value,
             "`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`",
         )),
@@ -462,8 +481,13 @@ pub(super) fn protocol(variable: &'static str, value: &str) -> Result<Protocol, 
     }
 }
 
-/// The sampler named by `OTEL_TRACES_SAMPLER`, with the ratio from `OTEL_TRACES_SAMPLER_ARG`.
-pub(super) fn sampler(name: &str, arg: Option<&str>) -> Result<Sampler, Error> {
+/// The sampler named by `OTEL_TRACES_SAMPLER` (`variable`), with the ratio from
+/// `OTEL_TRACES_SAMPLER_ARG`.
+pub(super) fn sampler(
+    variable: &'static str,
+    name: &str,
+    arg: Option<&str>,
+) -> Result<Sampler, Error> {
     let ratio = || ratio(arg);
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "always_on" => Sampler::AlwaysOn,
@@ -476,7 +500,7 @@ pub(super) fn sampler(name: &str, arg: Option<&str>) -> Result<Sampler, Error> {
         }
         _ => {
             return Err(Error::invalid(
-                env::OTEL_TRACES_SAMPLER,
+                variable,
                 name,
                 "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, \
                  `parentbased_always_off` or `parentbased_traceidratio`",
@@ -541,16 +565,21 @@ fn percent_decode(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    const XRAY: &str = env::AWS_XRAY_DAEMON_ADDRESS;
+    const TEMPORALITY: &str = env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
+
     #[test]
     fn errors_name_the_variable_and_the_accepted_values() {
-        let err = exporter(Signal::Traces, "jaeger")
+        let err = exporter(Signal::Traces, env::OTEL_TRACES_EXPORTER, "jaeger")
             .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_EXPORTER"), "{err}");
         assert!(err.contains("`otlp`, `xray`, `console` or `none`"), "{err}");
-        let err = flush_timeout("0").expect_err("invalid").to_string();
+        let err = flush_timeout(env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS, "0")
+            .expect_err("invalid")
+            .to_string();
         assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
-        let err = sampler("traceidratio", Some("1.5"))
+        let err = sampler(env::OTEL_TRACES_SAMPLER, "traceidratio", Some("1.5"))
             .expect_err("invalid")
             .to_string();
         assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
@@ -559,17 +588,21 @@ mod tests {
     #[test]
     fn exporters_are_checked_against_their_signal() {
         assert_eq!(
-            exporter(Signal::Traces, " XRay ").ok(),
+            exporter(Signal::Traces, env::OTEL_TRACES_EXPORTER, " XRay ").ok(),
             Some(Exporter::Xray)
         );
-        assert_eq!(exporter(Signal::Metrics, "emf").ok(), Some(Exporter::Emf));
-        let err = exporter(Signal::Metrics, "xray").expect_err("traces only");
+        assert_eq!(
+            exporter(Signal::Metrics, env::OTEL_METRICS_EXPORTER, "emf").ok(),
+            Some(Exporter::Emf)
+        );
+        let err =
+            exporter(Signal::Metrics, env::OTEL_METRICS_EXPORTER, "xray").expect_err("traces only");
         assert!(
             err.to_string()
                 .contains("OTEL_METRICS_EXPORTER: expected `otlp`, `emf`, `console` or `none`"),
             "{err}"
         );
-        let err = exporter(Signal::Logs, "emf").expect_err("metrics only");
+        let err = exporter(Signal::Logs, env::OTEL_LOGS_EXPORTER, "emf").expect_err("metrics only");
         assert!(
             err.to_string()
                 .contains("OTEL_LOGS_EXPORTER: expected `otlp`, `console` or `none`"),
@@ -581,18 +614,18 @@ mod tests {
     fn xray_daemon_addresses_in_every_form_lambda_uses() {
         let expected: SocketAddr = "169.254.79.129:2000".parse().expect("address");
         assert_eq!(
-            xray_daemon_address("169.254.79.129:2000").ok(),
+            xray_daemon_address(XRAY, "169.254.79.129:2000").ok(),
             Some(expected)
         );
         assert_eq!(
-            xray_daemon_address("tcp:169.254.79.129:2000 udp:169.254.79.129:2000").ok(),
+            xray_daemon_address(XRAY, "tcp:169.254.79.129:2000 udp:169.254.79.129:2000").ok(),
             Some(expected)
         );
         assert_eq!(
-            xray_daemon_address("udp:169.254.79.129:2000 tcp:127.0.0.1:2001").ok(),
+            xray_daemon_address(XRAY, "udp:169.254.79.129:2000 tcp:127.0.0.1:2001").ok(),
             Some(expected)
         );
-        let localhost = xray_daemon_address("localhost:2000").expect("resolved");
+        let localhost = xray_daemon_address(XRAY, "localhost:2000").expect("resolved");
         assert!(localhost.ip().is_loopback() && localhost.port() == 2000);
         for bad in [
             "2000",
@@ -602,7 +635,7 @@ mod tests {
             ":2000",
             "a:1 b:2",
         ] {
-            let err = xray_daemon_address(bad).expect_err(bad).to_string();
+            let err = xray_daemon_address(XRAY, bad).expect_err(bad).to_string();
             assert!(err.contains("AWS_XRAY_DAEMON_ADDRESS"), "{err}");
             assert!(err.contains("udp:host:port"), "{err}");
         }
@@ -623,17 +656,41 @@ mod tests {
 
     #[test]
     fn lambda_log_settings_and_temporality() {
-        assert_eq!(log_format(" JSON ").ok(), Some(LogFormat::Json));
-        assert_eq!(log_format("Text").ok(), Some(LogFormat::Text));
-        assert_eq!(log_level("FATAL").ok(), Some("error"));
-        assert_eq!(log_level("Debug").ok(), Some("debug"));
-        assert_eq!(temporality("Delta").ok(), Some(Temporality::Delta));
-        assert_eq!(temporality("lowmemory").ok(), Some(Temporality::LowMemory));
+        assert_eq!(
+            log_format(env::AWS_LAMBDA_LOG_FORMAT, " JSON ").ok(),
+            Some(LogFormat::Json)
+        );
+        assert_eq!(
+            log_format(env::AWS_LAMBDA_LOG_FORMAT, "Text").ok(),
+            Some(LogFormat::Text)
+        );
+        assert_eq!(
+            log_level(env::AWS_LAMBDA_LOG_LEVEL, "FATAL").ok(),
+            Some("error")
+        );
+        assert_eq!(
+            log_level(env::AWS_LAMBDA_LOG_LEVEL, "Debug").ok(),
+            Some("debug")
+        );
+        assert_eq!(
+            temporality(TEMPORALITY, "Delta").ok(),
+            Some(Temporality::Delta)
+        );
+        assert_eq!(
+            temporality(TEMPORALITY, "lowmemory").ok(),
+            Some(Temporality::LowMemory)
+        );
         for (err, variable) in [
-            (log_format("yaml").err(), "AWS_LAMBDA_LOG_FORMAT"),
-            (log_level("verbose").err(), "AWS_LAMBDA_LOG_LEVEL"),
             (
-                temporality("monthly").err(),
+                log_format(env::AWS_LAMBDA_LOG_FORMAT, "yaml").err(),
+                "AWS_LAMBDA_LOG_FORMAT",
+            ),
+            (
+                log_level(env::AWS_LAMBDA_LOG_LEVEL, "verbose").err(),
+                "AWS_LAMBDA_LOG_LEVEL",
+            ),
+            (
+                temporality(TEMPORALITY, "monthly").err(),
                 "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
             ),
         ] {
@@ -648,7 +705,7 @@ mod tests {
     #[test]
     fn values_are_case_insensitive_and_trimmed() {
         assert_eq!(
-            flush_mode(" Before-Response ").ok(),
+            flush_mode(env::LAMBDA_OTEL_FLUSH, " Before-Response ").ok(),
             Some(FlushMode::BeforeResponse)
         );
         assert_eq!(protocol("X", "HTTP/JSON").ok(), Some(Protocol::HttpJson));
@@ -658,38 +715,53 @@ mod tests {
     #[test]
     fn samplers_map_to_the_sdk() {
         assert!(matches!(
-            sampler("always_off", None),
+            sampler(env::OTEL_TRACES_SAMPLER, "always_off", None),
             Ok(Sampler::AlwaysOff)
         ));
-        let parent_based = sampler("parentbased_traceidratio", Some("0.25")).expect("valid");
+        let parent_based = sampler(
+            env::OTEL_TRACES_SAMPLER,
+            "parentbased_traceidratio",
+            Some("0.25"),
+        )
+        .expect("valid");
         assert_eq!(
             format!("{parent_based:?}"),
             "ParentBased(TraceIdRatioBased(0.25))"
         );
-        assert!(
-            matches!(sampler("traceidratio", None), Ok(Sampler::TraceIdRatioBased(r)) if r == 1.0)
-        );
+        let ratio = sampler(env::OTEL_TRACES_SAMPLER, "traceidratio", None);
+        assert!(matches!(ratio, Ok(Sampler::TraceIdRatioBased(r)) if r == 1.0));
     }
 
     #[test]
     fn every_propagator_name_is_accepted_in_any_case_with_spaces() {
         use Propagator::{Baggage, TraceContext, Xray, XrayLambda};
-        let all = propagators(" TraceContext , BAGGAGE,xray,  Xray-Lambda ").expect("valid");
+        let all = propagators(
+            env::OTEL_PROPAGATORS,
+            " TraceContext , BAGGAGE,xray,  Xray-Lambda ",
+        )
+        .expect("valid");
         assert_eq!(all, [TraceContext, Baggage, Xray, XrayLambda]);
         for p in all {
-            assert_eq!(propagators(&p.to_string()).ok(), Some(vec![p]), "{p}");
+            assert_eq!(
+                propagators(env::OTEL_PROPAGATORS, &p.to_string()).ok(),
+                Some(vec![p]),
+                "{p}"
+            );
         }
         assert_eq!(
-            propagators("xray-lambda,tracecontext").ok(),
+            propagators(env::OTEL_PROPAGATORS, "xray-lambda,tracecontext").ok(),
             Some(vec![XrayLambda, TraceContext]),
             "order is kept"
         );
         assert_eq!(
-            propagators("baggage,,baggage").ok(),
+            propagators(env::OTEL_PROPAGATORS, "baggage,,baggage").ok(),
             Some(vec![Baggage]),
             "empty members and duplicates are dropped"
         );
-        assert_eq!(propagators(" None ").ok(), Some(vec![]));
+        assert_eq!(
+            propagators(env::OTEL_PROPAGATORS, " None ").ok(),
+            Some(vec![])
+        );
     }
 
     #[test]
@@ -700,7 +772,9 @@ mod tests {
             ("none,xray", "\"none,xray\""),
             (",", "\",\""),
         ] {
-            let err = propagators(value).expect_err(value).to_string();
+            let err = propagators(env::OTEL_PROPAGATORS, value)
+                .expect_err(value)
+                .to_string();
             assert!(
                 err.contains("OTEL_PROPAGATORS") && err.contains(shown),
                 "{err}"

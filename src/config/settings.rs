@@ -1,5 +1,7 @@
-//! Resolving every setting once, at start-up, from code overrides and an environment lookup.
+//! Resolving every setting once, at start-up, from code overrides and an environment lookup,
+//! each by the one precedence rule ([`Env::resolve`]).
 
+use super::precedence::{Env, Setting, any_value};
 use super::signal::{OtlpOverrides, Signal, SignalOverrides, SignalSettings};
 use super::{Exporter, FlushMode, LogFormat, Propagator, XraySampled, env, parse};
 use crate::Error;
@@ -71,213 +73,295 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Every setting from the values set in `code` and the variables `lookup` finds; the first
+    /// invalid value, in the order written here, is the error.
     pub(crate) fn resolve(
-        overrides: Overrides,
+        code: Overrides,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        // An empty variable counts as unset, as the OpenTelemetry spec asks.
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-
-        let disabled = match overrides.disabled {
-            Some(d) => d,
-            None => var(env::OTEL_SDK_DISABLED)
-                .map(|v| parse::bool_flag(env::OTEL_SDK_DISABLED, &v))
-                .transpose()?
-                .unwrap_or(false),
+        let env = Env::new(lookup);
+        let disabled = disabled(code.disabled, env)?;
+        let (service_name, resource_attributes) = service(code.service_name, env)?;
+        let flush_timeout = flush_timeout(code.flush_timeout, env)?;
+        let signal = |signal, overrides| {
+            SignalSettings::resolve(signal, overrides, &code.otlp, flush_timeout, env)
         };
-        let mut resource_attributes = var(env::OTEL_RESOURCE_ATTRIBUTES)
-            .map(|v| parse::key_values(env::OTEL_RESOURCE_ATTRIBUTES, &v))
-            .transpose()?
-            .unwrap_or_default();
-        let service_name = overrides
-            .service_name
-            .or_else(|| var(env::OTEL_SERVICE_NAME))
-            .or_else(|| take_service_name(&mut resource_attributes))
-            .or_else(|| var(env::AWS_LAMBDA_FUNCTION_NAME))
-            .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
-        resource_attributes.retain(|(k, _)| k != "service.name");
-
-        let flush_timeout = match overrides.flush_timeout {
-            Some(t) => parse::flush_timeout_in_code(t)?,
-            None => var(env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS)
-                .map(|v| parse::flush_timeout(&v))
-                .transpose()?
-                .unwrap_or(Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS)),
-        };
-        let otlp = &overrides.otlp;
-        let signal =
-            |signal, code| SignalSettings::resolve(signal, code, otlp, flush_timeout, &var);
-        let traces = signal(Signal::Traces, overrides.traces)?;
-        let metrics = signal(Signal::Metrics, overrides.metrics)?;
-        let logs = signal(Signal::Logs, overrides.logs)?;
-        let temporality = match overrides.temporality {
-            Some(t) => t,
-            None => var(env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
-                .map(|v| parse::temporality(&v))
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        let log_format = match overrides.log_format {
-            Some(f) => f,
-            None => var(env::AWS_LAMBDA_LOG_FORMAT)
-                .map(|v| parse::log_format(&v))
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        // Checked even when RUST_LOG wins, so a typo in the function's config shows up.
-        let lambda_level = var(env::AWS_LAMBDA_LOG_LEVEL)
-            .map(|v| parse::log_level(&v))
-            .transpose()?;
-        let log_filter = match var(env::RUST_LOG) {
-            Some(directives) => parse::log_filter(&directives)?,
-            None => lambda_level.unwrap_or("info").to_owned(),
-        };
-        let sampler = match overrides.sampler {
-            Some(s) => s,
-            None => match var(env::OTEL_TRACES_SAMPLER) {
-                Some(name) => parse::sampler(&name, var(env::OTEL_TRACES_SAMPLER_ARG).as_deref())?,
-                None => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-            },
-        };
-        let flush_mode = match overrides.flush_mode {
-            Some(m) => m,
-            None => var(env::LAMBDA_OTEL_FLUSH)
-                .map(|v| parse::flush_mode(&v))
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        // With X-Ray as the backend, X-Ray's sampling decision is the one to follow: an
-        // unsampled invocation has no Lambda segment for the function's documents to sit under.
-        let xray_sampled = match overrides.xray_sampled {
-            Some(x) => x,
-            None => var(env::LAMBDA_OTEL_XRAY_SAMPLED)
-                .map(|v| parse::xray_sampled(&v))
-                .transpose()?
-                .unwrap_or(if traces.exporter == Exporter::Xray {
-                    XraySampled::Honor
-                } else {
-                    XraySampled::Ignore
-                }),
-        };
-        // Checked only when used: a daemon address is none of a non-X-Ray function's business.
-        let xray_daemon_address = match overrides.xray_daemon_address {
-            Some(address) => address,
-            None => {
-                let value =
-                    var(env::AWS_XRAY_DAEMON_ADDRESS).filter(|_| traces.exporter == Exporter::Xray);
-                parse::xray_daemon_address(
-                    value.as_deref().unwrap_or(env::DEFAULT_XRAY_DAEMON_ADDRESS),
-                )?
-            }
-        };
-        let namespace = overrides
-            .emf_namespace
-            .or_else(|| var(env::LAMBDA_OTEL_EMF_NAMESPACE));
-        let emf_namespace = match namespace {
-            Some(namespace) => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &namespace)?,
-            // A service name CloudWatch would refuse is cut down to what it accepts.
-            None => parse::emf_namespace(env::LAMBDA_OTEL_EMF_NAMESPACE, &service_name)
-                .unwrap_or_else(|_| default_namespace(&service_name)),
-        };
-        let propagators = match overrides.propagators {
-            Some(list) => parse::unique(list),
-            None => var(env::OTEL_PROPAGATORS)
-                .map(|v| parse::propagators(&v))
-                .transpose()?
-                .unwrap_or_else(|| env::DEFAULT_PROPAGATORS.to_vec()),
-        };
-        let redacted_query_keys = match overrides.redacted_query_keys {
-            Some(keys) => parse::query_keys(keys),
-            None => {
-                // A variable that names no key counts as unset, so a stray comma cannot
-                // switch redaction off; only code can ask for an empty list.
-                let from_env = var(env::LAMBDA_OTEL_REDACTED_QUERY_KEYS)
-                    .map(|v| parse::query_keys(v.split(',')))
-                    .filter(|keys| !keys.is_empty());
-                from_env.unwrap_or_else(|| parse::query_keys(env::DEFAULT_REDACTED_QUERY_KEYS))
-            }
-        };
-        let event_extraction = match overrides.event_extraction {
-            Some(on) => on,
-            None => var(env::LAMBDA_OTEL_EVENT_EXTRACTION)
-                .map(|v| parse::on_off(env::LAMBDA_OTEL_EVENT_EXTRACTION, &v))
-                .transpose()?
-                .unwrap_or(true),
-        };
-        let span_queue_size = queue_size(
-            overrides.span_queue_size,
-            "TelemetryBuilder::with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
-            env::OTEL_BSP_MAX_QUEUE_SIZE,
-            &var,
-        )?;
-        let log_queue_size = queue_size(
-            overrides.log_queue_size,
-            "TelemetryBuilder::with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
-            env::OTEL_BLRP_MAX_QUEUE_SIZE,
-            &var,
-        )?;
-        let span_attribute_value_length_limit = match overrides.attribute_value_length_limit {
-            Some(limit) => parse::length_limit_in_code(
-                "TelemetryBuilder::with_attribute_value_length_limit \
-                 (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
-                limit,
-            )?,
-            None => [
-                env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-                env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-            ]
-            .into_iter()
-            .find_map(|variable| var(variable).map(|value| (variable, value)))
-            .map(|(variable, value)| parse::length_limit(variable, &value))
-            .transpose()?
-            .unwrap_or(env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT),
-        };
-        let cold_start_possible = !matches!(
-            var(env::AWS_LAMBDA_INITIALIZATION_TYPE).as_deref(),
-            Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
-        );
-
+        let traces = signal(Signal::Traces, code.traces)?;
+        let metrics = signal(Signal::Metrics, code.metrics)?;
+        let logs = signal(Signal::Logs, code.logs)?;
+        let xray = traces.exporter == Exporter::Xray;
         Ok(Self {
+            temporality: temporality(code.temporality, env)?,
+            log_format: log_format(code.log_format, env)?,
+            log_filter: log_filter(env)?,
+            sampler: sampler(code.sampler, env)?,
+            flush_mode: flush_mode(code.flush_mode, env)?,
+            xray_sampled: xray_sampled(code.xray_sampled, xray, env)?,
+            xray_daemon_address: xray_daemon_address(code.xray_daemon_address, xray, env)?,
+            emf_namespace: emf_namespace(code.emf_namespace, &service_name, env)?,
+            propagators: propagators(code.propagators, env)?.into(),
+            redacted_query_keys: redacted_query_keys(code.redacted_query_keys, env)?.into(),
+            event_extraction: event_extraction(code.event_extraction, env)?,
+            span_queue_size: queue_size(code.span_queue_size, &SPAN_QUEUE, env)?,
+            log_queue_size: queue_size(code.log_queue_size, &LOG_QUEUE, env)?,
+            span_attribute_value_length_limit: length_limit(
+                code.attribute_value_length_limit,
+                env,
+            )?,
+            cold_start_possible: cold_start_possible(env)?,
             disabled,
             service_name,
             resource_attributes,
             traces,
             metrics,
             logs,
-            temporality,
-            log_format,
-            log_filter,
-            sampler,
-            flush_mode,
             flush_timeout,
-            xray_sampled,
-            propagators: propagators.into(),
-            redacted_query_keys: redacted_query_keys.into(),
-            event_extraction,
-            xray_daemon_address,
-            emf_namespace,
-            cold_start_possible,
-            span_queue_size,
-            log_queue_size,
-            span_attribute_value_length_limit,
         })
     }
 }
 
-/// A queue size: from code (checked as its variable is), else the variable, else the default.
-fn queue_size(
-    code: Option<usize>,
+fn disabled(code: Option<bool>, env: Env<'_>) -> Result<bool, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_sdk_disabled (OTEL_SDK_DISABLED)",
+        check: any_value,
+        vars: &[env::OTEL_SDK_DISABLED],
+        parse: parse::bool_flag,
+        default: env::DEFAULT_SDK_DISABLED,
+    })
+}
+
+/// The service name, and the resource attributes without theirs: the code's, else
+/// `OTEL_SERVICE_NAME`, else the attributes' `service.name`, else the function's name.
+fn service(code: Option<String>, env: Env<'_>) -> Result<(String, Vec<(String, String)>), Error> {
+    let mut attributes = env.read(
+        &[env::OTEL_RESOURCE_ATTRIBUTES],
+        parse::key_values,
+        Vec::new(),
+    )?;
+    let default = take_service_name(&mut attributes)
+        .or_else(|| env.get(env::AWS_LAMBDA_FUNCTION_NAME))
+        .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
+    let name = env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_service_name (OTEL_SERVICE_NAME)",
+        check: any_value,
+        vars: &[env::OTEL_SERVICE_NAME],
+        parse: |_, value| Ok(value.to_owned()),
+        default,
+    })?;
+    attributes.retain(|(k, _)| k != "service.name");
+    Ok((name, attributes))
+}
+
+fn flush_timeout(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_flush_timeout (LAMBDA_OTEL_FLUSH_TIMEOUT_MS)",
+        check: parse::flush_timeout_in_code,
+        vars: &[env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS],
+        parse: parse::flush_timeout,
+        default: Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS),
+    })
+}
+
+fn temporality(code: Option<Temporality>, env: Env<'_>) -> Result<Temporality, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_temporality \
+                 (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)",
+        check: any_value,
+        vars: &[env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE],
+        parse: parse::temporality,
+        default: env::DEFAULT_TEMPORALITY,
+    })
+}
+
+fn log_format(code: Option<LogFormat>, env: Env<'_>) -> Result<LogFormat, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_log_format (AWS_LAMBDA_LOG_FORMAT)",
+        check: any_value,
+        vars: &[env::AWS_LAMBDA_LOG_FORMAT],
+        parse: parse::log_format,
+        default: env::DEFAULT_LOG_FORMAT,
+    })
+}
+
+/// `RUST_LOG`, else Lambda's level, else `info`. Lambda's level is checked even when
+/// `RUST_LOG` wins, so a typo in the function's config shows up.
+fn log_filter(env: Env<'_>) -> Result<String, Error> {
+    let lambda_level = env.read(
+        &[env::AWS_LAMBDA_LOG_LEVEL],
+        parse::log_level,
+        env::DEFAULT_LOG_FILTER,
+    )?;
+    env.read(&[env::RUST_LOG], parse::log_filter, lambda_level.to_owned())
+}
+
+fn sampler(code: Option<Sampler>, env: Env<'_>) -> Result<Sampler, Error> {
+    let arg = env.get(env::OTEL_TRACES_SAMPLER_ARG);
+    let sampler = |variable, name: &str| parse::sampler(variable, name, arg.as_deref());
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_sampler (OTEL_TRACES_SAMPLER)",
+        check: any_value,
+        vars: &[env::OTEL_TRACES_SAMPLER],
+        parse: sampler,
+        default: sampler(env::OTEL_TRACES_SAMPLER, env::DEFAULT_TRACES_SAMPLER)?,
+    })
+}
+
+fn flush_mode(code: Option<FlushMode>, env: Env<'_>) -> Result<FlushMode, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_flush_mode (LAMBDA_OTEL_FLUSH)",
+        check: any_value,
+        vars: &[env::LAMBDA_OTEL_FLUSH],
+        parse: parse::flush_mode,
+        default: env::DEFAULT_FLUSH_MODE,
+    })
+}
+
+/// With X-Ray as the backend (`xray`), X-Ray's sampling decision is the one to follow: an
+/// unsampled invocation has no Lambda segment for the function's documents to sit under.
+fn xray_sampled(code: Option<XraySampled>, xray: bool, env: Env<'_>) -> Result<XraySampled, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_xray_sampled (LAMBDA_OTEL_XRAY_SAMPLED)",
+        check: any_value,
+        vars: &[env::LAMBDA_OTEL_XRAY_SAMPLED],
+        parse: parse::xray_sampled,
+        default: if xray {
+            XraySampled::Honor
+        } else {
+            XraySampled::Ignore
+        },
+    })
+}
+
+/// Read only with the `xray` exporter: a daemon address is none of a non-X-Ray function's
+/// business.
+fn xray_daemon_address(
+    code: Option<SocketAddr>,
+    xray: bool,
+    env: Env<'_>,
+) -> Result<SocketAddr, Error> {
+    const VAR: &str = env::AWS_XRAY_DAEMON_ADDRESS;
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_xray_daemon_address (AWS_XRAY_DAEMON_ADDRESS)",
+        check: any_value,
+        vars: if xray { &[VAR] } else { &[] },
+        parse: parse::xray_daemon_address,
+        default: parse::xray_daemon_address(VAR, env::DEFAULT_XRAY_DAEMON_ADDRESS)?,
+    })
+}
+
+/// Unset, the service name, cut down to what CloudWatch accepts when it would refuse it.
+fn emf_namespace(code: Option<String>, service_name: &str, env: Env<'_>) -> Result<String, Error> {
+    let var = env::LAMBDA_OTEL_EMF_NAMESPACE;
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_emf_namespace (LAMBDA_OTEL_EMF_NAMESPACE)",
+        check: |setter, namespace: String| parse::emf_namespace(setter, &namespace),
+        vars: &[var],
+        parse: parse::emf_namespace,
+        default: parse::emf_namespace(var, service_name)
+            .unwrap_or_else(|_| default_namespace(service_name)),
+    })
+}
+
+fn propagators(code: Option<Vec<Propagator>>, env: Env<'_>) -> Result<Vec<Propagator>, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_propagators (OTEL_PROPAGATORS)",
+        check: |_, list| Ok(parse::unique(list)),
+        vars: &[env::OTEL_PROPAGATORS],
+        parse: parse::propagators,
+        default: env::DEFAULT_PROPAGATORS.to_vec(),
+    })
+}
+
+/// Only code can ask for an empty list: a variable that names no key counts as unset, so a
+/// stray comma cannot switch redaction off.
+fn redacted_query_keys(code: Option<Vec<String>>, env: Env<'_>) -> Result<Vec<Box<str>>, Error> {
+    let default = || parse::query_keys(env::DEFAULT_REDACTED_QUERY_KEYS);
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_redacted_query_keys (LAMBDA_OTEL_REDACTED_QUERY_KEYS)",
+        check: |_, keys| Ok(parse::query_keys(keys)),
+        vars: &[env::LAMBDA_OTEL_REDACTED_QUERY_KEYS],
+        parse: |_, value| {
+            let keys = parse::query_keys(value.split(','));
+            Ok(if keys.is_empty() { default() } else { keys })
+        },
+        default: default(),
+    })
+}
+
+fn event_extraction(code: Option<bool>, env: Env<'_>) -> Result<bool, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_event_extraction (LAMBDA_OTEL_EVENT_EXTRACTION)",
+        check: any_value,
+        vars: &[env::LAMBDA_OTEL_EVENT_EXTRACTION],
+        parse: parse::on_off,
+        default: env::DEFAULT_EVENT_EXTRACTION,
+    })
+}
+
+/// A queue's builder method (with its variable, as errors name it) and its variable.
+struct Queue {
     setter: &'static str,
-    variable: &'static str,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<usize, Error> {
-    match code {
-        Some(size) => parse::queue_size_in_code(setter, size),
-        None => var(variable)
-            .map(|v| parse::queue_size(variable, &v))
-            .transpose()
-            .map(|size| size.unwrap_or(env::DEFAULT_MAX_QUEUE_SIZE)),
-    }
+    var: &'static str,
+}
+
+const SPAN_QUEUE: Queue = Queue {
+    setter: "TelemetryBuilder::with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
+    var: env::OTEL_BSP_MAX_QUEUE_SIZE,
+};
+const LOG_QUEUE: Queue = Queue {
+    setter: "TelemetryBuilder::with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
+    var: env::OTEL_BLRP_MAX_QUEUE_SIZE,
+};
+
+fn queue_size(code: Option<usize>, queue: &Queue, env: Env<'_>) -> Result<usize, Error> {
+    env.resolve(Setting {
+        code,
+        setter: queue.setter,
+        check: parse::queue_size_in_code,
+        vars: &[queue.var],
+        parse: parse::queue_size,
+        default: env::DEFAULT_MAX_QUEUE_SIZE,
+    })
+}
+
+/// The span attributes' limit, else the limit of every attribute.
+fn length_limit(code: Option<usize>, env: Env<'_>) -> Result<usize, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_attribute_value_length_limit \
+                 (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
+        check: parse::length_limit_in_code,
+        vars: &[
+            env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+            env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+        ],
+        parse: parse::length_limit,
+        default: env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+    })
+}
+
+/// Provisioned and restored environments are initialised before any invocation arrives.
+fn cold_start_possible(env: Env<'_>) -> Result<bool, Error> {
+    let initialization = |_, value: &str| {
+        Ok(!matches!(
+            value,
+            "provisioned-concurrency" | "snap-start" | "lambda-managed-instances"
+        ))
+    };
+    env.read(&[env::AWS_LAMBDA_INITIALIZATION_TYPE], initialization, true)
 }
 
 /// The service name as a CloudWatch namespace: printable ASCII without `:`, at most 255
@@ -311,446 +395,4 @@ fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Protocol;
-    use std::collections::HashMap;
-
-    fn resolve(vars: &[(&str, &str)]) -> Result<Settings, Error> {
-        resolve_with(Overrides::default(), vars)
-    }
-
-    fn resolve_with(overrides: Overrides, vars: &[(&str, &str)]) -> Result<Settings, Error> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::resolve(overrides, &move |k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn defaults() {
-        let s = resolve(&[]).expect("defaults are valid");
-        assert!(!s.disabled);
-        assert_eq!(s.service_name, "unknown_service");
-        for signal in [&s.traces, &s.metrics, &s.logs] {
-            assert_eq!(signal.exporter, Exporter::Otlp);
-            assert_eq!(signal.protocol, Protocol::HttpProtobuf);
-        }
-        assert_eq!(s.traces.endpoint, "http://localhost:4318/v1/traces");
-        assert_eq!(s.temporality, Temporality::Cumulative);
-        assert_eq!(s.log_format, LogFormat::Text);
-        assert_eq!(s.log_filter, "info");
-        assert_eq!(s.flush_mode, FlushMode::AfterResponse);
-        assert_eq!(s.flush_timeout, Duration::from_millis(200));
-        assert_eq!(s.xray_sampled, XraySampled::Ignore);
-        assert_eq!(
-            *s.propagators,
-            [Propagator::TraceContext, Propagator::Baggage]
-        );
-        assert_eq!(
-            s.redacted_query_keys.len(),
-            env::DEFAULT_REDACTED_QUERY_KEYS.len()
-        );
-        assert!(s.event_extraction);
-        assert!(s.cold_start_possible);
-        assert_eq!(s.xray_daemon_address.to_string(), "127.0.0.1:2000");
-        assert_eq!(s.emf_namespace, "unknown_service");
-    }
-
-    #[test]
-    fn the_aws_native_route() {
-        let s = resolve(&[
-            ("OTEL_TRACES_EXPORTER", "xray"),
-            ("OTEL_METRICS_EXPORTER", "emf"),
-            (
-                "AWS_XRAY_DAEMON_ADDRESS",
-                "udp:169.254.79.129:2000 tcp:169.254.79.129:2000",
-            ),
-            ("AWS_LAMBDA_FUNCTION_NAME", "dice-roller"),
-        ])
-        .expect("valid");
-        assert_eq!(s.traces.exporter, Exporter::Xray);
-        assert_eq!(s.metrics.exporter, Exporter::Emf);
-        assert_eq!(s.xray_daemon_address.to_string(), "169.254.79.129:2000");
-        // X-Ray as the backend: X-Ray's sampling decision is followed unless told otherwise.
-        assert_eq!(s.xray_sampled, XraySampled::Honor);
-        assert_eq!(s.emf_namespace, "dice-roller");
-        let s = resolve(&[
-            ("OTEL_TRACES_EXPORTER", "xray"),
-            ("LAMBDA_OTEL_XRAY_SAMPLED", "ignore"),
-            ("LAMBDA_OTEL_EMF_NAMESPACE", "Dice"),
-        ])
-        .expect("valid");
-        assert_eq!(s.xray_sampled, XraySampled::Ignore);
-        assert_eq!(s.emf_namespace, "Dice");
-        // A bad daemon address matters only to the X-Ray exporter.
-        assert!(resolve(&[("AWS_XRAY_DAEMON_ADDRESS", "nowhere")]).is_ok());
-        let err = resolve(&[
-            ("OTEL_TRACES_EXPORTER", "xray"),
-            ("AWS_XRAY_DAEMON_ADDRESS", "nowhere"),
-        ])
-        .expect_err("bad address")
-        .to_string();
-        assert!(err.contains("AWS_XRAY_DAEMON_ADDRESS"), "{err}");
-        // A service name CloudWatch would refuse still gives a namespace.
-        let s = resolve(&[("OTEL_SERVICE_NAME", "AWS/x:y")]).expect("valid");
-        assert_eq!(s.emf_namespace, "AWS_x_y");
-    }
-
-    #[test]
-    fn an_exporter_set_in_code_for_the_wrong_signal_is_an_error() {
-        let overrides = Overrides {
-            metrics: SignalOverrides {
-                exporter: Some(Exporter::Xray),
-                ..SignalOverrides::default()
-            },
-            ..Overrides::default()
-        };
-        let err = resolve_with(overrides, &[])
-            .expect_err("xray is for traces")
-            .to_string();
-        assert!(err.contains("OTEL_METRICS_EXPORTER"), "{err}");
-        assert!(err.contains("`otlp`, `emf`, `console` or `none`"), "{err}");
-    }
-
-    #[test]
-    fn propagation_settings_from_the_environment() {
-        let s = resolve(&[
-            ("OTEL_PROPAGATORS", "xray-lambda, tracecontext"),
-            ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", "Session , pin"),
-            ("LAMBDA_OTEL_EVENT_EXTRACTION", "OFF"),
-        ])
-        .expect("valid");
-        assert_eq!(
-            *s.propagators,
-            [Propagator::XrayLambda, Propagator::TraceContext]
-        );
-        assert_eq!(
-            *s.redacted_query_keys,
-            ["session".into(), "pin".into()] as [Box<str>; 2],
-            "the list replaces the default one"
-        );
-        assert!(!s.event_extraction);
-        let none = resolve(&[("OTEL_PROPAGATORS", "none")]).expect("valid");
-        assert!(none.propagators.is_empty());
-    }
-
-    #[test]
-    fn propagation_settings_from_code_win_over_the_environment() {
-        let code = Overrides {
-            propagators: Some(vec![
-                Propagator::Xray,
-                Propagator::Baggage,
-                Propagator::Xray,
-            ]),
-            redacted_query_keys: Some(Vec::new()),
-            event_extraction: Some(true),
-            ..Overrides::default()
-        };
-        let s = resolve_with(
-            code,
-            &[
-                ("OTEL_PROPAGATORS", "tracecontext"),
-                ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", "session"),
-                ("LAMBDA_OTEL_EVENT_EXTRACTION", "off"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(*s.propagators, [Propagator::Xray, Propagator::Baggage]);
-        assert!(s.redacted_query_keys.is_empty(), "code may redact nothing");
-        assert!(s.event_extraction);
-    }
-
-    #[test]
-    fn service_name_precedence() {
-        let fn_name = ("AWS_LAMBDA_FUNCTION_NAME", "my-fn");
-        assert_eq!(resolve(&[fn_name]).expect("valid").service_name, "my-fn");
-        let attrs = (
-            "OTEL_RESOURCE_ATTRIBUTES",
-            "service.name=from-attrs,team=dice",
-        );
-        let s = resolve(&[fn_name, attrs]).expect("valid");
-        assert_eq!(s.service_name, "from-attrs");
-        assert_eq!(s.resource_attributes, [("team".into(), "dice".into())]);
-        let env_name = ("OTEL_SERVICE_NAME", "from-env");
-        assert_eq!(
-            resolve(&[fn_name, attrs, env_name])
-                .expect("valid")
-                .service_name,
-            "from-env"
-        );
-        let code = Overrides {
-            service_name: Some("from-code".into()),
-            ..Overrides::default()
-        };
-        let s = resolve_with(code, &[fn_name, attrs, env_name]).expect("valid");
-        assert_eq!(s.service_name, "from-code");
-    }
-
-    #[test]
-    fn a_rust_log_it_cannot_apply_is_an_error_naming_it() {
-        for bad in ["dice_roller[roll]=debug", "info,dice_roller=loud"] {
-            let message = resolve(&[("RUST_LOG", bad)]).expect_err(bad).to_string();
-            assert!(message.contains("for RUST_LOG"), "{message}");
-            assert!(message.contains("target=level"), "{message}");
-        }
-        let ok = resolve(&[("RUST_LOG", "warn,dice_roller=debug,hyper=off")]).expect("valid");
-        assert_eq!(ok.log_filter, "warn,dice_roller=debug,hyper=off");
-    }
-
-    #[test]
-    fn log_settings_follow_lambda_and_rust_log_wins() {
-        let s = resolve(&[
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
-        ])
-        .expect("valid");
-        assert_eq!(s.log_format, LogFormat::Json);
-        assert_eq!(s.log_filter, "warn");
-        assert_eq!(s.temporality, Temporality::Delta);
-        let s = resolve(&[
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-            ("RUST_LOG", "info,dice_roller=debug"),
-        ])
-        .expect("valid");
-        assert_eq!(s.log_filter, "info,dice_roller=debug");
-        let code = Overrides {
-            log_format: Some(LogFormat::Text),
-            temporality: Some(Temporality::Cumulative),
-            ..Overrides::default()
-        };
-        let s = resolve_with(
-            code,
-            &[
-                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-                ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
-            ],
-        )
-        .expect("valid");
-        assert_eq!(s.log_format, LogFormat::Text);
-        assert_eq!(s.temporality, Temporality::Cumulative);
-    }
-
-    #[test]
-    fn empty_variables_count_as_unset() {
-        let s = resolve(&[
-            ("OTEL_TRACES_EXPORTER", ""),
-            ("LAMBDA_OTEL_FLUSH", " "),
-            ("OTEL_PROPAGATORS", ""),
-            ("LAMBDA_OTEL_EVENT_EXTRACTION", ""),
-            ("LAMBDA_OTEL_REDACTED_QUERY_KEYS", " "),
-        ])
-        .expect("valid");
-        assert_eq!(s.traces.exporter, Exporter::Otlp);
-        assert_eq!(s.flush_mode, FlushMode::AfterResponse);
-        assert_eq!(*s.propagators, *env::DEFAULT_PROPAGATORS);
-        assert!(s.event_extraction);
-        let defaults = resolve(&[]).expect("valid").redacted_query_keys;
-        assert_eq!(s.redacted_query_keys, defaults);
-        let commas = resolve(&[("LAMBDA_OTEL_REDACTED_QUERY_KEYS", " , ")]).expect("valid");
-        assert_eq!(
-            commas.redacted_query_keys, defaults,
-            "a list naming no key is unset, not empty"
-        );
-    }
-
-    #[test]
-    fn bad_values_are_errors_naming_the_variable() {
-        for (var, value) in [
-            ("OTEL_SDK_DISABLED", "maybe"),
-            ("OTEL_TRACES_EXPORTER", "zipkin"),
-            ("OTEL_METRICS_EXPORTER", "prometheus"),
-            ("OTEL_LOGS_EXPORTER", "file"),
-            ("AWS_LAMBDA_LOG_FORMAT", "xml"),
-            ("AWS_LAMBDA_LOG_LEVEL", "loud"),
-            (
-                "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-                "weekly",
-            ),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
-            ("OTEL_TRACES_SAMPLER", "sometimes"),
-            ("LAMBDA_OTEL_FLUSH", "never"),
-            ("LAMBDA_OTEL_FLUSH_TIMEOUT_MS", "soon"),
-            ("LAMBDA_OTEL_XRAY_SAMPLED", "maybe"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
-            ("OTEL_PROPAGATORS", "b3"),
-            ("LAMBDA_OTEL_EVENT_EXTRACTION", "maybe"),
-            ("LAMBDA_OTEL_EMF_NAMESPACE", "AWS/Lambda"),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
-            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "0"),
-            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
-            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
-            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000001"),
-        ] {
-            let err = resolve(&[(var, value)]).expect_err(var).to_string();
-            assert!(err.contains(var) && err.contains(value), "{err}");
-        }
-    }
-
-    #[test]
-    fn provisioned_and_restored_environments_are_never_cold() {
-        for init in [
-            "provisioned-concurrency",
-            "snap-start",
-            "lambda-managed-instances",
-        ] {
-            let s = resolve(&[("AWS_LAMBDA_INITIALIZATION_TYPE", init)]).expect("valid");
-            assert!(!s.cold_start_possible, "{init}");
-        }
-        let s = resolve(&[("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")]).expect("valid");
-        assert!(s.cold_start_possible);
-    }
-
-    #[test]
-    fn a_flush_timeout_set_in_code_is_checked_as_the_variable_is() {
-        for bad in [
-            Duration::MAX,
-            Duration::ZERO,
-            Duration::from_micros(999),
-            Duration::from_millis(60_001),
-        ] {
-            let code = Overrides {
-                flush_timeout: Some(bad),
-                ..Overrides::default()
-            };
-            let err = resolve_with(code, &[])
-                .expect_err("out of range")
-                .to_string();
-            assert!(err.contains("with_flush_timeout"), "{err}");
-            assert!(err.contains("LAMBDA_OTEL_FLUSH_TIMEOUT_MS"), "{err}");
-            assert!(err.contains("from 1 ms to 60 s"), "{err}");
-        }
-        for good in [Duration::from_millis(1), Duration::from_secs(60)] {
-            let code = Overrides {
-                flush_timeout: Some(good),
-                ..Overrides::default()
-            };
-            assert_eq!(resolve_with(code, &[]).expect("valid").flush_timeout, good);
-        }
-    }
-
-    #[test]
-    fn queue_sizes_code_over_env_over_default() {
-        let s = resolve(&[]).expect("valid");
-        assert_eq!((s.span_queue_size, s.log_queue_size), (2048, 2048));
-        let env = [
-            ("OTEL_BSP_MAX_QUEUE_SIZE", " 100 "),
-            ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000000"),
-        ];
-        let s = resolve(&env).expect("valid");
-        assert_eq!((s.span_queue_size, s.log_queue_size), (100, 1_000_000));
-        let code = Overrides {
-            span_queue_size: Some(7),
-            log_queue_size: Some(9),
-            ..Overrides::default()
-        };
-        let s = resolve_with(code, &env).expect("valid");
-        assert_eq!((s.span_queue_size, s.log_queue_size), (7, 9));
-        for (code, setter) in [
-            (
-                Overrides {
-                    span_queue_size: Some(0),
-                    ..Overrides::default()
-                },
-                "with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
-            ),
-            (
-                Overrides {
-                    log_queue_size: Some(usize::MAX),
-                    ..Overrides::default()
-                },
-                "with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
-            ),
-        ] {
-            let err = resolve_with(code, &[]).expect_err(setter).to_string();
-            assert!(err.contains(setter), "{err}");
-            assert!(err.contains("from 1 to 1000000"), "{err}");
-        }
-    }
-
-    #[test]
-    fn attribute_value_length_limit_code_over_span_variable_over_generic_over_default() {
-        let limit = |code: Option<usize>, env: &[(&str, &str)]| {
-            let code = Overrides {
-                attribute_value_length_limit: code,
-                ..Overrides::default()
-            };
-            resolve_with(code, env).map(|s| s.span_attribute_value_length_limit)
-        };
-        let generic = ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100");
-        let span = ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "50");
-        assert_eq!(limit(None, &[]).expect("valid"), 4096);
-        assert_eq!(limit(None, &[generic]).expect("valid"), 100);
-        assert_eq!(limit(None, &[generic, span]).expect("valid"), 50);
-        assert_eq!(limit(Some(7), &[generic, span]).expect("valid"), 7);
-        for bad in ["0", "-1", "1000001", "4k"] {
-            let err = limit(None, &[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", bad)])
-                .expect_err(bad)
-                .to_string();
-            assert!(err.contains("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"), "{err}");
-            assert!(err.contains("from 1 to 1000000"), "{err}");
-        }
-        let err = limit(Some(0), &[]).expect_err("zero").to_string();
-        assert!(err.contains("with_attribute_value_length_limit"), "{err}");
-    }
-
-    #[test]
-    fn the_export_timeout_is_bounded_by_the_flush_timeout() {
-        let timeouts = |vars: &[(&str, &str)]| {
-            let s = resolve(vars).expect("valid");
-            [s.traces.timeout, s.metrics.timeout, s.logs.timeout].map(|t| t.as_millis())
-        };
-        assert_eq!(timeouts(&[]), [200; 3], "unset: the flush timeout");
-        assert_eq!(
-            timeouts(&[
-                ("OTEL_EXPORTER_OTLP_TIMEOUT", "50"),
-                ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "30"),
-            ]),
-            [30, 50, 50]
-        );
-        assert_eq!(
-            timeouts(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "10000")]),
-            [200; 3],
-            "never longer than the flush"
-        );
-        assert_eq!(
-            timeouts(&[
-                ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000"),
-                ("LAMBDA_OTEL_FLUSH_TIMEOUT_MS", "1500"),
-            ]),
-            [1500; 3]
-        );
-    }
-
-    #[test]
-    fn compression_is_none_or_an_error_naming_the_variable_and_the_feature() {
-        assert!(resolve(&[("OTEL_EXPORTER_OTLP_COMPRESSION", " NONE ")]).is_ok());
-        let err = resolve(&[("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip")])
-            .expect_err("no gzip in this build")
-            .to_string();
-        assert!(
-            err.contains("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"),
-            "{err}"
-        );
-        assert!(err.contains("`gzip-http`"), "{err}");
-        let each_none = [
-            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
-            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"),
-            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
-            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
-        ];
-        assert!(
-            resolve(&each_none).is_ok(),
-            "the signal's variable wins over the generic one"
-        );
-        let unused = [
-            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
-            ("OTEL_TRACES_EXPORTER", "console"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-        ];
-        assert!(resolve(&unused).is_ok(), "checked only for OTLP");
-    }
-}
+mod tests;

@@ -1,12 +1,16 @@
 //! The settings each signal (traces, metrics, logs) resolves the same way: its exporter and,
 //! for OTLP, the protocol, endpoint, headers, compression and timeout.
 
+use super::precedence::{Env, Setting, any_value};
 use super::{Exporter, Protocol, env, parse};
 use crate::Error;
 use std::time::Duration;
 
-/// The variable code-set headers stand for in errors.
+/// The setters for every signal, as errors about their values name them.
 const WITH_HEADER: &str = "TelemetryBuilder::with_header";
+const WITH_PROTOCOL: &str = "TelemetryBuilder::with_protocol (OTEL_EXPORTER_OTLP_PROTOCOL)";
+const WITH_OTLP_ENDPOINT: &str =
+    "TelemetryBuilder::with_otlp_endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)";
 
 /// One of the three OpenTelemetry signals, with the names of its variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +44,26 @@ impl Signal {
             Self::Traces => "`otlp`, `xray`, `console` or `none`",
             Self::Metrics => "`otlp`, `emf`, `console` or `none`",
             Self::Logs => "`otlp`, `console` or `none`",
+        }
+    }
+
+    /// The builder method that sets this signal's exporter, and its variable.
+    fn exporter_setter(self) -> &'static str {
+        match self {
+            Self::Traces => "TelemetryBuilder::with_exporter (OTEL_TRACES_EXPORTER)",
+            Self::Metrics => "TelemetryBuilder::with_metrics_exporter (OTEL_METRICS_EXPORTER)",
+            Self::Logs => "TelemetryBuilder::with_logs_exporter (OTEL_LOGS_EXPORTER)",
+        }
+    }
+
+    /// The builder method that sets this signal's full endpoint, and its variable.
+    fn endpoint_setter(self) -> &'static str {
+        match self {
+            Self::Traces => "TelemetryBuilder::with_endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)",
+            Self::Metrics => {
+                "TelemetryBuilder::with_metrics_endpoint (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)"
+            }
+            Self::Logs => "TelemetryBuilder::with_logs_endpoint (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)",
         }
     }
 
@@ -132,112 +156,115 @@ pub(crate) struct SignalSettings {
 }
 
 impl SignalSettings {
-    /// Precedence: the signal's code setting > the code setting for every signal > the signal's
-    /// variable > the generic variable > the default. `flush_timeout` bounds the export timeout.
-    pub(crate) fn resolve(
+    /// Each setting by the one precedence rule: the signal's code setting > the code setting
+    /// for every signal > the signal's variable > the generic variable > the default.
+    /// `flush_timeout` bounds the export timeout.
+    pub(super) fn resolve(
         signal: Signal,
         code: SignalOverrides,
         all: &OtlpOverrides,
         flush_timeout: Duration,
-        var: &dyn Fn(&str) -> Option<String>,
+        env: Env<'_>,
     ) -> Result<Self, Error> {
-        let exporter = match code.exporter {
-            Some(e) if !signal.accepts(e) => {
-                let value = format!("{e:?}");
-                return Err(Error::invalid(
-                    signal.exporter_var(),
-                    value.to_ascii_lowercase(),
-                    signal.accepted_exporters(),
-                ));
-            }
-            Some(e) => e,
-            None => var(signal.exporter_var())
-                .map(|v| first_exporter(signal, &v))
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        let protocol = match all.protocol {
-            Some(p) => p,
-            None => match var(signal.protocol_var()) {
-                Some(v) => parse::protocol(signal.protocol_var(), &v)?,
-                None => var(env::OTEL_EXPORTER_OTLP_PROTOCOL)
-                    .map(|v| parse::protocol(env::OTEL_EXPORTER_OTLP_PROTOCOL, &v))
-                    .transpose()?
-                    .unwrap_or_default(),
-            },
-        };
-        // The variable each endpoint stands for (a value set in code counts as its variable),
-        // for the error below.
-        let (endpoint, variable) = match (code.endpoint, &all.endpoint) {
-            (Some(full), _) => (full, signal.endpoint_var()),
-            (None, Some(base)) => (
-                signal_endpoint(signal, protocol, Some(base)),
-                env::OTEL_EXPORTER_OTLP_ENDPOINT,
-            ),
-            (None, None) => match var(signal.endpoint_var()) {
-                Some(full) => (full, signal.endpoint_var()),
-                None => {
-                    let base = var(env::OTEL_EXPORTER_OTLP_ENDPOINT);
-                    let endpoint = signal_endpoint(signal, protocol, base.as_deref());
-                    (endpoint, env::OTEL_EXPORTER_OTLP_ENDPOINT)
-                }
-            },
-        };
-        let mut timeout = flush_timeout;
-        // Checked only when used, as the X-Ray daemon address: an endpoint is none of a
+        let exporter = exporter(signal, code.exporter, env)?;
+        let protocol = env.resolve(Setting {
+            code: all.protocol,
+            setter: WITH_PROTOCOL,
+            check: any_value,
+            vars: &[signal.protocol_var(), env::OTEL_EXPORTER_OTLP_PROTOCOL],
+            parse: parse::protocol,
+            default: env::DEFAULT_PROTOCOL,
+        })?;
+        // Checked only when used, as the X-Ray daemon address: an OTLP setting is none of a
         // console exporter's business.
-        if exporter == Exporter::Otlp {
-            parse::endpoint(variable, &endpoint)?;
-            if protocol != Protocol::Grpc {
-                check_tls(variable, &endpoint)?;
-            }
-            check_compression(signal, var)?;
-            if let Some(export) = export_timeout(signal, var)? {
-                timeout = timeout.min(export);
-            }
-        }
-        let headers = resolve_headers(signal, &all.headers, var)?;
+        let otlp = exporter == Exporter::Otlp;
+        let endpoint = endpoint(signal, protocol, otlp, code.endpoint, all, env)?;
+        let timeout = if otlp {
+            export_timeout(signal, flush_timeout, env)?
+        } else {
+            flush_timeout
+        };
         Ok(Self {
             exporter,
             protocol,
             endpoint,
-            headers,
+            headers: resolve_headers(signal, &all.headers, env)?,
             timeout,
         })
     }
 }
 
-/// The signal's variable, else the generic one: the name and value of the first one set.
-fn first_set(
-    names: [&'static str; 2],
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Option<(&'static str, String)> {
-    names
-        .into_iter()
-        .find_map(|name| var(name).map(|value| (name, value)))
+fn exporter(signal: Signal, code: Option<Exporter>, env: Env<'_>) -> Result<Exporter, Error> {
+    env.resolve(Setting {
+        code,
+        setter: signal.exporter_setter(),
+        check: |setter, exporter| parse::exporter_in_code(signal, setter, exporter),
+        vars: &[signal.exporter_var()],
+        parse: |variable, value| parse::exporter(signal, variable, value),
+        default: env::DEFAULT_EXPORTER,
+    })
 }
 
-/// Only `none` is possible in this build, which is also what the exporters do unasked: there
-/// is nothing to hand them, only a value to refuse.
-fn check_compression(signal: Signal, var: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
-    let names = [
+/// The export timeout, bounded by `flush_timeout`. The compression is checked on the way:
+/// only `none` is possible in this build, which is also what the exporters do unasked, so
+/// there is nothing to hand them, only a value to refuse.
+fn export_timeout(
+    signal: Signal,
+    flush_timeout: Duration,
+    env: Env<'_>,
+) -> Result<Duration, Error> {
+    let compression = [
         signal.compression_var(),
         env::OTEL_EXPORTER_OTLP_COMPRESSION,
     ];
-    match first_set(names, var) {
-        Some((name, value)) => parse::compression(name, &value),
-        None => Ok(()),
-    }
+    env.read(&compression, parse::compression, ())?;
+    let timeout = [signal.timeout_var(), env::OTEL_EXPORTER_OTLP_TIMEOUT];
+    let export = env.read(&timeout, parse::export_timeout, flush_timeout)?;
+    Ok(export.min(flush_timeout))
 }
 
-fn export_timeout(
+/// The signal's full endpoint, set in code (`full`) or by the signal's variable, else the base
+/// endpoint, set in code (`all`) or by the generic variable, with the signal's path for HTTP.
+/// When `check`, it must be a URL the exporter can use; errors name the setter or the variable
+/// it came from.
+fn endpoint(
     signal: Signal,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Duration>, Error> {
-    let names = [signal.timeout_var(), env::OTEL_EXPORTER_OTLP_TIMEOUT];
-    first_set(names, var)
-        .map(|(name, value)| parse::export_timeout(name, &value))
-        .transpose()
+    protocol: Protocol,
+    check: bool,
+    full: Option<String>,
+    all: &OtlpOverrides,
+    env: Env<'_>,
+) -> Result<String, Error> {
+    let valid = |source: &'static str, endpoint: String| {
+        if check {
+            parse::endpoint(source, &endpoint)?;
+            if protocol != Protocol::Grpc {
+                check_tls(source, &endpoint)?;
+            }
+        }
+        Ok(endpoint)
+    };
+    let (code, setter) = match (full, &all.endpoint) {
+        (Some(full), _) => (Some(full), signal.endpoint_setter()),
+        (None, Some(base)) => (
+            Some(signal_endpoint(signal, protocol, Some(base))),
+            WITH_OTLP_ENDPOINT,
+        ),
+        (None, None) => (None, signal.endpoint_setter()),
+    };
+    env.resolve(Setting {
+        code,
+        setter,
+        check: valid,
+        vars: &[signal.endpoint_var(), env::OTEL_EXPORTER_OTLP_ENDPOINT],
+        parse: |variable, value| match variable {
+            env::OTEL_EXPORTER_OTLP_ENDPOINT => {
+                valid(variable, signal_endpoint(signal, protocol, Some(value)))
+            }
+            _ => valid(variable, value.to_owned()),
+        },
+        default: signal_endpoint(signal, protocol, None),
+    })
 }
 
 /// An `https://` endpoint needs the `tls` feature: without it, the HTTP client only speaks
@@ -256,12 +283,6 @@ fn check_tls(variable: &'static str, endpoint: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The exporter variables are lists in the spec; this crate exports each signal to one place,
-/// the first.
-fn first_exporter(signal: Signal, value: &str) -> Result<Exporter, Error> {
-    parse::exporter(signal, value.split(',').next().unwrap_or(value))
-}
-
 fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> String {
     match protocol {
         Protocol::Grpc => base.unwrap_or(env::DEFAULT_GRPC_ENDPOINT).to_owned(),
@@ -272,16 +293,17 @@ fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> St
     }
 }
 
-/// Generic headers, then the signal's over them, then the code's over both. Values from the
-/// environment are percent-decoded once; values set in code are used as they are.
+/// Generic headers, then the signal's over them, then the code's over both: the precedence
+/// rule, header by header (the variables are merged, as the OTLP exporter spec asks). Values
+/// from the environment are percent-decoded once; values set in code are used as they are.
 fn resolve_headers(
     signal: Signal,
     code: &[(String, String)],
-    var: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Result<Vec<(String, String)>, Error> {
     let mut headers = Vec::new();
     for name in [env::OTEL_EXPORTER_OTLP_HEADERS, signal.headers_var()] {
-        if let Some(v) = var(name) {
+        if let Some(v) = env.get(name) {
             merge(&mut headers, parse::headers(name, &v)?);
         }
     }
@@ -315,9 +337,8 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let flush_timeout = Duration::from_millis(200);
-        SignalSettings::resolve(signal, code, all, flush_timeout, &move |k| {
-            map.get(k).cloned()
-        })
+        let lookup = move |k: &str| map.get(k).cloned();
+        SignalSettings::resolve(signal, code, all, flush_timeout, Env::new(&lookup))
     }
 
     fn env_only(signal: Signal, vars: &[(&str, &str)]) -> SignalSettings {
@@ -595,7 +616,21 @@ mod tests {
         let err = resolve(Signal::Metrics, SignalOverrides::default(), &code, &[])
             .expect_err("ftp")
             .to_string();
-        assert!(err.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{err}");
+        assert!(
+            err.contains("TelemetryBuilder::with_otlp_endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)"),
+            "{err}"
+        );
+        let full = SignalOverrides {
+            endpoint: Some("collector:4318".into()),
+            ..SignalOverrides::default()
+        };
+        let err = resolve(Signal::Logs, full, &OtlpOverrides::default(), &[])
+            .expect_err("no scheme")
+            .to_string();
+        assert!(
+            err.contains("TelemetryBuilder::with_logs_endpoint (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)"),
+            "{err}"
+        );
         let off = [("OTEL_TRACES_EXPORTER", "none"), (var, "ftp://collector")];
         assert!(
             resolve(
