@@ -7,7 +7,6 @@ mod on_invocation;
 pub(crate) mod outcome;
 mod settings;
 mod span;
-mod xray;
 
 pub(crate) use hook_guard::guarded;
 pub(crate) use metrics::FaasMetrics;
@@ -15,4 +14,6 @@ pub use on_invocation::{OnInvocation, SpanStart};
 pub(crate) use outcome::Outcome;
 pub(crate) use settings::SpanSettings;
 pub(crate) use span::{Invocation, request_id};
-pub(crate) use xray::LambdaSampler;
+// The sampler is propagation's (the X-Ray `Sampled` rule); telemetry::builder and the bench
+// still name it from here.
+pub(crate) use crate::propagation::LambdaSampler;

@@ -1,7 +1,7 @@
 //! The invocation span's parent, links and baggage, from the event's carrier and Lambda's own
 //! X-Ray header, as `OTEL_PROPAGATORS` orders them.
 
-use super::{TraceHeaders, xray};
+use super::{TraceHeaders, xray_header, xray_sampled};
 use crate::config::{Propagator, XraySampled};
 use opentelemetry::Context;
 use opentelemetry::propagation::TextMapPropagator;
@@ -66,7 +66,7 @@ pub(crate) fn extract(
             }),
             Propagator::Xray => carrier_xray(carrier).map(Found::xray),
             Propagator::XrayLambda => carrier_xray(carrier)
-                .or_else(|| lambda_header.and_then(xray::span_context))
+                .or_else(|| lambda_header.and_then(xray_header::span_context))
                 .map(Found::xray),
         };
         let Some(found) = found else { continue };
@@ -88,7 +88,7 @@ pub(crate) fn extract(
         Some(Found {
             span_context,
             from_xray: true,
-        }) => xray::with_parent(&cx, span_context, settings.xray_sampled),
+        }) => xray_sampled::with_parent(&cx, span_context, settings.xray_sampled),
         Some(Found { span_context, .. }) => cx.with_remote_span_context(span_context),
     };
     Extracted {
@@ -121,7 +121,7 @@ fn xray_parent(
     }
     propagators
         .contains(&Propagator::XrayLambda)
-        .then(|| lambda_header.and_then(xray::span_context))
+        .then(|| lambda_header.and_then(xray_header::span_context))
         .flatten()
         .filter(|lambda| crate::export::xray_compatible(lambda.trace_id(), now))
         .map(Found::xray)
@@ -183,7 +183,7 @@ fn well_formed_traceparent(header: &str) -> bool {
 }
 
 fn carrier_xray(carrier: &TraceHeaders<'_>) -> Option<SpanContext> {
-    carrier.xray.as_deref().and_then(xray::span_context)
+    carrier.xray.as_deref().and_then(xray_header::span_context)
 }
 
 /// Two contexts for the same span: linking the parent again, or twice, says nothing new.
@@ -195,7 +195,7 @@ fn same_span(a: &SpanContext, b: &SpanContext) -> bool {
 mod tests {
     use super::*;
     use crate::config::env;
-    use crate::invocation::LambdaSampler;
+    use crate::propagation::LambdaSampler;
     use opentelemetry::baggage::BaggageExt;
     use opentelemetry::trace::{SpanId, SpanKind, TraceId};
     use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};

@@ -4,11 +4,10 @@
 mod carrier;
 mod extract;
 mod outgoing;
-mod xray;
+mod xray_header;
+mod xray_sampled;
 
 pub(crate) use carrier::TraceHeaders;
 pub(crate) use extract::{ExtractSettings, Extracted, extract, record_link};
 pub(crate) use outgoing::outgoing;
-pub(crate) use xray::UnsampledXrayParent;
-#[cfg(test)]
-pub(crate) use xray::{span_context as xray_span_context, with_parent as with_xray_parent};
+pub(crate) use xray_sampled::LambdaSampler;

@@ -1,18 +1,7 @@
-//! The X-Ray trace header: the parent it names, and what its `Sampled` flag means.
+//! The X-Ray trace header (`X-Amzn-Trace-Id`, SQS's `AWSTraceHeader`, Lambda's own): the parent
+//! it names. What its `Sampled` flag means is [`xray_sampled`](super::xray_sampled)'s rule.
 
-use crate::config::XraySampled;
-use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
-
-/// opentelemetry-aws's flag for `Sampled=?` or no `Sampled`: the receiver decides. In W3C
-/// trace flags the same bit means something else, so it never reaches a span.
-const DEFERRED: TraceFlags = TraceFlags::new(0x02);
-
-/// Marks a parent context whose X-Ray sampling decision the sampler must not follow:
-/// `Sampled=0` under [`XraySampled::Ignore`], or a header that made no decision.
-/// [`LambdaSampler`](crate::invocation::LambdaSampler) then decides as for a root span.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UnsampledXrayParent;
+use opentelemetry::trace::SpanContext;
 
 /// The span context an X-Ray header names, if it names a parent: a header with a Root but no
 /// Parent (as ALB and API Gateway send) does not.
@@ -48,26 +37,6 @@ fn well_formed(header: &str) -> bool {
             && parts.next().is_none()
     });
     root_ok && parent.is_some_and(|p| hex(p, 16))
-}
-
-/// `cx` with `parent` (from an X-Ray header) as its remote parent, marked when its sampling
-/// decision is not to be followed.
-pub(crate) fn with_parent(cx: &Context, parent: SpanContext, rule: XraySampled) -> Context {
-    let deferred = parent.trace_flags() & DEFERRED == DEFERRED;
-    let follow = parent.is_sampled() || (!deferred && rule == XraySampled::Honor);
-    let parent = SpanContext::new(
-        parent.trace_id(),
-        parent.span_id(),
-        parent.trace_flags() & TraceFlags::SAMPLED,
-        true,
-        parent.trace_state().clone(),
-    );
-    let cx = cx.with_remote_span_context(parent);
-    if follow {
-        cx
-    } else {
-        cx.with_value(UnsampledXrayParent)
-    }
 }
 
 #[cfg(test)]
@@ -109,40 +78,5 @@ mod tests {
         ] {
             assert_eq!(span_context(header), None, "{header:?}");
         }
-    }
-
-    #[test]
-    fn only_a_decision_to_follow_is_left_unmarked() {
-        let header = |sampled: &str| {
-            span_context(&format!(
-                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8{sampled}"
-            ))
-            .expect("a parent")
-        };
-        let marked = |sampled: &str, rule| {
-            with_parent(&Context::new(), header(sampled), rule)
-                .get::<UnsampledXrayParent>()
-                .is_some()
-        };
-        for rule in [XraySampled::Ignore, XraySampled::Honor] {
-            assert!(!marked(";Sampled=1", rule), "{rule:?}");
-            assert!(marked(";Sampled=?", rule), "no decision, {rule:?}");
-            assert!(marked("", rule), "no decision, {rule:?}");
-        }
-        assert!(marked(";Sampled=0", XraySampled::Ignore));
-        assert!(!marked(";Sampled=0", XraySampled::Honor));
-    }
-
-    #[test]
-    fn the_deferred_flag_stays_out_of_the_parent() {
-        let deferred = span_context(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
-        )
-        .expect("a parent");
-        let cx = with_parent(&Context::new(), deferred, XraySampled::Ignore);
-        assert_eq!(
-            cx.span().span_context().trace_flags(),
-            TraceFlags::default()
-        );
     }
 }
