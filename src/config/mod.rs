@@ -1,10 +1,42 @@
 //! Settings: what can be configured, where each value comes from, and how it is checked.
 //!
-//! Precedence, the same for every setting: a value set in code on
-//! [`TelemetryBuilder`](crate::TelemetryBuilder) > the signal-specific environment variable
-//! (`OTEL_EXPORTER_OTLP_TRACES_*`) > the generic one (`OTEL_EXPORTER_OTLP_*`) > the default.
-//! An empty variable counts as unset. A value that cannot be parsed is an [`Error`](crate::Error) naming the
-//! variable and the accepted values.
+//! Every setting is resolved once, when [`TelemetryBuilder`](crate::TelemetryBuilder) builds,
+//! into the crate-internal `Settings` the other modules read; nothing else in the crate reads
+//! the environment for a setting. This is a ground module: it depends on std, libraries and
+//! the crate's [`Error`](crate::Error) only, never on a module above it (`telemetry`, `layer`,
+//! `invocation`, `trigger`, `flush`, ...).
+//!
+//! Precedence, the same for every setting and written once (`precedence.rs`): a value set in
+//! code on [`TelemetryBuilder`](crate::TelemetryBuilder) > the signal-specific environment
+//! variable (`OTEL_EXPORTER_OTLP_TRACES_*`) > the generic one (`OTEL_EXPORTER_OTLP_*`) > the
+//! default. The variables and their defaults are listed side by side in [`env`](mod@env).
+//! An empty variable counts as unset. A value that cannot be parsed is an
+//! [`Error`](crate::Error) naming the variable (or, for a value set in code, the builder
+//! method) and the accepted values.
+//!
+//! # What libraries still read by themselves
+//!
+//! Some libraries under this crate read the process environment on their own, behind these
+//! settings (checked in their sources, at the versions in `Cargo.lock`):
+//! - opentelemetry_sdk, when the tracer provider is built: `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`,
+//!   `OTEL_SPAN_EVENT_COUNT_LIMIT` and `OTEL_SPAN_LINK_COUNT_LIMIT` (128 each by default; a
+//!   value that is not a whole number is ignored). It also reads `OTEL_TRACES_SAMPLER`,
+//!   `OTEL_TRACES_SAMPLER_ARG`, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` for its own
+//!   defaults, which the sampler and the resource built from these settings replace.
+//! - opentelemetry-otlp, when an OTLP exporter is built: `OTEL_EXPORTER_OTLP_*HEADERS` and
+//!   `OTEL_EXPORTER_OTLP_*COMPRESSION`, both defeated (see `telemetry/exporter.rs`), and for
+//!   gRPC `OTEL_EXPORTER_OTLP_*INSECURE`, which only matters for an endpoint without a
+//!   scheme, which these settings refuse.
+//! - opentelemetry-aws's Lambda resource detector: `AWS_LAMBDA_FUNCTION_NAME`,
+//!   `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_REGION`,
+//!   `AWS_LAMBDA_LOG_GROUP_NAME` and `AWS_LAMBDA_LOG_STREAM_NAME`, for the `cloud.*` and
+//!   `faas.*` resource attributes.
+//! - rustls-native-certs (`tls` feature), for an `https://` endpoint: `SSL_CERT_FILE` and
+//!   `SSL_CERT_DIR`.
+//! - lambda_runtime, in the function's own runtime loop rather than here:
+//!   `AWS_LAMBDA_RUNTIME_API`, the `AWS_LAMBDA_FUNCTION_*` and `AWS_LAMBDA_LOG_*_NAME`
+//!   variables of its `Config`, `AWS_LAMBDA_MAX_CONCURRENCY` (`run_concurrent`) and
+//!   `AWS_LAMBDA_INITIALIZATION_TYPE`.
 
 pub mod env;
 mod parse;
