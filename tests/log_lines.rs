@@ -41,7 +41,7 @@ async fn function() {
     let function = Function::start(invocations, Behaviour::Ok, |b| match &*settings {
         SDK_DISABLED => b.with_sdk_disabled(true),
         EXPORTERS_NONE => b
-            .with_exporter(Exporter::None)
+            .with_traces_exporter(Exporter::None)
             .with_metrics_exporter(Exporter::None)
             .with_logs_exporter(Exporter::None),
         _ => b,

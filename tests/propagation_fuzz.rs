@@ -48,7 +48,7 @@ fn invocations(propagators: &[Propagator]) -> Invocations {
         .with_tracing_subscriber(false)
         .with_service_name("propagation-fuzz")
         .with_otlp_endpoint("http://127.0.0.1:9")
-        .with_exporter(Exporter::Otlp)
+        .with_traces_exporter(Exporter::Otlp)
         .with_metrics_exporter(Exporter::None)
         .with_logs_exporter(Exporter::None)
         .with_propagators(propagators.iter().copied())

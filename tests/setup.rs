@@ -18,8 +18,8 @@ fn zipkin_error() -> lambda_otel::Error {
 async fn an_exporter_that_cannot_be_built_is_an_error_not_a_panic() {
     let result = Telemetry::builder()
         .with_env_lookup(|_| None)
-        .with_exporter(TracesExporter::Otlp)
-        .with_endpoint("not a url")
+        .with_traces_exporter(TracesExporter::Otlp)
+        .with_traces_endpoint("not a url")
         .build();
     let error = result
         .expect_err("an invalid endpoint is refused")

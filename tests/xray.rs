@@ -81,7 +81,7 @@ fn start(
     let address = daemon.addr();
     let function = Function::start_in(timeline, invocations, Behaviour::Ok, |b| {
         configure(
-            b.with_exporter(Exporter::Xray)
+            b.with_traces_exporter(Exporter::Xray)
                 .with_xray_daemon_address(address)
                 .with_metrics_exporter(Exporter::None)
                 .with_logs_exporter(Exporter::None)
@@ -280,7 +280,7 @@ async fn no_daemon_function() {
         .collect();
     let nowhere = XrayDaemon::unbound_address().parse().expect("address");
     let function = Function::start(invocations, Behaviour::Ok, |b| {
-        b.with_exporter(Exporter::Xray)
+        b.with_traces_exporter(Exporter::Xray)
             .with_xray_daemon_address(nowhere)
             .with_metrics_exporter(Exporter::None)
             .with_logs_exporter(Exporter::None)

@@ -23,7 +23,7 @@ pub fn invocations(metrics: Exporter) -> Invocations {
         .with_tracing_subscriber(false)
         .with_service_name("dice-roller")
         .with_otlp_endpoint("http://127.0.0.1:9")
-        .with_exporter(Exporter::Otlp)
+        .with_traces_exporter(Exporter::Otlp)
         .with_metrics_exporter(metrics)
         .with_logs_exporter(Exporter::None)
         .build()

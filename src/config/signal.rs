@@ -50,7 +50,7 @@ impl Signal {
     /// The builder method that sets this signal's exporter, and its variable.
     fn exporter_setter(self) -> &'static str {
         match self {
-            Self::Traces => "TelemetryBuilder::with_exporter (OTEL_TRACES_EXPORTER)",
+            Self::Traces => "TelemetryBuilder::with_traces_exporter (OTEL_TRACES_EXPORTER)",
             Self::Metrics => "TelemetryBuilder::with_metrics_exporter (OTEL_METRICS_EXPORTER)",
             Self::Logs => "TelemetryBuilder::with_logs_exporter (OTEL_LOGS_EXPORTER)",
         }
@@ -59,7 +59,9 @@ impl Signal {
     /// The builder method that sets this signal's full endpoint, and its variable.
     fn endpoint_setter(self) -> &'static str {
         match self {
-            Self::Traces => "TelemetryBuilder::with_endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)",
+            Self::Traces => {
+                "TelemetryBuilder::with_traces_endpoint (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"
+            }
             Self::Metrics => {
                 "TelemetryBuilder::with_metrics_endpoint (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)"
             }

@@ -77,7 +77,7 @@ impl TelemetryBuilder {
 
     /// Where spans go. Default [`Exporter::Otlp`]; `OTEL_TRACES_EXPORTER` (`otlp`, `xray`,
     /// `console`, `none`). [`Exporter::Emf`] is for metrics: [`build`](Self::build) refuses it.
-    pub fn with_exporter(mut self, exporter: Exporter) -> Self {
+    pub fn with_traces_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.traces.exporter = Some(exporter);
         self
     }
@@ -117,7 +117,7 @@ impl TelemetryBuilder {
 
     /// The full traces endpoint, used as is (for HTTP include `/v1/traces`). Default: from the
     /// base endpoint; `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
-    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+    pub fn with_traces_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.overrides.traces.endpoint = Some(endpoint.into());
         self
     }
@@ -494,7 +494,7 @@ mod tests {
 
     fn span_settings(builder: TelemetryBuilder, vars: &'static [(&str, &str)]) -> SpanSettings {
         let telemetry = builder
-            .with_exporter(Exporter::None)
+            .with_traces_exporter(Exporter::None)
             .with_env_lookup(|name| {
                 vars.iter()
                     .find(|(k, _)| *k == name)

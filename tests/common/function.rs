@@ -41,7 +41,7 @@ impl Function {
         // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
         unsafe { std::env::set_var("AWS_REGION", "eu-west-1") };
         let builder = Telemetry::builder()
-            .with_exporter(Exporter::Otlp)
+            .with_traces_exporter(Exporter::Otlp)
             .with_otlp_endpoint(receiver.endpoint());
         let telemetry = configure(builder)
             .try_init()
