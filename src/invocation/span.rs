@@ -6,11 +6,11 @@ use super::on_invocation::{OnInvocation, SpanStart};
 use super::{Outcome, SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
 use crate::propagation::{self, Extracted};
-use crate::trigger::{self, Inspected};
+use crate::trigger::{self, EventSource, Inspected};
 use lambda_runtime::LambdaInvocation;
-use opentelemetry::trace::{SpanBuilder, SpanRef, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanBuilder, SpanRef, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_sdk::trace::{SdkTracer, Span};
 use opentelemetry_semantic_conventions::attribute::{
     AWS_LAMBDA_INVOKED_ARN, CLOUD_ACCOUNT_ID, CLOUD_RESOURCE_ID, FAAS_COLDSTART,
     FAAS_INVOCATION_ID, FAAS_TRIGGER,
@@ -46,7 +46,32 @@ pub(crate) struct Invocation {
     state: Arc<State>,
 }
 
+impl State {
+    fn new(
+        lambda: &lambda_runtime::Context,
+        start: Instant,
+        start_wall: SystemTime,
+        source: EventSource,
+        cold: bool,
+    ) -> Self {
+        Self {
+            // One copy of the id, shared by the attribute and the log lines.
+            request_id: lambda.request_id.as_str().into(),
+            start,
+            start_wall,
+            deadline: deadline(start, start_wall, lambda.deadline),
+            trigger: source.faas_trigger(),
+            init: cold.then(|| start.saturating_duration_since(coldstart::process_start())),
+            ended: AtomicBool::new(false),
+            handled: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+        }
+    }
+}
+
 impl Invocation {
+    /// Starts the invocation span: reads the event, finds the parent and the links, lets the
+    /// `OnInvocation` hook adjust the name and attributes, and starts the span at `start_wall`.
     pub(crate) fn start(
         tracer: &SdkTracer,
         settings: &SpanSettings,
@@ -56,100 +81,25 @@ impl Invocation {
         let start = Instant::now();
         let start_wall = SystemTime::now();
         let lambda = &req.context;
-        let inspected = if settings.extract_event {
-            trigger::inspect(&req.body, &settings.sensitive_query_keys)
-        } else {
-            Inspected::direct()
-        };
+        let inspected = read_event(settings, &req.body);
         let cold = coldstart::take_cold_start(settings.cold_start_possible);
-
-        // The SDK keeps this vector as the span's: room for what is set here (up to 7), and
-        // later (the status code, `error.type`, the duration), so nothing reallocates.
-        let mut attributes = Vec::with_capacity(inspected.attributes.len() + 10);
-        attributes.push(KeyValue::new(FAAS_TRIGGER, inspected.source.faas_trigger()));
-        // One copy of the id, shared by the attribute and the log lines.
-        let request_id: Arc<str> = lambda.request_id.as_str().into();
-        attributes.push(KeyValue::new(
-            FAAS_INVOCATION_ID,
-            StringValue::from(Arc::clone(&request_id)),
+        let state = Arc::new(State::new(
+            lambda,
+            start,
+            start_wall,
+            inspected.source,
+            cold,
         ));
-        attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
-        let arn = lambda.invoked_function_arn.as_str();
-        if !arn.is_empty() {
-            attributes.push(KeyValue::new(AWS_LAMBDA_INVOKED_ARN, arn.to_owned()));
-            attributes.push(KeyValue::new(
-                CLOUD_RESOURCE_ID,
-                function_arn(arn).to_owned(),
-            ));
-            if let Some(account) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
-                attributes.push(KeyValue::new(CLOUD_ACCOUNT_ID, account.to_owned()));
-            }
-        }
-        attributes.extend(inspected.attributes);
-        let init = cold.then(|| start.saturating_duration_since(coldstart::process_start()));
-        if let Some(init) = init {
-            attributes.push(KeyValue::new(INIT_DURATION_NS, nanos(init)));
-        }
-
-        let base = Context::current();
         let Extracted {
             parent,
             baggage,
-            mut links,
-        } = propagation::extract(
-            settings.extraction(),
-            &base,
-            &inspected.carrier,
-            lambda.xray_trace_id.as_deref(),
-        );
-        // A batch is linked to its producers, not parented: one link per message that carries
-        // a context, up to the SDK's default link limit.
-        links.extend(
-            inspected
-                .records
-                .iter()
-                .filter_map(propagation::record_link)
-                .take(MAX_LINKS.saturating_sub(links.len())),
-        );
-
-        let mut span_start = SpanStart {
-            event: &req.body,
-            context: lambda,
-            source: inspected.source,
-            kind: inspected.kind,
-            name: Cow::Owned(
-                inspected
-                    .name
-                    .unwrap_or_else(|| lambda.env_config.function_name.clone()),
-            ),
-            attributes,
-        };
+            links,
+        } = parent_and_links(settings, lambda, &inspected);
+        let mut span_start = span_start(req, inspected, &state, cold);
         if let Some(hook) = on_invocation {
             call_on_invocation(hook, &mut span_start);
         }
-        let SpanStart {
-            kind,
-            name,
-            attributes,
-            ..
-        } = span_start;
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_start_time(start_wall)
-            .with_attributes(attributes)
-            .with_links(links);
-        let span = tracer.build_with_context(builder, &parent);
-        let state = Arc::new(State {
-            request_id,
-            start,
-            start_wall,
-            deadline: deadline(start, start_wall, lambda.deadline),
-            trigger: inspected.source.faas_trigger(),
-            init,
-            ended: AtomicBool::new(false),
-            handled: AtomicBool::new(false),
-            failed: AtomicBool::new(false),
-        });
+        let span = start_span(tracer, span_start, start_wall, links, &parent);
         // The parent's span (and any X-Ray marker) stays out of this context: the span holds
         // its ids. Baggage from the event does go in, for the handler's own spans and calls.
         let cx = baggage
@@ -218,6 +168,128 @@ impl Invocation {
             });
         }
     }
+}
+
+/// What the event says: its source, the span's kind and name, attributes and trace context.
+/// Nothing when built-in extraction is off.
+fn read_event<'a>(settings: &SpanSettings, body: &'a [u8]) -> Inspected<'a> {
+    if settings.extract_event {
+        trigger::inspect(body, &settings.sensitive_query_keys)
+    } else {
+        Inspected::direct()
+    }
+}
+
+/// The span's parent, the baggage and the links: from the event's trace context and Lambda's
+/// X-Ray header as the propagators say, and from the producers of a batch's messages.
+fn parent_and_links(
+    settings: &SpanSettings,
+    lambda: &lambda_runtime::Context,
+    inspected: &Inspected<'_>,
+) -> Extracted {
+    let mut extracted = propagation::extract(
+        settings.extraction(),
+        &Context::current(),
+        &inspected.carrier,
+        lambda.xray_trace_id.as_deref(),
+    );
+    // A batch is linked to its producers, not parented: one link per message that carries
+    // a context, up to the SDK's default link limit.
+    let room = MAX_LINKS.saturating_sub(extracted.links.len());
+    extracted.links.extend(
+        inspected
+            .records
+            .iter()
+            .filter_map(propagation::record_link)
+            .take(room),
+    );
+    extracted
+}
+
+/// The span as the wrapper would start it, for the hook to see and change: named after what
+/// the event is (or after the function), with the invocation's attributes and the event's.
+fn span_start<'a>(
+    req: &'a LambdaInvocation,
+    inspected: Inspected<'_>,
+    state: &State,
+    cold: bool,
+) -> SpanStart<'a> {
+    let lambda = &req.context;
+    SpanStart {
+        event: &req.body,
+        context: lambda,
+        source: inspected.source,
+        kind: inspected.kind,
+        name: Cow::Owned(
+            inspected
+                .name
+                .unwrap_or_else(|| lambda.env_config.function_name.clone()),
+        ),
+        attributes: start_attributes(lambda, state, cold, inspected.attributes),
+    }
+}
+
+/// The attributes the span starts with, before the hook: the invocation's own (trigger, id,
+/// cold start, function), then what the event gave, then the start-up time of a cold start.
+fn start_attributes(
+    lambda: &lambda_runtime::Context,
+    state: &State,
+    cold: bool,
+    from_event: Vec<KeyValue>,
+) -> Vec<KeyValue> {
+    // The SDK keeps this vector as the span's: room for what is set here (up to 7), and
+    // later (the status code, `error.type`, the duration), so nothing reallocates.
+    let mut attributes = Vec::with_capacity(from_event.len() + 10);
+    attributes.push(KeyValue::new(FAAS_TRIGGER, state.trigger));
+    attributes.push(KeyValue::new(
+        FAAS_INVOCATION_ID,
+        StringValue::from(Arc::clone(&state.request_id)),
+    ));
+    attributes.push(KeyValue::new(FAAS_COLDSTART, cold));
+    push_function_attributes(&mut attributes, lambda.invoked_function_arn.as_str());
+    attributes.extend(from_event);
+    if let Some(init) = state.init {
+        attributes.push(KeyValue::new(INIT_DURATION_NS, nanos(init)));
+    }
+    attributes
+}
+
+/// The invoked ARN, the function's ARN without the qualifier, and the account; nothing when
+/// the context has no ARN.
+fn push_function_attributes(attributes: &mut Vec<KeyValue>, arn: &str) {
+    if arn.is_empty() {
+        return;
+    }
+    attributes.push(KeyValue::new(AWS_LAMBDA_INVOKED_ARN, arn.to_owned()));
+    attributes.push(KeyValue::new(
+        CLOUD_RESOURCE_ID,
+        function_arn(arn).to_owned(),
+    ));
+    if let Some(account) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+        attributes.push(KeyValue::new(CLOUD_ACCOUNT_ID, account.to_owned()));
+    }
+}
+
+/// Starts the span as the hook left it, under `parent`.
+fn start_span(
+    tracer: &SdkTracer,
+    start: SpanStart<'_>,
+    start_wall: SystemTime,
+    links: Vec<Link>,
+    parent: &Context,
+) -> Span {
+    let SpanStart {
+        kind,
+        name,
+        attributes,
+        ..
+    } = start;
+    let builder = SpanBuilder::from_name(name)
+        .with_kind(kind)
+        .with_start_time(start_wall)
+        .with_attributes(attributes)
+        .with_links(links);
+    tracer.build_with_context(builder, parent)
 }
 
 /// The request id of the invocation `cx` belongs to (its own context, or that of a span started
