@@ -56,6 +56,9 @@ impl<'a> Env<'a> {
 }
 
 /// Where one setting comes from, in the order its sources win.
+///
+/// The bounds sit on the struct, not only on [`Env::resolve`], so that the closures of a
+/// `Setting { .. }` literal get their argument types without annotations.
 pub(super) struct Setting<'v, C, T, K, P>
 where
     K: FnOnce(&'static str, C) -> Result<T, Error>,
