@@ -44,9 +44,7 @@ mod propagation;
 pub mod telemetry;
 pub mod trigger;
 
-pub use config::{
-    Exporter, FlushMode, LogFormat, Propagator, Protocol, TracesExporter, XraySampled,
-};
+pub use config::{Exporter, FlushMode, LogFormat, Propagator, Protocol, XraySampled};
 pub use error::Error;
 pub use layer::{OnInvocation, OnResponse, OtelHandler, OtelLayer, OtelService, SpanStart};
 pub use telemetry::{Telemetry, TelemetryBuilder};

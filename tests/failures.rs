@@ -117,7 +117,7 @@ async fn function_survives(behaviour: Behaviour, endpoint: Option<String>) -> Fu
     ];
     let function = Function::start(invocations, behaviour, |b| match endpoint {
         Some(endpoint) => b
-            .with_endpoint(endpoint)
+            .with_traces_endpoint(endpoint)
             .with_flush_timeout(Duration::from_millis(100)),
         None => b.with_flush_timeout(Duration::from_millis(100)),
     });
@@ -204,10 +204,10 @@ async fn failing_collector_function() {
             .with_flush_timeout(Duration::from_secs(10))
             .with_header("authorization", "Bearer header-secret");
         match case.as_str() {
-            "refused" => b.with_endpoint(format!("{refused}?token=query-secret")),
+            "refused" => b.with_traces_endpoint(format!("{refused}?token=query-secret")),
             "grpc-refused" => b
                 .with_protocol(Protocol::Grpc)
-                .with_endpoint(refused_base.clone()),
+                .with_traces_endpoint(refused_base.clone()),
             _ => b,
         }
     });
@@ -240,6 +240,12 @@ fn warning(case: &str, env: &[(&str, &str)]) -> (String, String) {
     assert_eq!(warnings.len(), 1, "{stdout}");
     let warning = warnings[0].to_owned();
     assert!(warning.contains("signal=traces"), "{warning}");
+    // Where the export was going, whatever the failure says (a deadline that passes knows
+    // nothing of the endpoint).
+    assert!(
+        warning.contains(&format!("destination={endpoint} ")),
+        "{warning}"
+    );
     assert!(!warning.contains("secret"), "{warning}");
     (endpoint, warning)
 }
@@ -285,7 +291,7 @@ fn a_failed_grpc_export_names_its_endpoint_in_the_warning() {
 #[test]
 fn credentials_in_an_endpoint_are_refused_at_start_up_without_being_shown() {
     let error = Telemetry::builder()
-        .with_endpoint("http://user:secret@127.0.0.1:4318/v1/traces")
+        .with_traces_endpoint("http://user:secret@127.0.0.1:4318/v1/traces")
         .with_tracing_subscriber(false)
         .build()
         .expect_err("refused");

@@ -1,6 +1,6 @@
 //! Set-up errors come back as errors, also from an async `main`.
 
-use lambda_otel::{Telemetry, TracesExporter};
+use lambda_otel::{Exporter, Telemetry};
 use std::process::Command;
 
 /// Set in the child: the `main` of the README's quick start runs, and fails.
@@ -18,7 +18,7 @@ fn zipkin_error() -> lambda_otel::Error {
 async fn an_exporter_that_cannot_be_built_is_an_error_not_a_panic() {
     let result = Telemetry::builder()
         .with_env_lookup(|_| None)
-        .with_traces_exporter(TracesExporter::Otlp)
+        .with_traces_exporter(Exporter::Otlp)
         .with_traces_endpoint("not a url")
         .build();
     let error = result

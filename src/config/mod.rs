@@ -81,9 +81,6 @@ pub enum Exporter {
     None,
 }
 
-/// The exporter of spans (the name this setting had before metrics and logs).
-pub type TracesExporter = Exporter;
-
 /// How log lines are written to stdout (CloudWatch Logs): Lambda's `AWS_LAMBDA_LOG_FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {

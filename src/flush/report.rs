@@ -168,9 +168,18 @@ impl State {
 pub(crate) struct Reporter {
     failing: AtomicBool,
     state: Mutex<State>,
+    /// Where each signal goes (traces, metrics, logs), without credentials, for the warnings:
+    /// a deadline that passes says nothing of where the export was going.
+    destinations: [Option<Box<str>>; 3],
 }
 
 impl Reporter {
+    /// Failures of `signal` name `destination` (an endpoint without credentials or query).
+    pub(crate) fn with_destination(mut self, signal: Signal, destination: &str) -> Self {
+        self.destinations[signal as usize] = Some(destination.into());
+        self
+    }
+
     /// Cheap when nothing was failing: one atomic load.
     pub(crate) fn success(&self) {
         if !self.failing.swap(false, Ordering::Relaxed) {
@@ -202,9 +211,11 @@ impl Reporter {
         if !state.due(now) {
             return;
         }
+        let destination = self.destinations[signal as usize].as_deref();
         tracing::warn!(
             target: "lambda_otel",
             signal = signal.as_str(),
+            destination = destination.unwrap_or("-"),
             error = %failure,
             failures = state.failures,
             lost_spans = state.lost.spans,

@@ -3,7 +3,7 @@
 use super::{LogSettings, Providers, Telemetry, exporter, resource, subscriber};
 use crate::Error;
 use crate::config::{
-    Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
+    Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, Signal, XraySampled,
 };
 use crate::flush::{
     Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, Reporter, SharedReader,
@@ -447,7 +447,7 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
     };
     let timeout = settings.flush_timeout;
     // One reporter for the flush and the buffers' background exports: one rate limit.
-    let reporter = Arc::new(Reporter::default());
+    let reporter = Arc::new(destinations(settings));
     let mut flusher = Flusher::new(worker.clone(), timeout, Arc::clone(&reporter));
     let (mut logger, mut meter) = (None, None);
     if settings.traces.exporter != Exporter::None {
@@ -484,6 +484,28 @@ fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
         meter,
         logger,
         flusher: Some(flusher),
+    })
+}
+
+/// The reporter, told where each signal goes, so a warning says where the export was going
+/// even when it only knows that the deadline passed.
+fn destinations(settings: &Settings) -> Reporter {
+    [
+        (Signal::Traces, &settings.traces),
+        (Signal::Metrics, &settings.metrics),
+        (Signal::Logs, &settings.logs),
+    ]
+    .into_iter()
+    .fold(Reporter::default(), |reporter, (signal, s)| {
+        match s.exporter {
+            Exporter::Otlp => reporter.with_destination(signal, &exporter::shown(&s.endpoint)),
+            Exporter::Xray => reporter.with_destination(
+                signal,
+                &format!("the X-Ray daemon at {}", settings.xray_daemon_address),
+            ),
+            Exporter::Emf | Exporter::Console => reporter.with_destination(signal, "stdout"),
+            Exporter::None => reporter,
+        }
     })
 }
 

@@ -368,7 +368,7 @@ impl<E: PushMetricExporter> PushMetricExporter for Otlp<E> {
 
 /// `endpoint` as a message may show it: no user name or password (the settings refuse them,
 /// but a message must not depend on that), no query or fragment (where a token could be).
-fn shown(endpoint: &str) -> String {
+pub(super) fn shown(endpoint: &str) -> String {
     let (scheme, rest) = match endpoint.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, endpoint),
