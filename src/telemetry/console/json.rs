@@ -1,6 +1,5 @@
 //! What the three console exporters share: the output sink, timestamps and values.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,11 +7,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::logs::AnyValue;
-use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
+use serde::{Serialize, Serializer};
 
 /// The constructors and `Default` of a console exporter, the same for all three;
 /// the fields besides `writer` start as given.
@@ -70,7 +68,12 @@ impl LineWriter {
         }
         let mut writer = self.lock();
         for item in lines {
-            let line = render_line(&item)?;
+            let mut line = serde_json::to_vec(&item).map_err(|err| {
+                OTelSdkError::InternalFailure(format!(
+                    "console exporter: serialization failed: {err}"
+                ))
+            })?;
+            line.push(b'\n');
             // One write_all per line: stdout's own lock then keeps lines from
             // concurrent writers (e.g. the handler's println!) from interleaving.
             writer.write_all(&line).map_err(io_failure)?;
@@ -108,15 +111,6 @@ fn io_failure(err: io::Error) -> OTelSdkError {
     OTelSdkError::InternalFailure(format!("console exporter: write failed: {err}"))
 }
 
-/// Serializes one item into a complete line, trailing newline included.
-fn render_line<T: Serialize>(item: &T) -> Result<Vec<u8>, OTelSdkError> {
-    let mut line = serde_json::to_vec(item).map_err(|err| {
-        OTelSdkError::InternalFailure(format!("console exporter: serialization failed: {err}"))
-    })?;
-    line.push(b'\n');
-    Ok(line)
-}
-
 /// Resource attributes sorted by key, because the SDK keeps them in a hash map
 /// and a stable order makes consecutive lines easy to compare by eye.
 pub(super) fn sorted_resource(resource: &Resource) -> Vec<KeyValue> {
@@ -128,8 +122,8 @@ pub(super) fn sorted_resource(resource: &Resource) -> Vec<KeyValue> {
     attributes
 }
 
-/// Serializes a `Display` value (trace and span ids, whose `Display` is
-/// fixed-width lowercase hex) as a JSON string without an intermediate `String`.
+/// Serializes a `Display` value as a JSON string without an intermediate `String`:
+/// trace and span ids (whose `Display` is fixed-width lowercase hex), byte strings.
 pub(super) struct Displayed<T>(pub(super) T);
 
 impl<T: fmt::Display> Serialize for Displayed<T> {
@@ -189,24 +183,18 @@ impl Serialize for AnyJson<'_> {
             AnyValue::String(v) => serializer.serialize_str(v.as_str()),
             AnyValue::Boolean(v) => serializer.serialize_bool(*v),
             // JSON has no bytes; lowercase hex reads the same in every tool.
-            AnyValue::Bytes(v) => serializer.collect_str(&Hex(v)),
+            AnyValue::Bytes(v) => Displayed(Hex(v)).serialize(serializer),
             AnyValue::ListAny(v) => serializer.collect_seq(v.iter().map(AnyJson)),
-            AnyValue::Map(v) => any_map(serializer, v),
+            AnyValue::Map(map) => {
+                // Keys sorted, since `HashMap` order changes from run to run.
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+                serializer.collect_map(entries.into_iter().map(|(k, v)| (k.as_str(), AnyJson(v))))
+            }
             // Non-exhaustive, as above: a later variant prints in its Debug form.
             other => serializer.collect_str(&format_args!("{other:?}")),
         }
     }
-}
-
-/// A map value with its keys sorted, since `HashMap` order changes from run to run.
-fn any_map<S: Serializer>(serializer: S, map: &HashMap<Key, AnyValue>) -> Result<S::Ok, S::Error> {
-    let mut entries: Vec<(&Key, &AnyValue)> = map.iter().collect();
-    entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-    let mut out = serializer.serialize_map(Some(entries.len()))?;
-    for (key, value) in entries {
-        out.serialize_entry(key.as_str(), &AnyJson(value))?;
-    }
-    out.end()
 }
 
 struct Hex<'a>(&'a [u8]);
@@ -219,6 +207,11 @@ impl fmt::Display for Hex<'_> {
 
 /// A timestamp printed as RFC 3339 in UTC with nanoseconds,
 /// e.g. `2026-11-21T20:28:54.123456789Z`.
+///
+/// The calendar is written out here (a dozen lines) because nothing in the default
+/// build formats an arbitrary `SystemTime`: tracing-subscriber's `SystemTime` timer,
+/// which the stdout log lines use, formats only "now", in microseconds, and `time`,
+/// `chrono` and `humantime` are not in the dependency tree.
 pub(super) struct Rfc3339(pub(super) SystemTime);
 
 impl fmt::Display for Rfc3339 {
@@ -238,27 +231,20 @@ impl fmt::Display for Rfc3339 {
 
 impl Serialize for Rfc3339 {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        Displayed(self).serialize(serializer)
     }
 }
 
-/// Splits a time into whole seconds since the Unix epoch (floored, so negative
-/// before 1970) and the nanoseconds past that second.
+/// Whole seconds since the Unix epoch (floored, so negative before 1970) and the
+/// nanoseconds past that second.
 fn unix_parts(time: SystemTime) -> (i64, u32) {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => (
-            i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-            after.subsec_nanos(),
-        ),
-        Err(before) => {
-            let before = before.duration();
-            let secs = -i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
-            match before.subsec_nanos() {
-                0 => (secs, 0),
-                nanos => (secs - 1, 1_000_000_000 - nanos),
-            }
-        }
-    }
+    let nanos = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
+        Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
+    };
+    let secs = i64::try_from(nanos.div_euclid(1_000_000_000)).unwrap_or(i64::MAX);
+    let subsec = u32::try_from(nanos.rem_euclid(1_000_000_000)).unwrap_or_default();
+    (secs, subsec)
 }
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).

@@ -120,20 +120,12 @@ struct StatusLine<'a> {
 
 impl<'a> StatusLine<'a> {
     fn new(status: &'a Status) -> Self {
-        match status {
-            Status::Unset => Self {
-                code: "unset",
-                message: "",
-            },
-            Status::Ok => Self {
-                code: "ok",
-                message: "",
-            },
-            Status::Error { description } => Self {
-                code: "error",
-                message: description,
-            },
-        }
+        let (code, message) = match status {
+            Status::Unset => ("unset", ""),
+            Status::Ok => ("ok", ""),
+            Status::Error { description } => ("error", description.as_ref()),
+        };
+        Self { code, message }
     }
 }
 
