@@ -7,7 +7,6 @@ use super::{EventSource, Inspected};
 use crate::attributes::{
     EVENTBRIDGE_DETAIL_TYPE, EVENTBRIDGE_EVENT_ID, EVENTBRIDGE_RESOURCES, EVENTBRIDGE_SOURCE,
 };
-use crate::propagation::TraceHeaders;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, StringValue, Value};
 use opentelemetry_semantic_conventions::attribute::FAAS_TIME;
@@ -34,26 +33,16 @@ pub(super) fn eventbridge<'a>(probe: Probe<'a>) -> Option<Inspected<'a>> {
     } else {
         (EventSource::EventBridge, SpanKind::Consumer)
     };
-    Some(Inspected {
-        source: event_source,
-        kind,
-        name: None,
-        attributes,
-        carrier: TraceHeaders::default(),
-        records: Vec::new(),
-    })
+    Some(Inspected::new(event_source, kind, attributes))
 }
 
 /// A CloudWatch Logs subscription delivery (`{"awslogs":{"data":...}}`).
 pub(super) fn cloudwatch_logs(body: &[u8]) -> Inspected<'static> {
-    Inspected {
-        source: EventSource::CloudWatchLogs,
-        kind: SpanKind::Consumer,
-        name: None,
-        attributes: super::logs::attributes(body),
-        carrier: TraceHeaders::default(),
-        records: Vec::new(),
-    }
+    Inspected::new(
+        EventSource::CloudWatchLogs,
+        SpanKind::Consumer,
+        super::logs::attributes(body),
+    )
 }
 
 /// At most this many entries of a list are recorded.

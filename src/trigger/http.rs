@@ -186,13 +186,8 @@ impl<'a> Request<'a> {
             .and_then(|p| p.strip_prefix("HTTP/"))
             .map(|v| Cow::Owned(v.to_owned()));
         push_str(&mut attributes, NETWORK_PROTOCOL_VERSION, version);
-        Inspected {
-            source,
-            kind: SpanKind::Server,
-            name: Some(name),
-            attributes,
-            carrier: trace,
-            records: Vec::new(),
-        }
+        Inspected::new(source, SpanKind::Server, attributes)
+            .with_name(name)
+            .with_carrier(trace)
     }
 }

@@ -127,17 +127,40 @@ pub(crate) struct Inspected<'a> {
     pub records: Vec<TraceHeaders<'a>>,
 }
 
-impl Inspected<'_> {
-    /// A direct invocation, or an event the wrapper was told not to read.
-    pub(crate) fn direct() -> Self {
+impl<'a> Inspected<'a> {
+    /// A span of `kind` for `source`, named after the function, with no trace context.
+    fn new(source: EventSource, kind: SpanKind, attributes: Vec<KeyValue>) -> Self {
         Self {
-            source: EventSource::Direct,
-            kind: SpanKind::Server,
+            source,
+            kind,
             name: None,
-            attributes: Vec::new(),
+            attributes,
             carrier: TraceHeaders::default(),
             records: Vec::new(),
         }
+    }
+
+    /// A direct invocation, or an event the wrapper was told not to read.
+    pub(crate) fn direct() -> Self {
+        Self::new(EventSource::Direct, SpanKind::Server, Vec::new())
+    }
+
+    /// Names the span `name` instead of after the function.
+    fn with_name(mut self, name: String) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// The request's trace context (HTTP sources).
+    fn with_carrier(mut self, carrier: TraceHeaders<'a>) -> Self {
+        self.carrier = carrier;
+        self
+    }
+
+    /// Each record's trace context (message batches).
+    fn with_records(mut self, records: Vec<TraceHeaders<'a>>) -> Self {
+        self.records = records;
+        self
     }
 }
 

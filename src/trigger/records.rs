@@ -107,16 +107,10 @@ pub(super) fn inspect<'a>(source: EventSource, records: Vec<Record<'a>>) -> Insp
         Some(destination) => bounded(&format!("{destination} process")),
         None => "process".to_owned(),
     };
-    let kind = SpanKind::Consumer;
     let records = records.into_iter().map(trace_headers).collect();
-    Inspected {
-        source,
-        kind,
-        name: Some(name),
-        attributes,
-        carrier: TraceHeaders::default(),
-        records,
-    }
+    Inspected::new(source, SpanKind::Consumer, attributes)
+        .with_name(name)
+        .with_records(records)
 }
 
 /// An S3 notification: the object is the document; the bucket the collection.
@@ -147,14 +141,7 @@ fn s3(records: Vec<Record<'_>>) -> Inspected<'_> {
     }) {
         attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
     }
-    Inspected {
-        source: EventSource::S3,
-        kind: SpanKind::Server,
-        name: None,
-        attributes,
-        carrier: TraceHeaders::default(),
-        records: Vec::new(),
-    }
+    Inspected::new(EventSource::S3, SpanKind::Server, attributes)
 }
 
 /// S3 notifications form-encode object keys (`cat+picture%281%29.jpg`); the attribute holds
