@@ -34,58 +34,17 @@ pub(super) fn source(records: &[Record<'_>]) -> Option<EventSource> {
     })
 }
 
+/// Reads a batch whose [`source`] is known. S3 has a function of its own; the four messaging
+/// sources share the span's shape (`<destination> process`, CONSUMER, the messaging attributes,
+/// one link per record) and each adds its own attributes and names its [`Origin`].
 pub(super) fn inspect<'a>(source: EventSource, records: Vec<Record<'a>>) -> Inspected<'a> {
-    if source == EventSource::S3 {
-        return s3(records);
-    }
-    let count = records.len();
-    let first = &records[0];
-    let arn = first.event_source_arn.as_ref().map(|a| a.0.as_ref());
     let mut attributes = Vec::with_capacity(8);
     let (system, destination) = match source {
-        EventSource::Sqs => {
-            let queue = arn.and_then(|arn| arn_field(arn, 5));
-            if let Some(url) = arn.and_then(sqs_queue_url) {
-                attributes.push(KeyValue::new(AWS_SQS_QUEUE_URL, bounded(&url)));
-            }
-            ("aws_sqs", queue)
-        }
-        EventSource::Sns => {
-            let topic_arn = first.sns.as_ref().and_then(|s| s.topic_arn.as_ref());
-            let topic = topic_arn.and_then(|arn| arn_field(&arn.0, 5));
-            push_str(
-                &mut attributes,
-                AWS_SNS_TOPIC_ARN,
-                topic_arn.map(|a| a.0.clone()),
-            );
-            ("aws.sns", topic)
-        }
-        EventSource::Kinesis => {
-            let stream = arn.and_then(|arn| resource_name(arn, "stream/"));
-            push_str(
-                &mut attributes,
-                AWS_KINESIS_STREAM_NAME,
-                stream.map(Cow::Borrowed),
-            );
-            (MESSAGING_SYSTEM_KINESIS, stream)
-        }
-        _ => {
-            let table = arn.and_then(|arn| resource_name(arn, "table/"));
-            if let Some(table) = table {
-                let names = vec![opentelemetry::StringValue::from(bounded(table))];
-                attributes.push(KeyValue::new(
-                    AWS_DYNAMODB_TABLE_NAMES,
-                    opentelemetry::Value::Array(names.into()),
-                ));
-                attributes.push(KeyValue::new(FAAS_DOCUMENT_COLLECTION, bounded(table)));
-            }
-            if let Some(operation) = same_for_all(&records, |r| {
-                dynamodb_operation(r.event_name.as_ref()?.0.as_ref())
-            }) {
-                attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
-            }
-            (MESSAGING_SYSTEM_DYNAMODB_STREAMS, table)
-        }
+        EventSource::S3 => return s3(records),
+        EventSource::Sqs => sqs(&records[0], &mut attributes),
+        EventSource::Sns => sns(&records[0], &mut attributes),
+        EventSource::Kinesis => kinesis(&records[0], &mut attributes),
+        _ => dynamodb(&records, &mut attributes),
     };
     attributes.push(KeyValue::new(MESSAGING_SYSTEM, system));
     attributes.push(KeyValue::new(MESSAGING_OPERATION_TYPE, "process"));
@@ -95,22 +54,81 @@ pub(super) fn inspect<'a>(source: EventSource, records: Vec<Record<'a>>) -> Insp
         destination.map(Cow::Borrowed),
     );
     // The conventions keep the batch size for batches and the message id for single messages.
-    if count == 1 {
-        push_str(&mut attributes, MESSAGING_MESSAGE_ID, message_id(first));
+    if let [single] = records.as_slice() {
+        push_str(&mut attributes, MESSAGING_MESSAGE_ID, message_id(single));
     } else {
         attributes.push(KeyValue::new(
             MESSAGING_BATCH_MESSAGE_COUNT,
-            i64::try_from(count).unwrap_or(i64::MAX),
+            i64::try_from(records.len()).unwrap_or(i64::MAX),
         ));
     }
     let name = match destination {
         Some(destination) => bounded(&format!("{destination} process")),
         None => "process".to_owned(),
     };
-    let records = records.into_iter().map(trace_headers).collect();
+    let links = records.into_iter().map(trace_headers).collect();
     Inspected::new(source, SpanKind::Consumer, attributes)
         .with_name(name)
-        .with_records(records)
+        .with_records(links)
+}
+
+/// Where the messages of a batch came from: `messaging.system` and the destination's name.
+type Origin<'r> = (&'static str, Option<&'r str>);
+
+/// The ARN of the batch's source (SNS records have none).
+fn source_arn<'r>(first: &'r Record<'_>) -> Option<&'r str> {
+    first.event_source_arn.as_ref().map(|a| a.0.as_ref())
+}
+
+/// SQS: the queue, and its URL, from the ARN.
+fn sqs<'r>(first: &'r Record<'_>, attributes: &mut Vec<KeyValue>) -> Origin<'r> {
+    let arn = source_arn(first);
+    if let Some(url) = arn.and_then(sqs_queue_url) {
+        attributes.push(KeyValue::new(AWS_SQS_QUEUE_URL, bounded(&url)));
+    }
+    ("aws_sqs", arn.and_then(|arn| arn_field(arn, 5)))
+}
+
+/// SNS: the topic, from the message's `TopicArn`.
+fn sns<'r>(first: &'r Record<'_>, attributes: &mut Vec<KeyValue>) -> Origin<'r> {
+    let topic_arn = first.sns.as_ref().and_then(|s| s.topic_arn.as_ref());
+    push_str(
+        attributes,
+        AWS_SNS_TOPIC_ARN,
+        topic_arn.map(|a| a.0.clone()),
+    );
+    ("aws.sns", topic_arn.and_then(|arn| arn_field(&arn.0, 5)))
+}
+
+/// Kinesis: the stream, from the ARN.
+fn kinesis<'r>(first: &'r Record<'_>, attributes: &mut Vec<KeyValue>) -> Origin<'r> {
+    let stream = source_arn(first).and_then(|arn| resource_name(arn, "stream/"));
+    push_str(
+        attributes,
+        AWS_KINESIS_STREAM_NAME,
+        stream.map(Cow::Borrowed),
+    );
+    (MESSAGING_SYSTEM_KINESIS, stream)
+}
+
+/// DynamoDB Streams: the table, from the ARN, which is also the document collection; the
+/// operation when every record agrees on it.
+fn dynamodb<'r>(records: &'r [Record<'_>], attributes: &mut Vec<KeyValue>) -> Origin<'r> {
+    let table = source_arn(&records[0]).and_then(|arn| resource_name(arn, "table/"));
+    if let Some(table) = table {
+        let names = vec![opentelemetry::StringValue::from(bounded(table))];
+        attributes.push(KeyValue::new(
+            AWS_DYNAMODB_TABLE_NAMES,
+            opentelemetry::Value::Array(names.into()),
+        ));
+        attributes.push(KeyValue::new(FAAS_DOCUMENT_COLLECTION, bounded(table)));
+    }
+    if let Some(operation) = same_for_all(records, |r| {
+        dynamodb_operation(r.event_name.as_ref()?.0.as_ref())
+    }) {
+        attributes.push(KeyValue::new(FAAS_DOCUMENT_OPERATION, operation));
+    }
+    (MESSAGING_SYSTEM_DYNAMODB_STREAMS, table)
 }
 
 /// An S3 notification: the object is the document; the bucket the collection.
