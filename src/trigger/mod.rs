@@ -1,4 +1,12 @@
-//! What invoked the function, read from the raw event with no configuration.
+//! Reading the raw event: which service invoked the function, and what the invocation span
+//! takes from the event (kind, name, attributes, and the trace contexts it carries, for
+//! `propagation` to extract). `invocation` calls `inspect` once per invocation, before the
+//! handler reads the event as its own type.
+//!
+//! This module is on the layer that reads the event, beside `propagation`: it may use `config`,
+//! `attributes` and the carrier it fills (`propagation`'s `TraceHeaders`), and nothing above
+//! it (`invocation`, `layer`, `flush`, `export`, `telemetry`). It knows nothing of exporters,
+//! and it needs no configuration but the query keys to redact, which the caller passes in.
 //!
 //! The wrapper makes one borrowed pass over the event, reading only the fields below; bodies,
 //! `detail`, DynamoDB images and every other field are skipped without being built, and every
@@ -22,6 +30,20 @@
 //! `AWSTraceHeader` system attribute, or a W3C `traceparent` message attribute) become span
 //! links; a batch has no parent of its own beyond Lambda's (see
 //! [`Propagator`](crate::config::Propagator)).
+//!
+//! # Why a borrowed probe rather than `aws_lambda_events`
+//!
+//! The wrapper sees the event as bytes, and which source sent it is known only once it is
+//! read. So it is read once into one probe (`probe.rs`) that lists every field any source
+//! needs, borrows its strings from the bytes (`de::Str`) and leaves serde to skip the rest
+//! unbuilt. `aws_lambda_events`' types would need the source first (or one attempt per type),
+//! and each builds the whole event: every header into a map, the body, the request context.
+//! The cost per invocation, from `benches/inspect.rs` (README, "Cost"): a 2 KB HTTP API event
+//! with 27 headers is read in 3.2 µs where serde_json merely skipping its bytes takes 1.4 µs,
+//! and a 10-record SQS batch in 9.0 µs against 5.5 µs. Deserializing the same samples into
+//! `aws_lambda_events` 1.2.1's `ApiGatewayV2httpRequest` and `SqsEvent` (a throwaway criterion
+//! bench, in one run with `inspect` on a busy machine) took about 3 and 2 times as long as
+//! the probe: 15.6 µs against 5.5 µs, and 32 µs against 17.6 µs.
 
 mod bound;
 mod de;
