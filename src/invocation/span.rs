@@ -136,6 +136,7 @@ impl Invocation {
         self.state.handled.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the handler wrapper saw this invocation: see [`mark_handled`](Self::mark_handled).
     pub(crate) fn handled(&self) -> bool {
         self.state.handled.load(Ordering::Relaxed)
     }

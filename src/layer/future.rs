@@ -1,9 +1,9 @@
 //! The futures of the two services: run the inner future with the span attached, then record,
-//! end and flush as the mode asks.
+//! and end and flush where [`Shared::finish_at`] says.
 
 use super::OnResponse;
+use super::finish::FinishPoint;
 use super::layer::Shared;
-use crate::config::FlushMode;
 use crate::flush::PendingFlush;
 use crate::invocation::{Invocation, Outcome, guarded, outcome};
 use futures_util::future::CatchUnwind;
@@ -54,12 +54,7 @@ impl<F: Future> Future for InvocationFuture<F> {
                 ready!(this.future.poll(cx))
             };
             if let Some((invocation, shared)) = this.tracking.take() {
-                invocation.end(shared.metrics.as_ref());
-                // Without the handler wrapper, before-response mode has had no chance to flush.
-                let due = shared.flush_mode == FlushMode::AfterResponse || !invocation.handled();
-                if due {
-                    *this.flush = shared.start_flush(&invocation);
-                }
+                *this.flush = shared.finish_at(FinishPoint::ResponsePosted, &invocation);
             }
             *this.output = Some(output);
         }
@@ -151,10 +146,7 @@ where
             };
             if let Some((invocation, shared)) = this.tracking.take() {
                 finished.record(&invocation, this.on_response);
-                if shared.flush_mode == FlushMode::BeforeResponse {
-                    invocation.end(shared.metrics.as_ref());
-                    *this.flush = shared.start_flush_before_response(&invocation);
-                }
+                *this.flush = shared.finish_at(FinishPoint::HandlerReturned, &invocation);
             }
             *this.finished = Some(finished);
         }

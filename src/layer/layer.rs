@@ -2,12 +2,11 @@
 
 use super::{OnInvocation, OtelHandler, OtelService};
 use crate::config::FlushMode;
-use crate::flush::{Flusher, PendingFlush};
-use crate::invocation::{FaasMetrics, Invocation, SpanSettings};
+use crate::flush::Flusher;
+use crate::invocation::{FaasMetrics, SpanSettings};
 use opentelemetry_sdk::trace::SdkTracer;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 use tower::Layer;
 
 /// What every service made by the layer shares.
@@ -32,31 +31,6 @@ impl fmt::Debug for Shared {
             .field("span", &self.span)
             .field("on_invocation", &self.on_invocation.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// In before-response mode, the time kept after the flush for posting the response: a local
-/// HTTP request to the Runtime API takes well under a millisecond, a 6 MB response a few.
-pub(crate) const RESPONSE_MARGIN: Duration = Duration::from_millis(20);
-
-impl Shared {
-    /// Starts flushing the buffered telemetry, bounded by the invocation's deadline; `None` when
-    /// nothing is exported or the buffer is empty.
-    pub(crate) fn start_flush(&self, invocation: &Invocation) -> Option<PendingFlush> {
-        self.flusher.as_ref()?.start(invocation.deadline())
-    }
-
-    /// As [`start_flush`](Self::start_flush), ending [`RESPONSE_MARGIN`] before the deadline:
-    /// the response still has to be posted after this flush, and a response posted past the
-    /// deadline is lost.
-    pub(crate) fn start_flush_before_response(
-        &self,
-        invocation: &Invocation,
-    ) -> Option<PendingFlush> {
-        let deadline = invocation
-            .deadline()
-            .map(|d| d.checked_sub(RESPONSE_MARGIN).unwrap_or(d));
-        self.flusher.as_ref()?.start(deadline)
     }
 }
 

@@ -57,6 +57,7 @@
 //!   every span is then `faas.trigger=other`, named after the function, and only the hooks
 //!   read the event.
 
+mod finish;
 mod future;
 mod handler;
 #[cfg(feature = "lambda-http")]
