@@ -40,6 +40,7 @@ mod export;
 mod flush;
 mod invocation;
 pub mod layer;
+mod logging;
 mod propagation;
 pub mod telemetry;
 pub mod trigger;

@@ -6,9 +6,13 @@
 //! - [`emf`] (`OTEL_METRICS_EXPORTER=emf`): metrics as CloudWatch Embedded Metric Format
 //!   lines on stdout, which CloudWatch Logs turns into metrics.
 //!
+//! - [`console`] (`console`, any signal): one JSON object per span, metric point or log record
+//!   on stdout, for a first run and for reading in CloudWatch Logs.
+//!
 //! Each one only turns data into bytes and sends them; when and how long to wait is the
 //! flush's job, the same for every exporter.
 
+pub mod console;
 pub(crate) mod emf;
 #[cfg(feature = "xray")]
 pub(crate) mod xray;

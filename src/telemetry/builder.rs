@@ -1,6 +1,6 @@
 //! [`TelemetryBuilder`]: code-level settings over the environment.
 
-use super::{LogSettings, Providers, Telemetry, exporter, resource, subscriber};
+use super::{LogSettings, Providers, Telemetry, exporter, resource};
 use crate::Error;
 use crate::config::{
     Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, Signal, XraySampled,
@@ -351,7 +351,12 @@ impl TelemetryBuilder {
             opentelemetry::global::set_text_map_propagator(propagator);
         }
         if install {
-            subscriber::install(&telemetry);
+            crate::logging::install(
+                telemetry.log.format,
+                &telemetry.log.filter,
+                telemetry.tracer_provider(),
+                telemetry.logger_provider(),
+            );
         }
         Ok(telemetry)
     }

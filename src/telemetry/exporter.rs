@@ -15,10 +15,10 @@
 //! library's say "network error" for any transport failure over HTTP, and never name the
 //! endpoint.
 
-use super::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use super::http_client::{Connectors, ExportClient, diagnosed};
 use crate::Error;
 use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
+use crate::export::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::export::emf::EmfExporter;
 use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
 use opentelemetry::logs::Severity;

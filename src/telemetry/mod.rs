@@ -2,16 +2,13 @@
 //! in `main`, with a builder for code-level overrides.
 
 mod builder;
-pub mod console;
-mod events;
 mod exporter;
 mod http_client;
 mod resource;
-mod stdout;
-mod subscriber;
 
+pub use crate::export::console;
+pub use crate::logging::{logs_layer, otel_layer};
 pub use builder::TelemetryBuilder;
-pub use subscriber::{logs_layer, otel_layer};
 
 use crate::{LogFormat, OtelLayer};
 use opentelemetry_sdk::logs::SdkLoggerProvider;

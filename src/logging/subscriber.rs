@@ -25,7 +25,7 @@
 //! `code.namespace`, and `code.filename`, which no convention has): [`logs_layer`]'s records are
 //! made by a logger that renames them as they are added.
 
-use super::Telemetry;
+use crate::LogFormat;
 use opentelemetry::logs::{AnyValue, LogRecord, Severity};
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TracerProvider as _};
 use opentelemetry::{InstrumentationScope, Key};
@@ -275,17 +275,17 @@ fn quiet(targets: Targets) -> Targets {
 
 /// Installs the global subscriber (and `log` records into it); a subscriber installed earlier
 /// is kept (and reported).
-pub(crate) fn install(telemetry: &Telemetry) {
-    let log = &telemetry.log;
-    let stdout = super::stdout::layer(log.format, std::io::stdout)
-        .with_filter(directives(&log.filter).and(no_payload()));
-    let spans = telemetry.tracer_provider().map(otel_layer::<Registry>);
-    let events = telemetry
-        .tracer_provider()
-        .map(|_| super::events::SpanEvents.with_filter(span_filter()));
-    let logs = telemetry
-        .logger_provider()
-        .map(|provider| logs_layer(provider, &log.filter));
+pub(crate) fn install(
+    format: LogFormat,
+    filter: &str,
+    tracer: Option<&SdkTracerProvider>,
+    logger: Option<&SdkLoggerProvider>,
+) {
+    let stdout = super::stdout::layer(format, std::io::stdout)
+        .with_filter(directives(filter).and(no_payload()));
+    let spans = tracer.map(otel_layer::<Registry>);
+    let events = tracer.map(|_| super::span_events::SpanEvents.with_filter(span_filter()));
+    let logs = logger.map(|provider| logs_layer(provider, filter));
     let installed = Registry::default()
         .with(spans)
         .with(events)
