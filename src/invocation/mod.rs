@@ -1,4 +1,12 @@
-//! What the invocation span holds, and the process-wide facts it reads.
+//! One invocation, from its span's start to its end: what the event and Lambda's context give
+//! the span (name, kind, attributes, parent, links), the [`OnInvocation`] hook that may change
+//! them, the outcome recorded on the span, its end with the duration, the FaaS metrics, and the
+//! process-wide facts it reads (cold start, process start).
+//!
+//! May use `trigger` (what the event is), `propagation` (where the parent comes from),
+//! `config` and the ground modules (`attributes`, `error`); besides these, only `flush`'s
+//! `QuietPeriod`, the rate limit of the hook-panic warnings. Never `layer` or `telemetry`, which
+//! call it: the hooks it calls live here and `layer` re-exports them.
 
 pub(crate) mod coldstart;
 mod hook_guard;

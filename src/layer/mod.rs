@@ -1,3 +1,8 @@
+// The middleware (for users, the docs below): the layer, the two services and their futures,
+// who ends the span and flushes (finish.rs), and the public face of the hooks. May use
+// `invocation` (the span itself, and the hooks it calls, re-exported here), `flush`, `config`
+// and the ground modules; never `telemetry`, which builds the layer.
+
 //! The middleware: [`OtelLayer`], the runtime-level [`OtelService`] and the handler-level
 //! [`OtelHandler`].
 //!
