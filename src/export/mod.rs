@@ -14,6 +14,7 @@
 
 pub mod console;
 pub(crate) mod emf;
+pub(crate) mod otlp;
 #[cfg(feature = "xray")]
 pub(crate) mod xray;
 

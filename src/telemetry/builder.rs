@@ -503,7 +503,9 @@ fn destinations(settings: &Settings) -> Reporter {
     .into_iter()
     .fold(Reporter::default(), |reporter, (signal, s)| {
         match s.exporter {
-            Exporter::Otlp => reporter.with_destination(signal, &exporter::shown(&s.endpoint)),
+            Exporter::Otlp => {
+                reporter.with_destination(signal, &crate::export::otlp::shown(&s.endpoint))
+            }
             Exporter::Xray => reporter.with_destination(
                 signal,
                 &format!("the X-Ray daemon at {}", settings.xray_daemon_address),

@@ -1,46 +1,16 @@
-//! Building the configured exporters on the export thread's runtime.
-//!
-//! Every setting comes from [`Settings`], resolved once; opentelemetry-otlp's own reading of
-//! the environment is defeated at each point where it happens when the exporter is built:
-//! - endpoint, protocol and timeout are always given, so it never looks them up;
-//! - compression: only `none` is possible in this build (opentelemetry-otlp's gzip features
-//!   are off), which is also what its own lookup of `OTEL_EXPORTER_OTLP_COMPRESSION` always
-//!   yields, and the settings refuse any other value;
-//! - headers: it adds `OTEL_EXPORTER_OTLP_*HEADERS` from the process environment over those it
-//!   is given, unasked. Over HTTP, with or without TLS, our client sends the resolved headers
-//!   instead of the request's (`http_client`); over gRPC an interceptor, which runs after the
-//!   library has added its metadata, replaces that metadata.
-//!
-//! Each OTLP exporter is wrapped (`Otlp`) so that its errors say what failed and where: the
-//! library's say "network error" for any transport failure over HTTP, and never name the
-//! endpoint.
+//! Building the configured exporters (OTLP, X-Ray, EMF, console) on the export thread's
+//! runtime, or on the function's own thread when none of them waits on the network.
 
-use super::http_client::{Connectors, ExportClient, diagnosed};
 use crate::Error;
-use crate::config::{Exporter, Protocol, Settings, SignalSettings, env};
+use crate::config::{Exporter, Settings};
 use crate::export::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::export::emf::EmfExporter;
+use crate::export::otlp::{self, Connectors};
 use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
-use opentelemetry::logs::Severity;
-use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use std::future::Future;
-use std::time::Duration;
+use opentelemetry_sdk::logs::LogExporter;
+use opentelemetry_sdk::trace::SpanExporter;
 
-/// The `User-Agent` of OTLP exports unless the headers set one (the library's default, which
-/// names its version, is dropped with the rest of its headers).
-pub(super) const USER_AGENT: &str = concat!(
-    "OTel-OTLP-Exporter-Rust lambda-otel/",
-    env!("CARGO_PKG_VERSION")
-);
-
-/// Where the configured exporters run: on the export thread, or on the function's own thread
 /// when none of them waits on the network; `None` when every signal is off.
 /// `reader` is the meter provider's reader, when metrics are on.
 pub(crate) fn spawn_worker(
@@ -101,8 +71,8 @@ fn exporters(
         Exporter::Xray => xray_spans(settings, resource)?,
         Exporter::Console => Some(boxed_spans(ConsoleExporter::new(), resource)),
         Exporter::Otlp => {
-            let exporter = otlp_spans(&settings.traces, connectors)?;
-            Some(boxed_spans(Otlp::new(exporter, &settings.traces), resource))
+            let exporter = otlp::spans(&settings.traces, connectors)?;
+            Some(boxed_spans(exporter, resource))
         }
     };
     let logs = match settings.logs.exporter {
@@ -110,8 +80,8 @@ fn exporters(
         Exporter::None | Exporter::Xray | Exporter::Emf => None,
         Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
         Exporter::Otlp => {
-            let exporter = otlp_logs(&settings.logs, connectors)?;
-            Some(boxed_logs(Otlp::new(exporter, &settings.logs), resource))
+            let exporter = otlp::logs(&settings.logs, connectors)?;
+            Some(boxed_logs(exporter, resource))
         }
     };
     let metrics = match (settings.metrics.exporter, reader) {
@@ -125,10 +95,11 @@ fn exporters(
             reader: reader.clone(),
         }),
         (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(Otlp::new(
-                otlp_metrics(&settings.metrics, settings.temporality, connectors)?,
+            exporter: Box::new(otlp::metrics(
                 &settings.metrics,
-            )),
+                settings.temporality,
+                connectors,
+            )?),
             reader: reader.clone(),
         }),
     };
@@ -161,7 +132,7 @@ fn xray_spans(
     _resource: &Resource,
 ) -> Result<Option<Box<dyn ExportSpans>>, Error> {
     Err(Error::FeatureDisabled {
-        variable: env::OTEL_TRACES_EXPORTER,
+        variable: crate::config::env::OTEL_TRACES_EXPORTER,
         value: "xray".into(),
         feature: "xray",
     })
@@ -175,279 +146,4 @@ fn boxed_spans<E: SpanExporter + 'static>(mut e: E, resource: &Resource) -> Box<
 fn boxed_logs<E: LogExporter + 'static>(mut e: E, resource: &Resource) -> Box<dyn ExportLogs> {
     e.set_resource(resource);
     Box::new(e)
-}
-
-fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> Error {
-    Error::Exporter {
-        what: "OTLP",
-        message: e.to_string(),
-    }
-}
-
-/// The settings every OTLP/HTTP exporter shares, and our client (`http_client`), with TLS when
-/// the feature is on.
-fn http<B>(builder: B, signal: &SignalSettings, connectors: &mut Connectors) -> Result<B, Error>
-where
-    B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
-{
-    let client = ExportClient::new(
-        connectors,
-        &signal.endpoint,
-        signal.timeout,
-        &signal.headers,
-    )
-    .map_err(|e| Error::Exporter {
-        what: "OTLP",
-        message: e.to_string(),
-    })?;
-    Ok(builder
-        .with_protocol(http_protocol(signal.protocol)?)
-        .with_endpoint(signal.endpoint.clone())
-        .with_timeout(signal.timeout)
-        // The flush is bounded: a retry after a back-off would only meet the deadline.
-        .with_retry_policy(RetryPolicy::disabled())
-        .with_http_client(client))
-}
-
-fn http_protocol(protocol: Protocol) -> Result<opentelemetry_otlp::Protocol, Error> {
-    match protocol {
-        #[cfg(feature = "http-json")]
-        Protocol::HttpJson => Ok(opentelemetry_otlp::Protocol::HttpJson),
-        #[cfg(not(feature = "http-json"))]
-        Protocol::HttpJson => Err(Error::FeatureDisabled {
-            variable: env::OTEL_EXPORTER_OTLP_PROTOCOL,
-            value: "http/json".into(),
-            feature: "http-json",
-        }),
-        _ => Ok(opentelemetry_otlp::Protocol::HttpBinary),
-    }
-}
-
-/// Builds an OTLP exporter from its builder: the three signals' builders are distinct types
-/// with the same configuration traits.
-macro_rules! otlp {
-    ($builder:expr, $signal:expr, $connectors:expr) => {{
-        let builder = $builder;
-        let built = match $signal.protocol {
-            #[cfg(feature = "grpc")]
-            Protocol::Grpc => grpc(builder.with_tonic(), $signal)?.build(),
-            #[cfg(not(feature = "grpc"))]
-            Protocol::Grpc => {
-                return Err(Error::FeatureDisabled {
-                    variable: env::OTEL_EXPORTER_OTLP_PROTOCOL,
-                    value: "grpc".into(),
-                    feature: "grpc",
-                });
-            }
-            Protocol::HttpProtobuf | Protocol::HttpJson => {
-                http(builder.with_http(), $signal, $connectors)?.build()
-            }
-        };
-        built.map_err(build_error)
-    }};
-}
-
-fn otlp_spans(
-    signal: &SignalSettings,
-    connectors: &mut Connectors,
-) -> Result<opentelemetry_otlp::SpanExporter, Error> {
-    otlp!(
-        opentelemetry_otlp::SpanExporter::builder(),
-        signal,
-        connectors
-    )
-}
-
-fn otlp_logs(
-    signal: &SignalSettings,
-    connectors: &mut Connectors,
-) -> Result<opentelemetry_otlp::LogExporter, Error> {
-    otlp!(
-        opentelemetry_otlp::LogExporter::builder(),
-        signal,
-        connectors
-    )
-}
-
-fn otlp_metrics(
-    signal: &SignalSettings,
-    temporality: Temporality,
-    connectors: &mut Connectors,
-) -> Result<opentelemetry_otlp::MetricExporter, Error> {
-    let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
-    otlp!(builder, signal, connectors)
-}
-
-/// An OTLP exporter and the endpoint it sends to, as it may be shown. A failed export's error
-/// says what failed and where: what our HTTP client saw (a refused connection, no answer in
-/// time, a DNS or TLS failure, an HTTP status), else (gRPC, a failure before sending) the
-/// library's message with the endpoint.
-#[derive(Debug)]
-struct Otlp<E> {
-    exporter: E,
-    endpoint: String,
-}
-
-impl<E> Otlp<E> {
-    fn new(exporter: E, signal: &SignalSettings) -> Self {
-        Self {
-            exporter,
-            endpoint: shown(&signal.endpoint),
-        }
-    }
-
-    async fn diagnose(&self, export: impl Future<Output = OTelSdkResult>) -> OTelSdkResult {
-        let (outcome, failure) = diagnosed(export).await;
-        outcome.map_err(|error| {
-            OTelSdkError::InternalFailure(match failure {
-                Some(failure) => failure.describe(&self.endpoint),
-                None => match error {
-                    OTelSdkError::InternalFailure(message) => {
-                        format!("exporting to {}: {message}", self.endpoint)
-                    }
-                    other => format!("exporting to {}: {other}", self.endpoint),
-                },
-            })
-        })
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for Otlp<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.diagnose(self.exporter.export(batch)).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.exporter.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.exporter.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.exporter.set_resource(resource);
-    }
-}
-
-impl<E: LogExporter> LogExporter for Otlp<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        self.diagnose(self.exporter.export(batch)).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.exporter.shutdown_with_timeout(timeout)
-    }
-
-    fn event_enabled(&self, level: Severity, target: &str, name: Option<&str>) -> bool {
-        self.exporter.event_enabled(level, target, name)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.exporter.set_resource(resource);
-    }
-}
-
-impl<E: PushMetricExporter> PushMetricExporter for Otlp<E> {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        self.diagnose(self.exporter.export(metrics)).await
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.exporter.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.exporter.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> Temporality {
-        self.exporter.temporality()
-    }
-}
-
-/// `endpoint` as a message may show it: no user name or password (the settings refuse them,
-/// but a message must not depend on that), no query or fragment (where a token could be).
-pub(super) fn shown(endpoint: &str) -> String {
-    let (scheme, rest) = match endpoint.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, endpoint),
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    match scheme {
-        Some(scheme) => format!("{scheme}://{host}{path}"),
-        None => format!("{host}{path}"),
-    }
-}
-
-/// The settings every OTLP/gRPC exporter shares.
-#[cfg(feature = "grpc")]
-fn grpc<B>(builder: B, signal: &SignalSettings) -> Result<B, Error>
-where
-    B: WithExportConfig + opentelemetry_otlp::WithTonicConfig,
-{
-    let metadata = grpc_metadata(&signal.headers)?;
-    // The library adds its metadata, `OTEL_EXPORTER_OTLP_*HEADERS` from the process environment
-    // included, before it calls the interceptor: replacing it makes the settings the only source.
-    let interceptor = move |mut request: tonic::Request<()>| {
-        *request.metadata_mut() = metadata.clone();
-        Ok(request)
-    };
-    Ok(builder
-        .with_endpoint(signal.endpoint.clone())
-        .with_timeout(signal.timeout)
-        .with_interceptor(interceptor)
-        .with_retry_policy(RetryPolicy::disabled()))
-}
-
-/// The resolved headers as gRPC metadata, with our `User-Agent` unless they set one.
-#[cfg(feature = "grpc")]
-fn grpc_metadata(headers: &[(String, String)]) -> Result<tonic::metadata::MetadataMap, Error> {
-    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-    let mut metadata = MetadataMap::new();
-    metadata.insert("user-agent", MetadataValue::from_static(USER_AGENT));
-    for (name, value) in headers {
-        let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes());
-        let value = MetadataValue::try_from(value.as_str());
-        let (Ok(key), Ok(value)) = (key, value) else {
-            return Err(Error::InvalidHeader {
-                variable: env::OTEL_EXPORTER_OTLP_HEADERS,
-                header: format!("`{name}`"),
-                expected: "valid gRPC metadata (ASCII, a name not ending in `-bin`)",
-            });
-        };
-        metadata.insert(key, value);
-    }
-    Ok(metadata)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_endpoint_is_shown_without_credentials_query_or_fragment() {
-        for (endpoint, expected) in [
-            (
-                "http://127.0.0.1:4318/v1/traces",
-                "http://127.0.0.1:4318/v1/traces",
-            ),
-            (
-                "https://user:secret@collector:4318/v1/logs?token=secret#secret",
-                "https://collector:4318/v1/logs",
-            ),
-            ("http://a@b:secret@collector?key=secret", "http://collector"),
-            (
-                "http://[::1]:4318/v1/metrics",
-                "http://[::1]:4318/v1/metrics",
-            ),
-            ("user:secret@collector:4317", "collector:4317"),
-        ] {
-            assert_eq!(shown(endpoint), expected, "{endpoint}");
-        }
-    }
 }

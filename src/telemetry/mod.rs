@@ -3,7 +3,6 @@
 
 mod builder;
 mod exporter;
-mod http_client;
 mod resource;
 
 pub use crate::export::console;

@@ -21,7 +21,7 @@
 //! it records what kind of failure it was ([`Failure`]) in the scope of the export
 //! ([`diagnosed`]), where the exporter's wrapper picks it up to say what failed and where.
 
-use super::exporter::USER_AGENT;
+use super::USER_AGENT;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
