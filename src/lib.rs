@@ -30,6 +30,9 @@
 //! the parent comes from) and [`attributes`] for the crate's own span attributes. The README
 //! has the full guide.
 
+#![deny(unsafe_code)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
 #[doc(hidden)]
 #[path = "bench.rs"]
 pub mod __bench;

@@ -9,8 +9,13 @@ static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 
 /// Records the process start before `main`, so the init duration covers everything the
 /// function does at start-up, not only what follows the telemetry set-up.
+///
+/// The crate's one `unsafe` attribute (the crate denies `unsafe_code`): a function pointer in
+/// `.init_array`, which the loader calls before `main`. It is sound: `record` takes no
+/// arguments, touches only a `OnceLock`, and cannot unwind into the loader (it cannot panic).
 #[cfg(target_os = "linux")]
 #[used]
+#[allow(unsafe_code)]
 #[unsafe(link_section = ".init_array")]
 static RECORD_PROCESS_START: extern "C" fn() = {
     extern "C" fn record() {

@@ -7,6 +7,8 @@
 //! referenced name a member of the root with a value of the right type, arrays of at most 100
 //! numbers, units from CloudWatch's list), CloudWatch's API rules for names and values, and
 //! RFC 8259's advice that names within an object be unique.
+// Shared with tests/emf.rs (`#[path]`), where these are the module's public items.
+#![allow(unreachable_pub)]
 
 use std::collections::HashSet;
 use std::fmt;
