@@ -21,7 +21,7 @@ pub(crate) use metrics::FaasMetrics;
 pub use on_invocation::{OnInvocation, SpanStart};
 pub(crate) use outcome::Outcome;
 pub(crate) use settings::SpanSettings;
-pub(crate) use span::{Invocation, request_id};
+pub(crate) use span::Invocation;
 // The sampler is propagation's (the X-Ray `Sampled` rule); telemetry::builder and the bench
 // still name it from here.
 pub(crate) use crate::propagation::LambdaSampler;

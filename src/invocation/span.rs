@@ -5,6 +5,7 @@ use super::metrics::{FaasMetrics, Measurement};
 use super::on_invocation::{OnInvocation, SpanStart};
 use super::{Outcome, SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};
+use crate::logging::RequestId;
 use crate::propagation::{self, Extracted};
 use crate::trigger::{self, EventSource, Inspected};
 use lambda_runtime::LambdaInvocation;
@@ -104,7 +105,8 @@ impl Invocation {
         // its ids. Baggage from the event does go in, for the handler's own spans and calls.
         let cx = baggage
             .with_span(span)
-            .with_value(Handle(Arc::clone(&state)));
+            .with_value(Handle(Arc::clone(&state)))
+            .with_value(RequestId(Arc::clone(&state.request_id)));
         Self { cx, state }
     }
 
@@ -291,12 +293,6 @@ fn start_span(
         .with_attributes(attributes)
         .with_links(links);
     tracer.build_with_context(builder, parent)
-}
-
-/// The request id of the invocation `cx` belongs to (its own context, or that of a span started
-/// under it), for log lines.
-pub(crate) fn request_id(cx: &Context) -> Option<&str> {
-    cx.get::<Handle>().map(|handle| &*handle.0.request_id)
 }
 
 /// The SDK's default limit of links per span; a batch of 10 000 SQS messages must not build

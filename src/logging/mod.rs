@@ -3,12 +3,27 @@
 //! `tracing` spans, events and `log` records into OpenTelemetry, and the span events of events
 //! logged outside any `tracing` span.
 //!
-//! May use `config` (the log format) and libraries; the one reach upwards is the request id,
-//! read from the invocation's context (`invocation::request_id`).
+//! May use `config` (the log format) and libraries. The request id on every line comes from
+//! the context the invocation attaches ([`RequestId`], defined here so that logging needs
+//! nothing from the modules above it).
 
 mod span_events;
 mod stdout;
 mod subscriber;
 
 pub(crate) use subscriber::install;
+
+use opentelemetry::Context;
+use std::sync::Arc;
+
+/// The request id of the invocation whose code runs, a value of its context: the invocation
+/// puts it there, the log lines read it.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) Arc<str>);
+
+/// The request id of the invocation `cx` belongs to (its own context, or that of a span started
+/// under it).
+pub(crate) fn request_id(cx: &Context) -> Option<&str> {
+    cx.get::<RequestId>().map(|id| &*id.0)
+}
 pub use subscriber::{logs_layer, otel_layer};

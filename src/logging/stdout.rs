@@ -139,7 +139,7 @@ where
         let line = Line {
             timestamp: &timestamp,
             level: metadata.level().as_str(),
-            request_id: cx.as_ref().and_then(crate::invocation::request_id),
+            request_id: cx.as_ref().and_then(super::request_id),
             ids,
             target,
             fields: &fields,

@@ -29,7 +29,7 @@ macro_rules! console_constructors {
             #[must_use]
             pub fn with_writer(writer: impl std::io::Write + Send + 'static) -> Self {
                 Self {
-                    writer: $crate::telemetry::console::json::LineWriter::new(writer),
+                    writer: $crate::export::console::json::LineWriter::new(writer),
                     $($field: $value),*
                 }
             }
