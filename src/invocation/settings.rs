@@ -12,9 +12,9 @@ pub(crate) struct SpanSettings {
     /// `OTEL_PROPAGATORS`, in order: where the parent and the links come from.
     pub propagators: Arc<[Propagator]>,
     /// Query-string keys whose values `url.query` shows as `REDACTED`; lower-case.
-    pub sensitive_query_keys: Arc<[Box<str>]>,
+    pub redacted_query_keys: Arc<[Box<str>]>,
     /// Whether the raw event is read for attributes and trace context.
-    pub extract_event: bool,
+    pub event_extraction: bool,
     /// Whether the span's trace id must be one X-Ray takes (the `xray` exporter): a parent
     /// with any other trace id becomes a link instead.
     pub xray_trace_ids: bool,
@@ -38,11 +38,11 @@ impl Default for SpanSettings {
             xray_sampled: XraySampled::default(),
             cold_start_possible: true,
             propagators: env::DEFAULT_PROPAGATORS.into(),
-            sensitive_query_keys: env::DEFAULT_REDACTED_QUERY_KEYS
+            redacted_query_keys: env::DEFAULT_REDACTED_QUERY_KEYS
                 .iter()
                 .map(|&key| Box::from(key))
                 .collect(),
-            extract_event: true,
+            event_extraction: true,
             xray_trace_ids: false,
         }
     }

@@ -176,8 +176,8 @@ impl Invocation {
 /// What the event says: its source, the span's kind and name, attributes and trace context.
 /// Nothing when built-in extraction is off.
 fn read_event<'a>(settings: &SpanSettings, body: &'a [u8]) -> Inspected<'a> {
-    if settings.extract_event {
-        trigger::inspect(body, &settings.sensitive_query_keys)
+    if settings.event_extraction {
+        trigger::inspect(body, &settings.redacted_query_keys)
     } else {
         Inspected::direct()
     }

@@ -313,8 +313,8 @@ impl TelemetryBuilder {
                 xray_sampled: settings.xray_sampled,
                 cold_start_possible: settings.cold_start_possible,
                 propagators: settings.propagators,
-                sensitive_query_keys: settings.redacted_query_keys,
-                extract_event: settings.event_extraction,
+                redacted_query_keys: settings.redacted_query_keys,
+                event_extraction: settings.event_extraction,
                 xray_trace_ids: settings.traces.exporter == Exporter::Xray,
             },
             flush_mode: settings.flush_mode,
@@ -390,8 +390,8 @@ fn request_ids_only(settings: &Settings) -> OtelLayer {
             xray_sampled: settings.xray_sampled,
             cold_start_possible: settings.cold_start_possible,
             propagators: Arc::new([]),
-            sensitive_query_keys: Arc::new([]),
-            extract_event: false,
+            redacted_query_keys: Arc::new([]),
+            event_extraction: false,
             xray_trace_ids: false,
         },
         flush_mode: settings.flush_mode,
@@ -544,8 +544,8 @@ mod tests {
         ];
         let from_env = span_settings(Telemetry::builder(), ENV);
         assert_eq!(*from_env.propagators, [Propagator::XrayLambda]);
-        assert_eq!(*from_env.sensitive_query_keys, [Box::from("session")]);
-        assert!(!from_env.extract_event);
+        assert_eq!(*from_env.redacted_query_keys, [Box::from("session")]);
+        assert!(!from_env.event_extraction);
 
         let from_code = span_settings(
             Telemetry::builder()
@@ -559,10 +559,10 @@ mod tests {
             [Propagator::Xray, Propagator::TraceContext]
         );
         assert_eq!(
-            *from_code.sensitive_query_keys,
+            *from_code.redacted_query_keys,
             [Box::from("pin"), Box::from("otp")]
         );
-        assert!(from_code.extract_event);
+        assert!(from_code.event_extraction);
 
         let none = span_settings(Telemetry::builder().with_propagators([]), ENV);
         assert!(none.propagators.is_empty());

@@ -187,8 +187,8 @@ impl<'a> Inspected<'a> {
 }
 
 /// Reads the event. Never fails: anything unrecognised is [`EventSource::Direct`].
-/// `sensitive_query_keys` are lower-case.
-pub(crate) fn inspect<'a>(body: &'a [u8], sensitive_query_keys: &[Box<str>]) -> Inspected<'a> {
+/// `redacted_query_keys` are lower-case.
+pub(crate) fn inspect<'a>(body: &'a [u8], redacted_query_keys: &[Box<str>]) -> Inspected<'a> {
     // Every event source sends an object; serde would read an array into the probe by position.
     let is_object = body
         .iter()
@@ -212,7 +212,7 @@ pub(crate) fn inspect<'a>(body: &'a [u8], sensitive_query_keys: &[Box<str>]) -> 
     if probe.source.is_some() && probe.detail_type.is_some() {
         return events::eventbridge(probe).unwrap_or_else(Inspected::direct);
     }
-    http::inspect(probe, sensitive_query_keys).unwrap_or_else(Inspected::direct)
+    http::inspect(probe, redacted_query_keys).unwrap_or_else(Inspected::direct)
 }
 
 #[cfg(test)]
@@ -224,9 +224,9 @@ mod tests;
 #[doc(hidden)]
 pub fn __inspect(
     event: &[u8],
-    sensitive_query_keys: &[Box<str>],
+    redacted_query_keys: &[Box<str>],
 ) -> (EventSource, Option<String>, Vec<KeyValue>, usize) {
-    let inspected = inspect(event, sensitive_query_keys);
+    let inspected = inspect(event, redacted_query_keys);
     let contexts = usize::from(inspected.carrier != TraceHeaders::default())
         + inspected
             .records
