@@ -4,8 +4,9 @@
 use crate::Error;
 use crate::config::env::OTEL_SDK_DISABLED;
 use crate::flush::{Buffer, Exporters, InvocationSpanProcessor, Worker};
-use crate::invocation::{Invocation, LambdaSampler, Outcome};
+use crate::invocation::{Invocation, Outcome};
 use crate::layer::Shared;
+use crate::propagation::LambdaSampler;
 use crate::telemetry::Telemetry;
 use lambda_runtime::LambdaInvocation;
 use opentelemetry::trace::TracerProvider as _;

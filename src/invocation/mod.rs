@@ -5,7 +5,8 @@
 //!
 //! May use `trigger` (what the event is), `propagation` (where the parent comes from),
 //! `config` and the ground modules (`attributes`, `error`); besides these, only `flush`'s
-//! `QuietPeriod`, the rate limit of the hook-panic warnings. Never `layer` or `telemetry`, which
+//! `QuietPeriod`, the rate limit of the hook-panic warnings, and `logging`'s `RequestId`, the
+//! context value the log lines read. Never `layer` or `telemetry`, which
 //! call it: the hooks it calls live here and `layer` re-exports them.
 
 pub(crate) mod coldstart;
@@ -22,6 +23,3 @@ pub use on_invocation::{OnInvocation, SpanStart};
 pub(crate) use outcome::Outcome;
 pub(crate) use settings::SpanSettings;
 pub(crate) use span::Invocation;
-// The sampler is propagation's (the X-Ray `Sampled` rule); telemetry::builder and the bench
-// still name it from here.
-pub(crate) use crate::propagation::LambdaSampler;

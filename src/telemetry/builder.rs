@@ -8,8 +8,9 @@ use crate::config::{
 use crate::flush::{
     Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, Reporter, SharedReader,
 };
-use crate::invocation::{FaasMetrics, LambdaSampler, SpanSettings, coldstart};
+use crate::invocation::{FaasMetrics, SpanSettings, coldstart};
 use crate::layer::{OtelLayer, Shared};
+use crate::propagation::LambdaSampler;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
 use opentelemetry_sdk::Resource;
