@@ -8,7 +8,7 @@ use common::function::{Function, event};
 use common::otlp::{Behaviour, OtlpReceiver};
 use common::runtime_api::Invocation;
 use common::timeline::TimelineEvent;
-use lambda_otel::{Protocol, Telemetry};
+use lambda_otel::{FlushMode, Protocol, Telemetry};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -50,6 +50,34 @@ fn error_body(function: &Function, id: &str) -> Value {
     });
     serde_json::from_slice(&body.unwrap_or_else(|| panic!("no error posted for {id}")))
         .expect("JSON error body")
+}
+
+/// A handler that panics in the call itself, before it has a future to return.
+fn panics_in_its_call(_: LambdaEvent<Value>) -> std::future::Ready<Result<Value, Error>> {
+    panic!("the handler exploded before its future")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn before_response_a_handler_that_panics_in_its_call_is_flushed_before_the_next_event() {
+    let invocations = vec![Invocation::new("sync-panic", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::Ok, |b| {
+        b.with_flush_mode(FlushMode::BeforeResponse)
+    });
+    function.run(panics_in_its_call);
+    function.wait_for_next_polls(2).await;
+    let exported = function.position(
+        |e| {
+            e.exported_spans()
+                .iter()
+                .any(|s| s.attr_str("faas.invocation_id") == Some("sync-panic"))
+        },
+        "the invocation span at the collector",
+    );
+    let next = function.position(|e| e.is_next_poll(2), "the next poll");
+    assert!(exported < next, "{}", function.timeline.describe());
+    let (_, span) = function.invocation_span("sync-panic");
+    assert_eq!(span.status_code, 2, "error status");
+    assert_eq!(span.attr_str("error.type"), Some("panic"));
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -86,8 +86,9 @@ where
     }
 }
 
-/// Calls the handler under the current invocation, if any: marks it handled, and records a
-/// panic raised by the call itself before letting it go on to lambda_runtime.
+/// Calls the handler under the current invocation, if any: marks it handled once the call has
+/// returned its future, and records a panic raised by the call itself before letting it go on
+/// to lambda_runtime (the invocation is then not handled here: the outer service ends it).
 pub(super) fn call_tracked<F: TryFuture, R: Clone>(
     shared: Option<&Arc<Shared>>,
     on_response: &R,
@@ -97,13 +98,17 @@ pub(super) fn call_tracked<F: TryFuture, R: Clone>(
     let Some((shared, invocation)) = tracked else {
         return HandlerFuture::new(call(), None, on_response.clone());
     };
-    invocation.mark_handled();
     match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(future) => HandlerFuture::new(
-            future,
-            Some((invocation, Arc::clone(shared))),
-            on_response.clone(),
-        ),
+        Ok(future) => {
+            // Only now: a call that panicked has no future to end the span, so the outer
+            // service must (see `Shared::finish_at`).
+            invocation.mark_handled();
+            HandlerFuture::new(
+                future,
+                Some((invocation, Arc::clone(shared))),
+                on_response.clone(),
+            )
+        }
         Err(payload) => {
             record_panic(&invocation, payload.as_ref());
             resume_unwind(payload)
