@@ -1,11 +1,17 @@
 //! Parsers for the values of the settings: each names its variable and the accepted values.
 
-use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol, Signal, XraySampled, env};
+use super::{Exporter, FlushMode, LogFormat, Propagator, Signal, XraySampled, env};
 use crate::Error;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+mod otlp;
+
+pub(super) use otlp::{
+    compression, endpoint, export_timeout, header, headers, protocol, without_userinfo,
+};
 
 pub(super) fn bool_flag(variable: &'static str, value: &str) -> Result<bool, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -59,32 +65,6 @@ pub(super) fn flush_timeout_in_code(
     }
 }
 
-/// `OTEL_EXPORTER_OTLP_TIMEOUT` and its per-signal variants: milliseconds, at least 1.
-pub(super) fn export_timeout(variable: &'static str, value: &str) -> Result<Duration, Error> {
-    match value.trim().parse::<u64>() {
-        Ok(ms @ 1..) => Ok(Duration::from_millis(ms)),
-        _ => Err(Error::invalid(
-            variable,
-            value,
-            "a whole number of milliseconds, at least 1",
-        )),
-    }
-}
-
-/// `OTEL_EXPORTER_OTLP_COMPRESSION` and its per-signal variants: only `none` in this build.
-pub(super) fn compression(variable: &'static str, value: &str) -> Result<(), Error> {
-    if value.trim().eq_ignore_ascii_case("none") {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            variable,
-            value,
-            "`none`: lambda-otel sends exports uncompressed (`gzip` needs opentelemetry-otlp's \
-             `gzip-http` and `gzip-tonic` cargo features, which lambda-otel does not enable)",
-        ))
-    }
-}
-
 const QUEUE_SIZES: &str = "a whole number from 1 to 1000000";
 
 /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE`: 1 to 1,000,000 items.
@@ -119,139 +99,6 @@ pub(super) fn queue_size_in_code(setter: &'static str, size: usize) -> Result<us
         1..=1_000_000 => Ok(size),
         _ => Err(Error::invalid(setter, size, QUEUE_SIZES)),
     }
-}
-
-/// An OTLP endpoint: `http://` or `https://`, a host, an optional port from 1 to 65535, and
-/// no user name or password. Errors show the URL without its user name and password.
-pub(super) fn endpoint(variable: &'static str, value: &str) -> Result<(), Error> {
-    const EXPECTED: &str = "an `http://` or `https://` URL with a host and an optional port \
-                            from 1 to 65535, for example `http://localhost:4318`";
-    let invalid = || Error::invalid(variable, without_userinfo(value), EXPECTED);
-    let (scheme, rest) = value.split_once("://").ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(invalid());
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(Error::invalid(
-            variable,
-            without_userinfo(value),
-            "a URL without a user name or password: send credentials as a header \
-             (`OTEL_EXPORTER_OTLP_HEADERS` or `TelemetryBuilder::with_header`)",
-        ));
-    }
-    let (host, port) = match authority.strip_prefix('[') {
-        // An IPv6 address: `[::1]:4318`.
-        Some(v6) => {
-            let (address, after) = v6.split_once(']').ok_or_else(invalid)?;
-            match after {
-                "" => (address, None),
-                _ => (address, Some(after.strip_prefix(':').ok_or_else(invalid)?)),
-            }
-        }
-        None => match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        },
-    };
-    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p != 0));
-    if host.is_empty() || !port_ok {
-        return Err(invalid());
-    }
-    Ok(())
-}
-
-/// `value` with the user name and password of its authority (`user:pass@`) replaced by
-/// `REDACTED@`, scheme or not, so that no error repeats a credential.
-pub(super) fn without_userinfo(value: &str) -> String {
-    let start = value.find("://").map_or(0, |i| i + 3);
-    let end = value[start..]
-        .find(['/', '?', '#'])
-        .map_or(value.len(), |i| start + i);
-    match value[start..end].rfind('@') {
-        Some(at) => format!("{}REDACTED{}", &value[..start], &value[start + at..]),
-        None => value.to_owned(),
-    }
-}
-
-/// `OTEL_EXPORTER_OTLP_*HEADERS`: comma-separated `name=value` pairs, each value
-/// percent-decoded once. Errors name the variable and the header, never a value.
-pub(super) fn headers(variable: &'static str, value: &str) -> Result<Vec<(String, String)>, Error> {
-    let mut headers = Vec::new();
-    for (index, member) in value.split(',').enumerate() {
-        if member.trim().is_empty() {
-            continue;
-        }
-        let position = index + 1;
-        // Without `=` the whole member may be a token: only its position is shown.
-        let Some((name, encoded)) = member.split_once('=') else {
-            return Err(Error::InvalidHeader {
-                variable,
-                header: format!("number {position}"),
-                expected: "comma-separated `name=value` pairs",
-            });
-        };
-        let name = name.trim();
-        header_name(variable, position, name)?;
-        let value = percent_decode(encoded.trim()).ok_or_else(|| Error::InvalidHeader {
-            variable,
-            header: format!("`{name}`"),
-            expected: "a percent-encoded UTF-8 value",
-        })?;
-        header_value(variable, name, &value)?;
-        headers.push((name.to_owned(), value));
-    }
-    Ok(headers)
-}
-
-/// Checks one header as the HTTP client will send it; `position` counts from 1.
-pub(super) fn header(
-    variable: &'static str,
-    position: usize,
-    name: &str,
-    value: &str,
-) -> Result<(), Error> {
-    header_name(variable, position, name)?;
-    header_value(variable, name, value)
-}
-
-/// A header name is a token (RFC 9110).
-fn header_name(variable: &'static str, position: usize, name: &str) -> Result<(), Error> {
-    if !name.is_empty() && name.bytes().all(is_token_byte) {
-        return Ok(());
-    }
-    // The name may hold a credential (`Authorization: Bearer ...=`): only the part of it that
-    // is a valid name is shown.
-    let start: String = name
-        .bytes()
-        .take_while(|b| is_token_byte(*b))
-        .take(64)
-        .map(char::from)
-        .collect();
-    Err(Error::InvalidHeader {
-        variable,
-        header: format!("number {position} (name starting `{start}`)"),
-        expected: "a name of letters, digits and ``!#$%&'*+-.^_`|~``",
-    })
-}
-
-/// A header value is visible ASCII, spaces and tabs, and not empty: an empty value is almost
-/// always a secret that was not filled in, and would fail every export with a 401.
-fn header_value(variable: &'static str, name: &str, value: &str) -> Result<(), Error> {
-    let printable = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
-    if !value.is_empty() && value.bytes().all(printable) {
-        return Ok(());
-    }
-    Err(Error::InvalidHeader {
-        variable,
-        header: format!("`{name}`"),
-        expected: "a value of visible ASCII characters, spaces and tabs, not empty",
-    })
-}
-
-/// RFC 9110's `tchar`: what a header name is made of.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 pub(super) fn xray_sampled(variable: &'static str, value: &str) -> Result<XraySampled, Error> {
@@ -464,19 +311,6 @@ pub(super) fn log_level(variable: &'static str, value: &str) -> Result<&'static 
             variable,
             value,
             "`TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR` or `FATAL`",
-        )),
-    }
-}
-
-pub(super) fn protocol(variable: &'static str, value: &str) -> Result<Protocol, Error> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        "http/json" => Ok(Protocol::HttpJson),
-        "grpc" => Ok(Protocol::Grpc),
-        _ => Err(Error::invalid(
-            variable,
-            value,
-            "`http/protobuf`, `http/json` or `grpc`",
         )),
     }
 }
@@ -708,7 +542,10 @@ mod tests {
             flush_mode(env::LAMBDA_OTEL_FLUSH, " Before-Response ").ok(),
             Some(FlushMode::BeforeResponse)
         );
-        assert_eq!(protocol("X", "HTTP/JSON").ok(), Some(Protocol::HttpJson));
+        assert_eq!(
+            protocol("X", "HTTP/JSON").ok(),
+            Some(crate::config::Protocol::HttpJson)
+        );
         assert_eq!(bool_flag("X", "TRUE").ok(), Some(true));
     }
 

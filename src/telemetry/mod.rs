@@ -3,6 +3,7 @@
 
 mod builder;
 mod exporter;
+mod providers;
 mod resource;
 
 pub use crate::export::console;
