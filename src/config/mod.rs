@@ -24,7 +24,7 @@
 //!   `OTEL_TRACES_SAMPLER_ARG`, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` for its own
 //!   defaults, which the sampler and the resource built from these settings replace.
 //! - opentelemetry-otlp, when an OTLP exporter is built: `OTEL_EXPORTER_OTLP_*HEADERS` and
-//!   `OTEL_EXPORTER_OTLP_*COMPRESSION`, both defeated (see `telemetry/exporter.rs`), and for
+//!   `OTEL_EXPORTER_OTLP_*COMPRESSION`, both defeated (see `export/otlp`), and for
 //!   gRPC `OTEL_EXPORTER_OTLP_*INSECURE`, which only matters for an endpoint without a
 //!   scheme, which these settings refuse.
 //! - opentelemetry-aws's Lambda resource detector: `AWS_LAMBDA_FUNCTION_NAME`,
