@@ -222,3 +222,31 @@ async fn a_collector_that_never_answers_costs_at_most_the_flush_timeout_for_all_
         .count();
     assert_eq!(responses, 2, "both responses were posted");
 }
+
+/// A message and a field of 100 KB each, copied from a request as careless code would.
+async fn logs_a_long_request(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    let body = "b".repeat(100_000);
+    tracing::info!(request.body = body.as_str(), "{}", "m".repeat(100_000));
+    Ok(json!({"statusCode": 200}))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_record_s_long_body_and_values_are_cut_to_the_limit() {
+    let invocations = vec![Invocation::new("long", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::Ok, |b| {
+        b.with_logs_exporter(Exporter::Otlp)
+            .with_attribute_value_length_limit(100)
+    });
+    function.run(logs_a_long_request);
+    function.wait_for_next_polls(2).await;
+    let long = logs(&function)
+        .into_iter()
+        .map(|(_, l)| l)
+        .find(|l| l.body_str().is_some_and(|b| b.starts_with('m')))
+        .expect("the record");
+    assert_eq!(long.body_str(), Some("m".repeat(100).as_str()));
+    assert_eq!(
+        long.attr_str("request.body"),
+        Some("b".repeat(100).as_str())
+    );
+}

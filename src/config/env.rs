@@ -116,6 +116,10 @@ pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
 pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
 /// Standard: [`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`] for span, span event and link attributes.
 pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Standard: [`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`] for log record attributes (and, here, the
+/// body, the message most often copied from the event).
+pub const OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str =
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT";
 /// Default of [`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`]: OpenTelemetry sets no limit; on Lambda
 /// a span is held in memory until the flush and an X-Ray segment document must fit in one
 /// 64 KiB datagram, so values from outside (a request body, a query) are bounded by default.

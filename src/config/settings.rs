@@ -68,6 +68,9 @@ pub(crate) struct Settings {
     pub log_queue_size: usize,
     /// The most bytes of a span's string attribute value (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
     pub span_attribute_value_length_limit: usize,
+    /// The most bytes of a log record's string body or attribute value
+    /// (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+    pub log_attribute_value_length_limit: usize,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
 }
@@ -106,6 +109,12 @@ impl Settings {
             log_queue_size: queue_size(code.log_queue_size, &LOG_QUEUE, env)?,
             span_attribute_value_length_limit: length_limit(
                 code.attribute_value_length_limit,
+                env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
+                env,
+            )?,
+            log_attribute_value_length_limit: length_limit(
+                code.attribute_value_length_limit,
+                env::OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT,
                 env,
             )?,
             cold_start_possible: cold_start_possible(env)?,
@@ -338,16 +347,19 @@ fn queue_size(code: Option<usize>, queue: &Queue, env: Env<'_>) -> Result<usize,
 }
 
 /// The span attributes' limit, else the limit of every attribute.
-fn length_limit(code: Option<usize>, env: Env<'_>) -> Result<usize, Error> {
+/// A length limit: the one set in code for both signals, else `signal_var`, else the generic
+/// variable, else the default.
+fn length_limit(
+    code: Option<usize>,
+    signal_var: &'static str,
+    env: Env<'_>,
+) -> Result<usize, Error> {
     env.resolve(Setting {
         code,
         setter: "TelemetryBuilder::with_attribute_value_length_limit \
-                 (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
+                 (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
         check: parse::length_limit_in_code,
-        vars: &[
-            env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-            env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-        ],
+        vars: &[signal_var, env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT],
         parse: parse::length_limit,
         default: env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
     })

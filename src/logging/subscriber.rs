@@ -26,6 +26,7 @@
 //! made by a logger that renames them as they are added.
 
 use crate::LogFormat;
+use crate::config::env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT;
 use opentelemetry::logs::{AnyValue, LogRecord, Severity};
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TracerProvider as _};
 use opentelemetry::{InstrumentationScope, Key};
@@ -111,9 +112,23 @@ fn is_payload_event(metadata: &Metadata<'_>) -> bool {
 /// Neither layer ever takes lambda_runtime's events that carry the raw event or a streaming
 /// response's headers, whatever `filter` says; a stdout layer of your own needs the same care
 /// (drop events of `lambda_runtime*` targets with a `body` or `metadata_prelude` field).
+/// String bodies and attribute values are cut to 4096 bytes (the default of
+/// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
 pub fn logs_layer<S>(
     provider: &SdkLoggerProvider,
     filter: &str,
+) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+{
+    limited_logs_layer(provider, filter, DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+}
+
+/// [`logs_layer`] with string values cut to `value_limit` bytes.
+fn limited_logs_layer<S>(
+    provider: &SdkLoggerProvider,
+    filter: &str,
+    value_limit: usize,
 ) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
@@ -122,7 +137,7 @@ where
         .with_default(LevelFilter::TRACE)
         .with_target(OWN_TARGET, LevelFilter::OFF);
     let quiet = quiet(Targets::new().with_default(LevelFilter::TRACE));
-    OpenTelemetryTracingBridge::new(&CodeNames(provider.clone()))
+    OpenTelemetryTracingBridge::new(&CodeNames(provider.clone(), value_limit))
         .with_filter(directives(filter).and(quiet).and(own).and(no_payload()))
 }
 
@@ -138,21 +153,22 @@ const CODE_NAMES: [(&str, Option<&str>); 4] = [
 ];
 
 /// The logger provider of [`logs_layer`]: the SDK's, with records that rename the bridge's
-/// source-location attributes (see the module docs).
+/// source-location attributes (see the module docs) and cut string values to the limit (the
+/// second field, in bytes).
 #[derive(Debug)]
-struct CodeNames(SdkLoggerProvider);
+struct CodeNames(SdkLoggerProvider, usize);
 
 impl opentelemetry::logs::LoggerProvider for CodeNames {
     type Logger = CodeNamesLogger;
 
     fn logger_with_scope(&self, scope: InstrumentationScope) -> CodeNamesLogger {
-        CodeNamesLogger(self.0.logger_with_scope(scope))
+        CodeNamesLogger(self.0.logger_with_scope(scope), self.1)
     }
 }
 
 /// The SDK's logger, making [`CodeNamesRecord`]s.
 #[derive(Debug)]
-struct CodeNamesLogger(SdkLogger);
+struct CodeNamesLogger(SdkLogger, usize);
 
 impl opentelemetry::logs::Logger for CodeNamesLogger {
     type LogRecord = CodeNamesRecord;
@@ -161,6 +177,7 @@ impl opentelemetry::logs::Logger for CodeNamesLogger {
         CodeNamesRecord {
             record: self.0.create_log_record(),
             next: 0,
+            value_limit: self.1,
         }
     }
 
@@ -181,6 +198,20 @@ struct CodeNamesRecord {
     /// attribute is renamed only in that position: once the event's own fields begin, a field
     /// named `code.lineno` keeps its name.
     next: usize,
+    /// The most bytes of a string body or attribute value.
+    value_limit: usize,
+}
+
+/// `value` with a string cut to `limit` bytes at a character boundary (other values as they are).
+fn limited(value: AnyValue, limit: usize) -> AnyValue {
+    match value {
+        AnyValue::String(s) if s.as_str().len() > limit => AnyValue::String(
+            crate::attributes::truncate(s.as_str(), limit)
+                .to_owned()
+                .into(),
+        ),
+        other => other,
+    }
 }
 
 impl LogRecord for CodeNamesRecord {
@@ -212,7 +243,7 @@ impl LogRecord for CodeNamesRecord {
     }
 
     fn set_body(&mut self, body: AnyValue) {
-        self.record.set_body(body);
+        self.record.set_body(limited(body, self.value_limit));
     }
 
     fn add_attributes<I, K, V>(&mut self, attributes: I)
@@ -232,6 +263,7 @@ impl LogRecord for CodeNamesRecord {
         V: Into<AnyValue>,
     {
         let key = key.into();
+        let value = limited(value.into(), self.value_limit);
         let ahead = CODE_NAMES.get(self.next..).unwrap_or_default();
         match ahead.iter().position(|(old, _)| key.as_str() == *old) {
             Some(i) => {
@@ -278,6 +310,7 @@ fn quiet(targets: Targets) -> Targets {
 pub(crate) fn install(
     format: LogFormat,
     filter: &str,
+    value_limit: usize,
     tracer: Option<&SdkTracerProvider>,
     logger: Option<&SdkLoggerProvider>,
 ) {
@@ -285,7 +318,7 @@ pub(crate) fn install(
         .with_filter(directives(filter).and(no_payload()));
     let spans = tracer.map(otel_layer::<Registry>);
     let events = tracer.map(|_| super::span_events::SpanEvents.with_filter(span_filter()));
-    let logs = logger.map(|provider| logs_layer(provider, filter));
+    let logs = logger.map(|provider| limited_logs_layer(provider, filter, value_limit));
     let installed = Registry::default()
         .with(spans)
         .with(events)
@@ -335,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_bridge_s_source_location_takes_the_current_names_and_fields_keep_theirs() {
-        let logger = CodeNames(SdkLoggerProvider::builder().build()).logger("");
+        let logger = CodeNames(SdkLoggerProvider::builder().build(), 4096).logger("");
         let keys = |attributes: &[(&'static str, i64)]| {
             let mut record = logger.create_log_record();
             for (key, value) in attributes {

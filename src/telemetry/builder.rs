@@ -286,6 +286,7 @@ impl TelemetryBuilder {
         let log = LogSettings {
             format: settings.log_format,
             filter: settings.log_filter.clone(),
+            value_limit: settings.log_attribute_value_length_limit,
         };
         if settings.disabled {
             return Ok(Telemetry::new(
@@ -349,6 +350,7 @@ impl TelemetryBuilder {
             crate::logging::install(
                 telemetry.log.format,
                 &telemetry.log.filter,
+                telemetry.log.value_limit,
                 telemetry.tracer_provider(),
                 telemetry.logger_provider(),
             );

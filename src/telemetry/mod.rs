@@ -34,6 +34,8 @@ pub(crate) struct LogSettings {
     pub format: LogFormat,
     /// `tracing` filter directives.
     pub filter: String,
+    /// The most bytes of a log record's string body or attribute value.
+    pub value_limit: usize,
 }
 
 /// The telemetry of a function: the tracer, meter and logger providers, the export thread and

@@ -396,6 +396,16 @@ fn attribute_value_length_limit_code_over_span_variable_over_generic_over_defaul
     assert_eq!(limit(None, &[]).expect("valid"), 4096);
     assert_eq!(limit(None, &[generic]).expect("valid"), 100);
     assert_eq!(limit(None, &[generic, span]).expect("valid"), 50);
+    let logs = |env: &[(&str, &str)]| {
+        let s = resolve_with(Overrides::default(), env).expect("valid");
+        (
+            s.span_attribute_value_length_limit,
+            s.log_attribute_value_length_limit,
+        )
+    };
+    let log = ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "30");
+    assert_eq!(logs(&[generic, span, log]), (50, 30), "each signal its own");
+    assert_eq!(logs(&[generic, span]), (50, 100), "logs: the generic one");
     assert_eq!(limit(Some(7), &[generic, span]).expect("valid"), 7);
     for bad in ["0", "-1", "1000001", "4k"] {
         let err = limit(None, &[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", bad)])
