@@ -215,23 +215,7 @@ async fn one(
     // Bounded: each invocation waits at most the flush timeout for the hung collector.
     let bound = Duration::from_secs(30)
         + Duration::from_secs(10) * u32::try_from(invocations).unwrap_or(u32::MAX);
-    let finished = api.finished();
-    tokio::pin!(finished);
-    let mut ticks = tokio::time::interval(Duration::from_millis(250));
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        tokio::select! {
-            () = &mut finished => break,
-            _ = ticks.tick() => {
-                if let Some(status) = function.exited() {
-                    return Err(format!("{name}: exited with {status} during the run"));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{name}: not finished after {bound:?}"));
-                }
-            }
-        }
-    }
+    function.wait_until(api.finished(), bound, name).await?;
     let elapsed = started.elapsed();
     let peak_rss = function.peak_rss().map_err(|e| format!("peak RSS: {e}"))?;
     function

@@ -101,6 +101,32 @@ impl Function {
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }
+
+    /// Waits for `finished` (the Runtime API handing out its last invocation): an error naming
+    /// `name` if the function exits first or `bound` passes, so every run ends by itself.
+    pub async fn wait_until(
+        &mut self,
+        finished: impl std::future::Future<Output = ()>,
+        bound: std::time::Duration,
+        name: &str,
+    ) -> Result<(), String> {
+        tokio::pin!(finished);
+        let mut ticks = tokio::time::interval(std::time::Duration::from_millis(250));
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            tokio::select! {
+                () = &mut finished => return Ok(()),
+                _ = ticks.tick() => {
+                    if let Some(status) = self.exited() {
+                        return Err(format!("{name}: exited with {status} during the run"));
+                    }
+                    if tokio::time::Instant::now() > deadline {
+                        return Err(format!("{name}: not finished after {bound:?}"));
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Function {

@@ -49,23 +49,9 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
     let per_invocation = Duration::from_millis(50) + delay;
     let bound =
         Duration::from_secs(30) + per_invocation * u32::try_from(plan.total).unwrap_or(u32::MAX);
-    let finished = api.finished();
-    tokio::pin!(finished);
-    let mut ticks = tokio::time::interval(Duration::from_millis(250));
-    let deadline = tokio::time::Instant::now() + bound;
-    loop {
-        tokio::select! {
-            () = &mut finished => break,
-            _ = ticks.tick() => {
-                if let Some(status) = function.exited() {
-                    return Err(format!("{}: exited with {status} during the run", config.name));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Err(format!("{}: not finished after {bound:?}", config.name));
-                }
-            }
-        }
-    }
+    function
+        .wait_until(api.finished(), bound, config.name)
+        .await?;
     let peak_rss = function.peak_rss().map_err(|e| format!("peak RSS: {e}"))?;
     let spawned = function.spawned;
     let stdout = function

@@ -49,6 +49,19 @@ where
     H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
+    let thread_name = name.to_owned();
+    spawn_server(name, move |listener| async move {
+        accept_loop(&thread_name, listener, handler).await;
+    })
+}
+
+/// Binds 127.0.0.1:0 on the caller's thread, then runs `server` with the listener on a
+/// dedicated thread named `name` (its own current-thread runtime); returns the bound address.
+pub fn spawn_server<S, F>(name: &str, server: S) -> SocketAddr
+where
+    S: FnOnce(std::net::TcpListener) -> F + Send + 'static,
+    F: Future<Output = ()>,
+{
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .unwrap_or_else(|e| panic!("{name}: cannot bind 127.0.0.1:0: {e}"));
     let addr = listener
@@ -57,7 +70,6 @@ where
     listener
         .set_nonblocking(true)
         .expect("tokio needs a non-blocking listener");
-    let thread_name = name.to_owned();
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
@@ -65,7 +77,7 @@ where
                 .enable_all()
                 .build()
                 .expect("server tokio runtime");
-            runtime.block_on(accept_loop(&thread_name, listener, handler));
+            runtime.block_on(server(listener));
         })
         .unwrap_or_else(|e| panic!("{name}: cannot spawn server thread: {e}"));
     addr

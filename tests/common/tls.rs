@@ -6,7 +6,7 @@
 //! can read what it received after a child process (see [`super::child`]) exported to it.
 
 use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -107,26 +107,11 @@ impl HttpsReceiver {
             )
             .expect("a certificate and its key");
         let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("https-receiver: cannot bind 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("bound listener has an address");
-        listener
-            .set_nonblocking(true)
-            .expect("tokio needs a non-blocking listener");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
-        std::thread::Builder::new()
-            .name("https-receiver".into())
-            .spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("server tokio runtime")
-                    .block_on(accept_loop(listener, acceptor, shared));
-            })
-            .expect("https-receiver: cannot spawn its thread");
+        let addr = super::spawn_server("https-receiver", move |listener| {
+            accept_loop(listener, acceptor, shared)
+        });
         Self {
             addr,
             state,
