@@ -216,11 +216,12 @@ impl TelemetryBuilder {
         self
     }
 
-    /// The most bytes of a span's string attribute value (span, span event and link
-    /// attributes, each string of an array too), from 1 to 1,000,000 ([`build`](Self::build)
-    /// refuses other values); a longer value is cut at a character boundary when the span ends.
-    /// Default 4096; `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then
-    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
+    /// The most bytes of a string attribute value, for spans (span, span event and link
+    /// attributes, each string of an array too) and log records (the body and attribute
+    /// values), from 1 to 1,000,000 ([`build`](Self::build) refuses other values); a longer
+    /// value is cut at a character boundary when the span ends or the record is made. Default
+    /// 4096; `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` and
+    /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
     pub fn with_attribute_value_length_limit(mut self, bytes: usize) -> Self {
         self.overrides.attribute_value_length_limit = Some(bytes);
         self
