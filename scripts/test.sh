@@ -3,6 +3,8 @@
 # SAM template. Runs on a fresh machine: everything it needs installs from the project's files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A one-off build: incremental caches only cost disk (they were half the target folder).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 scripts/setup-tools.sh
 if ! cargo nextest --version >/dev/null 2>&1; then
