@@ -6,6 +6,7 @@
 //! no retry: a failed or timed-out request is counted as lost and logged, so a hung backend
 //! costs each invocation at most the timeout and never piles up work.
 
+mod aws;
 pub(crate) mod otlp;
 #[cfg(feature = "sigv4")]
 pub(crate) mod sigv4;
@@ -21,6 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinSet;
 
+use self::aws::{aws_service_and_region, host_header};
 use crate::config::{Config, Signal, Signing};
 use crate::state::Batch;
 
@@ -48,7 +50,7 @@ pub(crate) struct Backend {
     /// Per signal, whether its requests are signed (and for which service and region).
     signing: [Option<(String, String)>; 3],
     #[cfg(feature = "sigv4")]
-    credentials: Option<Arc<sigv4::Credentials>>,
+    credentials: Option<sigv4::Credentials>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -85,7 +87,7 @@ impl Backend {
         }
         #[cfg(feature = "sigv4")]
         let credentials = if signing.iter().any(Option::is_some) {
-            Some(Arc::new(sigv4::Credentials::from_env()?))
+            Some(sigv4::Credentials::from_env()?)
         } else {
             None
         };
@@ -198,9 +200,7 @@ impl Backend {
         if request.gzip {
             builder = builder.header(CONTENT_ENCODING, "gzip");
         }
-        if let Some(authority) = uri.authority() {
-            builder = builder.header(HOST, authority.as_str());
-        }
+        builder = builder.header(HOST, host_header(uri)?);
         for (name, value) in &self.config.headers {
             builder = builder.header(name, value);
         }
@@ -253,23 +253,6 @@ fn connector() -> Result<Connector, String> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     Ok(http)
-}
-
-/// The AWS service and region of `host`, if it is one of AWS's endpoints.
-#[cfg(feature = "sigv4")]
-fn aws_service_and_region(host: &str) -> Option<(String, String)> {
-    sigv4::aws_service_and_region(host)
-}
-
-/// The AWS service and region of `host`, if it is one of AWS's endpoints.
-#[cfg(not(feature = "sigv4"))]
-fn aws_service_and_region(host: &str) -> Option<(String, String)> {
-    let rest = host
-        .strip_suffix(".amazonaws.com")
-        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
-    let (service, region) = rest.split_once('.')?;
-    (!service.is_empty() && !region.is_empty() && !region.contains('.'))
-        .then(|| (service.to_owned(), region.to_owned()))
 }
 
 /// `uri` without user information or query, for log lines.
