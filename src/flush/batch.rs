@@ -22,9 +22,14 @@ pub(crate) struct Batch {
     pub metrics: bool,
     /// The batch's items still count against their buffers' caps until the export is over.
     pub held: Vec<Held>,
+    /// The request id of the invocation this batch ends, for the lambda-otel extension's
+    /// mark once every signal's export is over: only in the flush that ends an invocation,
+    /// and only while the extension is there or may yet be found.
+    pub mark: Option<Arc<str>>,
 }
 
 impl Batch {
+    /// Whether there is nothing to export (a mark is no export).
     pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty() && !self.metrics
     }

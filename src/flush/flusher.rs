@@ -5,6 +5,7 @@ use super::buffer::Buffer;
 use super::report::{ExportFailure, ExportReport, Reporter};
 use super::worker::{Reply, Worker};
 use crate::config::Signal;
+use crate::export::otlp::extension::{self, Presence};
 use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
 use std::pin::Pin;
@@ -73,12 +74,28 @@ impl Flusher {
     }
 
     /// Hands everything buffered to the export thread, to be exported before the flush
-    /// timeout or `hard_deadline` (the invocation's), whichever comes first. `None` when there
-    /// is nothing to export: with metrics off and no spans or logs, that costs two locks and no
-    /// allocation.
-    pub(crate) fn start(&self, hard_deadline: Option<Instant>) -> Option<PendingFlush> {
-        let batch = self.take();
-        if batch.is_empty() {
+    /// timeout or `hard_deadline` (the invocation's), whichever comes first; this flush ends
+    /// the invocation `request_id`. When an export's answer announces the lambda-otel
+    /// extension (this flush's included), the export thread then tells it that the
+    /// invocation's telemetry is out, within the same bound: even with nothing to export.
+    /// Without the extension that costs one atomic load. `None` when there is nothing to
+    /// export and no extension: with metrics off and no spans or logs, that costs two locks
+    /// and no allocation.
+    pub(crate) fn start(
+        &self,
+        hard_deadline: Option<Instant>,
+        request_id: &Arc<str>,
+    ) -> Option<PendingFlush> {
+        let mut batch = self.take();
+        let mark = match extension::presence() {
+            Presence::Absent => false,
+            // Only an export can find it.
+            Presence::Unknown => !batch.is_empty(),
+            Presence::Present => true,
+        };
+        if mark {
+            batch.mark = Some(Arc::clone(request_id));
+        } else if batch.is_empty() {
             return None;
         }
         let mut deadline = Instant::now() + self.timeout;
@@ -128,6 +145,9 @@ impl Flusher {
         let dropped = dropped.iter().flatten().map(|(signal, f)| (*signal, f));
         self.reporter
             .report_failures(report.failures().chain(dropped));
+        if let Some(Err(why)) = &report.mark {
+            self.reporter.mark_failed(why);
+        }
     }
 }
 

@@ -21,6 +21,11 @@
 //! on stdout), there is no export thread at all: the same export runs inline, on the thread
 //! that flushes, and completes in the call. A thread hand-off would cost more than the export.
 //!
+//! Once an OTLP/HTTP answer has announced the lambda-otel extension, the flush that ends an
+//! invocation also tells it, from the export thread and within the same deadline, that the
+//! invocation's telemetry is out, after every signal's export (`worker.rs`; the request itself
+//! is `export::otlp::extension`'s).
+//!
 //! Failures are logged through `tracing` at most once a minute, with a count of the rest.
 
 mod batch;

@@ -48,6 +48,8 @@ pub(crate) struct ExportReport {
     pub spans: Option<ExportResult>,
     pub logs: Option<ExportResult>,
     pub metrics: Option<ExportResult>,
+    /// The lambda-otel extension's mark, if the job carried one: why it was not given.
+    pub mark: Option<Result<(), String>>,
 }
 
 impl ExportReport {
@@ -58,6 +60,7 @@ impl ExportReport {
             spans: part(shape.spans, shape.spans > 0),
             logs: part(shape.logs, shape.logs > 0),
             metrics: part(1, shape.metrics),
+            mark: None,
         }
     }
 
@@ -162,12 +165,21 @@ impl State {
     }
 }
 
+/// Marks the lambda-otel extension did not get since the last message about them.
+#[derive(Debug, Default)]
+struct Marks {
+    quiet: QuietPeriod,
+    failures: u64,
+}
+
 /// Rate-limited reporting of export failures and of the recovery after them. The messages go
 /// to the log lines on stdout only, never into the log records being exported.
 #[derive(Debug, Default)]
 pub(crate) struct Reporter {
     failing: AtomicBool,
     state: Mutex<State>,
+    /// Apart from the exports': a mark that fails loses no telemetry.
+    marks: Mutex<Marks>,
     /// Where each signal goes (traces, metrics, logs), without credentials, for the warnings:
     /// a deadline that passes says nothing of where the export was going.
     destinations: [Option<Box<str>>; 3],
@@ -246,6 +258,27 @@ impl Reporter {
         }
     }
 
+    /// The lambda-otel extension was not told that an invocation's telemetry is out (`why`):
+    /// nothing is lost, the extension waits for Lambda's `platform.runtimeDone` instead. At
+    /// most one warning per quiet period, with the number of failed marks since the last.
+    pub(crate) fn mark_failed(&self, why: &str) {
+        let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        marks.failures += 1;
+        let now = Instant::now();
+        if !marks.quiet.due(now) {
+            return;
+        }
+        tracing::warn!(
+            target: "lambda_otel",
+            error = why,
+            failures = marks.failures,
+            "the lambda-otel extension was not told that the invocation's telemetry is out; \
+             it waits for Lambda's platform.runtimeDone instead (no telemetry is lost)"
+        );
+        marks.quiet.said(now);
+        marks.failures = 0;
+    }
+
     /// At shutdown: what the quiet period kept back is said now, whatever the period, so no
     /// loss goes unreported when the process ends.
     pub(crate) fn final_report(&self) {
@@ -305,5 +338,17 @@ mod tests {
         reporter.final_report();
         assert_eq!(reporter.lock().lost, Lost::default());
         assert_eq!(reporter.lock().failures, 0);
+    }
+
+    #[test]
+    fn failed_marks_are_counted_apart_from_the_exports() {
+        let reporter = Reporter::default();
+        for _ in 0..3 {
+            reporter.mark_failed("no answer");
+        }
+        // The first was said; the next two wait for the next message.
+        assert_eq!(reporter.marks.lock().expect("unpoisoned").failures, 2);
+        assert_eq!(reporter.lock().failures, 0);
+        assert!(!reporter.failing.load(Ordering::Relaxed));
     }
 }

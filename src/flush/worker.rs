@@ -7,12 +7,15 @@
 //! flush under `run_concurrent`). A flush also waits, within that same deadline, for the
 //! background exports started before it, and cuts off (and counts as lost) those still
 //! running at its deadline: nothing is left half-sent when the runtime asks for the next event
-//! and Lambda may freeze the process.
+//! and Lambda may freeze the process. The flush that ends an invocation then tells the
+//! lambda-otel extension, once found, that the invocation's telemetry is out: last, within the
+//! same deadline.
 
 use super::batch::{Batch, LogEntry};
 use super::exporters::{Exporters, MetricsExport};
 use super::report::{ExportFailure, ExportReport, ExportResult, Reporter, Shape};
 use crate::export::Loss;
+use crate::export::otlp::extension::{self, Extension};
 use futures_util::FutureExt as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -127,6 +130,8 @@ impl Worker {
                     reply.send(ExportReport::failed(shape, ExportFailure::Timeout));
                     return;
                 }
+                // A batch here carries no mark: the extension is found by an OTLP/HTTP
+                // answer, and with an OTLP exporter the exports run on the thread.
                 let mut inline = inline.lock().unwrap_or_else(|p| p.into_inner());
                 let Inline { exporters, rm } = &mut *inline;
                 let report = export(exporters, rm, batch, None)
@@ -190,7 +195,7 @@ fn run(
     runtime.block_on(async move {
         let mut background: Vec<Background> = Vec::new();
         while let Some(job) = jobs.recv().await {
-            let (batch, deadline, reply) = match job {
+            let (mut batch, deadline, reply) = match job {
                 Job::Export {
                     batch,
                     deadline,
@@ -220,9 +225,16 @@ fn run(
                 });
             } else {
                 let before = std::mem::take(&mut background);
+                let mark = batch.mark.take();
                 tokio::spawn(async move {
-                    let report = export_owned(&exporters, batch, Some(deadline)).await;
+                    let mut report = export_owned(&exporters, batch, Some(deadline)).await;
                     settle(before, deadline).await;
+                    // Looked up now: this flush's own exports may have found it.
+                    if let Some(request_id) = mark
+                        && let Some(extension) = extension::detected()
+                    {
+                        report.mark = Some(mark_flushed(extension, &request_id, deadline).await);
+                    }
                     reply.send(report);
                 });
             }
@@ -260,6 +272,22 @@ async fn settle(background: Vec<Background>, deadline: tokio::time::Instant) {
     }
 }
 
+/// Tells `extension` that `request_id`'s telemetry is out, once every export of the flush is
+/// over (done, failed or cut off), within what is left of the flush's deadline.
+async fn mark_flushed(
+    extension: &Extension,
+    request_id: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
+    if deadline <= tokio::time::Instant::now() {
+        return Err("the flush's deadline passed before the mark could be sent".to_owned());
+    }
+    let mark_flushed = extension.mark_flushed(request_id);
+    tokio::time::timeout_at(deadline, mark_flushed)
+        .await
+        .unwrap_or_else(|_| Err("no answer to the mark before the flush's deadline".to_owned()))
+}
+
 /// Exports every signal of `batch` side by side, each cancelled at `deadline` (which also
 /// closes the connection of a collector that never answers); with no deadline, for the inline
 /// route, nothing is waited for.
@@ -274,6 +302,7 @@ async fn export(
         logs,
         metrics: collect,
         held: _held,
+        mark: _,
     } = batch;
     let collected = match (&exporters.metrics, collect) {
         (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
@@ -303,6 +332,7 @@ async fn export(
         spans,
         logs,
         metrics,
+        mark: None,
     }
 }
 

@@ -127,6 +127,11 @@ impl Invocation {
         self.cx.span()
     }
 
+    /// The invocation's request id (`Context::request_id`).
+    pub(crate) fn request_id(&self) -> &Arc<str> {
+        &self.state.request_id
+    }
+
     /// The invocation's deadline, as an instant.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.state.deadline

@@ -55,7 +55,9 @@ impl Shared {
                 .map(|d| d.checked_sub(RESPONSE_MARGIN).unwrap_or(d)),
             FinishPoint::ResponsePosted => invocation.deadline(),
         };
-        self.flusher.as_ref()?.start(deadline)
+        self.flusher
+            .as_ref()?
+            .start(deadline, invocation.request_id())
     }
 
     /// Where `invocation` flushes: see [`finish_at`](Self::finish_at).

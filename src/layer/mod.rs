@@ -47,6 +47,28 @@
 //!    flushes: the buffered spans and log records and the collected metrics, in one export
 //!    step bounded by the flush timeout and the invocation's deadline;
 //! 6. only then does the runtime ask `/next` for the next event, when Lambda may freeze the process.
+//!
+//! ## With the lambda-otel extension
+//!
+//! The lambda-otel extension (the `layer/` crate of this repository) receives the function's
+//! OTLP/HTTP exports on `localhost:4318` and forwards them. It answers every export it accepts
+//! with the header `lambda-otel-extension: 1`; once an answer carried it, the flush that ends
+//! each invocation (in either flush mode) sends one more request when every signal's export is
+//! over, done or failed: `POST /lambda-otel/v1/invocations/{request id}/flushed`, empty body,
+//! to the scheme, host and port that answered (the request id percent-encoded beyond
+//! `[A-Za-z0-9-]`). The extension can then ask Lambda for its own next event at once, instead
+//! of waiting for the Telemetry API's `platform.runtimeDone`, which reaches it 25 ms or more
+//! after the runtime's `/next`: time Lambda bills.
+//!
+//! - Nothing to configure: the extension is found by its answers, once for the process. Only
+//!   OTLP/HTTP finds it; over gRPC nothing is sent.
+//! - The mark goes out on the keep-alive connection the export used: one loopback request per
+//!   invocation, sent from the export thread (the executor never waits on it), within the same
+//!   bound as the flush. An invocation with nothing to export is marked too.
+//! - A mark that fails or is not answered in time costs no telemetry and fails nothing: the
+//!   extension falls back on `platform.runtimeDone`, and a `lambda_otel` warning says so (at
+//!   most one a minute, with the number of failed marks since the last).
+//! - Without the extension, nothing is sent, and deciding so costs the flush one atomic load.
 
 //! ## Hooks
 //!

@@ -15,6 +15,9 @@
 //! resolved ones, keeping only what the exporter decides from our own settings: `Content-Type`
 //! (the protocol) and `Content-Encoding` (compression).
 //!
+//! It is where the lambda-otel extension is found: a successful answer that carries its header
+//! makes the process remember the client and its origin (`extension`), the first time.
+//!
 //! It is also where a failed export is diagnosed. opentelemetry-otlp turns every transport
 //! error into "HTTP export failed: network error", and names no endpoint: a refused
 //! connection, a timeout, a DNS or a TLS failure read alike. This client sees the real error;
@@ -22,6 +25,7 @@
 //! ([`diagnosed`]), where the exporter's wrapper picks it up to say what failed and where.
 
 use super::USER_AGENT;
+use super::extension;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
@@ -41,9 +45,9 @@ const EXPORTER_HEADERS: [&str; 2] = ["content-type", "content-encoding"];
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 #[cfg(feature = "tls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+pub(super) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[cfg(not(feature = "tls"))]
-type Connector = HttpConnector;
+pub(super) type Connector = HttpConnector;
 
 /// The client: one pooled keep-alive connection per collector, Nagle off (an export is one
 /// small request; waiting for an ACK before its tail is sent would delay every flush).
@@ -54,6 +58,9 @@ pub(crate) struct ExportClient {
     /// Every request's headers, in an empty request: `http` is no direct dependency of this
     /// crate, and opentelemetry-http names its `Request` but not its `HeaderMap`.
     headers: Arc<Request<()>>,
+    /// The endpoint's `scheme://host:port`, where the extension's marks would go if its
+    /// answers announce it; `None` for an endpoint the settings would have refused.
+    origin: Option<Arc<str>>,
 }
 
 /// Why a client could not be built.
@@ -91,10 +98,12 @@ impl ExportClient {
         headers: &[(String, String)],
     ) -> Result<Self, ClientError> {
         let headers = Arc::new(header_template(headers).map_err(ClientError::Header)?);
+        extension::client_built();
         Ok(Self {
             inner: Client::builder(TokioExecutor::new()).build(connectors.connector(endpoint)?),
             timeout,
             headers,
+            origin: extension::origin(endpoint).map(Arc::from),
         })
     }
 }
@@ -117,14 +126,14 @@ pub(crate) struct Connectors {
 
 impl Connectors {
     #[cfg(not(feature = "tls"))]
-    fn connector(&mut self, _endpoint: &str) -> Result<Connector, ClientError> {
+    pub(super) fn connector(&mut self, _endpoint: &str) -> Result<Connector, ClientError> {
         Ok(tcp())
     }
 
     /// HTTPS or plain HTTP, as the endpoint's scheme says; a plain endpoint gets a
     /// configuration that trusts nothing, never used (a collector's answer is not followed).
     #[cfg(feature = "tls")]
-    fn connector(&mut self, endpoint: &str) -> Result<Connector, ClientError> {
+    pub(super) fn connector(&mut self, endpoint: &str) -> Result<Connector, ClientError> {
         let https = endpoint
             .get(..8)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
@@ -227,6 +236,9 @@ impl HttpClient for ExportClient {
             let (parts, body) = response.into_parts();
             if !parts.status.is_success() {
                 record(Failure::Status(parts.status.as_u16()));
+            } else if extension::presence() != extension::Presence::Present {
+                let header = parts.headers.get(extension::HEADER);
+                self.notice_extension(header.map(|value| value.as_bytes()));
             }
             let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
             let body = body.inspect_err(|e| record(Failure::Exchange(causes_text(&**e))))?;
@@ -238,6 +250,17 @@ impl HttpClient for ExportClient {
                 record(Failure::Timeout(self.timeout));
                 HttpError::from("the collector did not answer in time")
             })?
+    }
+}
+
+impl ExportClient {
+    /// Remembers this client's origin as the extension's if a successful answer carried
+    /// `header` (the extension's, see `extension`) with the version this crate speaks.
+    fn notice_extension(&self, header: Option<&[u8]>) {
+        match &self.origin {
+            Some(origin) if extension::announces(header) => extension::found(origin, &self.inner),
+            _ => extension::not_announced(),
+        }
     }
 }
 
@@ -323,7 +346,7 @@ fn causes_text(error: &(dyn StdError + 'static)) -> String {
 }
 
 /// The kind of a failed request, from the error hyper's client returned.
-fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
+pub(super) fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
     // The client's own text ("client error (Connect)") says nothing its kind does not.
     let Some(cause) = error.source() else {
         return Failure::Exchange(error.to_string());

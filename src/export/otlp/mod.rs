@@ -11,10 +11,14 @@
 //!   instead of the request's (`http_client`); over gRPC an interceptor, which runs after the
 //!   library has added its metadata, replaces that metadata.
 //!
+//! The OTLP/HTTP client also finds the lambda-otel extension (`layer/`) from its answers, and
+//! [`extension`] tells it when an invocation's telemetry is out.
+//!
 //! Each OTLP exporter is wrapped (`Otlp`) so that its errors say what failed and where: the
 //! library's say "network error" for any transport failure over HTTP, and never name the
 //! endpoint.
 
+pub(crate) mod extension;
 mod http_client;
 
 pub(crate) use http_client::Connectors;
