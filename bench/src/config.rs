@@ -30,6 +30,24 @@ pub struct Config {
     pub targets: Option<Targets>,
     /// Whether the flush runs after the response is posted (the response must not wait for it).
     pub after_response: bool,
+    /// The lambda-otel extension beside the function, when it runs with one.
+    pub extension: Option<WithExtension>,
+}
+
+/// How the extension runs beside a configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WithExtension {
+    /// Its variables (`LAMBDA_OTEL_EXTENSION_*`) on top of the ones the runner sets.
+    pub env: &'static [(&'static str, &'static str)],
+    /// Whether the function speaks its protocol (lambda-otel marks the end of each flush), so
+    /// the extension's targets apply (`report/extension.rs`, not `Config::targets`).
+    pub marks: bool,
+    /// Whether every invocation's spans must be at the receiver at the freeze point that ends
+    /// it (the default mode); deferred mode forwards them during the next invocation.
+    pub freeze_safe: bool,
+    /// At most this many measured invocations per process (each waits for the Telemetry
+    /// API's 25 ms without the mark).
+    pub max_measured: Option<usize>,
 }
 
 impl Config {
@@ -39,9 +57,19 @@ impl Config {
     }
 
     /// Whether the receiver's answer delay means anything for it: UDP is fire-and-forget, so
-    /// at 5 ms the X-Ray route would only measure what it measures at 0 ms.
+    /// at 5 ms the X-Ray route would only measure what it measures at 0 ms; an extension with
+    /// nothing to forward never reaches the receiver. Bare runs at every delay: the baseline.
     pub fn waits_for_collector(&self) -> bool {
-        self.traces != Traces::Xray
+        match self.traces {
+            Traces::Otlp => true,
+            Traces::Xray => false,
+            Traces::None => self.extension.is_none(),
+        }
+    }
+
+    /// Whether it is the baseline.
+    pub fn is_bare(&self) -> bool {
+        *self == BARE
     }
 }
 
@@ -60,26 +88,35 @@ pub const BARE: Config = Config {
     emf: false,
     targets: None,
     after_response: false,
+    extension: None,
 };
 
+/// lambda-otel's traces over OTLP, flushed after the response, straight to the collector: the
+/// function alone, which the extension's billed time is compared with.
+pub const AFTER_RESPONSE: Config = Config {
+    name: "lambda-otel, after-response",
+    binary: "dice-roller",
+    env: &[
+        LAMBDA_LOGGING[0],
+        LAMBDA_LOGGING[1],
+        ("LAMBDA_OTEL_FLUSH", "after-response"),
+        ("OTEL_METRICS_EXPORTER", "none"),
+        ("OTEL_LOGS_EXPORTER", "none"),
+    ],
+    traces: Traces::Otlp,
+    emf: false,
+    targets: Some(OTLP_TARGETS),
+    after_response: true,
+    extension: None,
+};
+
+/// The extension's mode variable.
+const MODE: &str = "LAMBDA_OTEL_EXTENSION_MODE";
+
 /// Every configuration, baseline first.
-pub const ALL: [Config; 6] = [
+pub const ALL: [Config; 9] = [
     BARE,
-    Config {
-        name: "lambda-otel, after-response",
-        binary: "dice-roller",
-        env: &[
-            LAMBDA_LOGGING[0],
-            LAMBDA_LOGGING[1],
-            ("LAMBDA_OTEL_FLUSH", "after-response"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-        ],
-        traces: Traces::Otlp,
-        emf: false,
-        targets: Some(OTLP_TARGETS),
-        after_response: true,
-    },
+    AFTER_RESPONSE,
     Config {
         name: "lambda-otel, before-response",
         binary: "dice-roller",
@@ -94,6 +131,7 @@ pub const ALL: [Config; 6] = [
         emf: false,
         targets: Some(OTLP_TARGETS),
         after_response: false,
+        extension: None,
     },
     Config {
         name: "lambda-otel, after-response, + metrics + logs",
@@ -107,6 +145,7 @@ pub const ALL: [Config; 6] = [
         emf: false,
         targets: Some(OTLP_TARGETS),
         after_response: true,
+        extension: None,
     },
     // The AWS-native route: Lambda's X-Ray header parents the invocation span (the Runtime API
     // sends `Sampled=1`, as with Active tracing); the daemon's address is added by the runner.
@@ -126,6 +165,7 @@ pub const ALL: [Config; 6] = [
         emf: true,
         targets: Some(AWS_NATIVE_TARGETS),
         after_response: true,
+        extension: None,
     },
     Config {
         name: "lambda_runtime OpenTelemetryLayer",
@@ -135,5 +175,42 @@ pub const ALL: [Config; 6] = [
         emf: false,
         targets: None,
         after_response: true,
+        extension: None,
+    },
+    // The extension (`layer/`): the function alone's settings, exporting to the extension on
+    // loopback, which forwards to the receiver. The runner points the function at it.
+    Config {
+        name: "lambda-otel + extension",
+        extension: Some(WithExtension {
+            env: &[(MODE, "end-of-invocation")],
+            marks: true,
+            freeze_safe: true,
+            max_measured: None,
+        }),
+        targets: None,
+        ..AFTER_RESPONSE
+    },
+    Config {
+        name: "lambda-otel + extension, deferred",
+        extension: Some(WithExtension {
+            env: &[(MODE, "deferred")],
+            marks: true,
+            freeze_safe: false,
+            max_measured: None,
+        }),
+        targets: None,
+        ..AFTER_RESPONSE
+    },
+    // No crate, so no mark: the extension ends each invocation at the Telemetry API's
+    // runtimeDone, 25 ms or more after the runtime's `/next`.
+    Config {
+        name: "bare + extension (no mark)",
+        extension: Some(WithExtension {
+            env: &[],
+            marks: false,
+            freeze_safe: false,
+            max_measured: Some(200),
+        }),
+        ..BARE
     },
 ];

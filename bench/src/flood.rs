@@ -189,6 +189,7 @@ async fn one(
         warmup: 0,
         event: bytes::Bytes::from_static(crate::EVENT),
         idle: Duration::ZERO,
+        extension: None,
     };
     let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver), None)
         .await

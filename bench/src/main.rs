@@ -1,16 +1,18 @@
-//! The end-to-end benchmark: real function binaries, a loopback Runtime API, a loopback OTLP
-//! receiver, and a loopback X-Ray daemon for the AWS-native route. Every configuration in
-//! `config::ALL` runs as its own process, in alternating order, at two receiver delays (the
-//! X-Ray route at 0 ms only: nothing waits for a UDP daemon); see the README's Performance
-//! section. Then the hung-collector scenario (`flood.rs`): peak RSS with a collector that
-//! never answers, held to a bound.
+//! The end-to-end benchmark: real function binaries, a loopback Runtime API (with the
+//! Extensions and Telemetry APIs), a loopback OTLP receiver, and a loopback X-Ray daemon for the
+//! AWS-native route. Every configuration in `config::ALL` runs as its own process (and, for
+//! the extension's, the lambda-otel extension as a second one), in alternating order, at two
+//! receiver delays (the X-Ray route and the extension with nothing to forward at 0 ms only);
+//! see the README's Performance section. Then the hung-collector scenario (`flood.rs`): peak
+//! RSS with a collector that never answers, held to a bound.
 //!
 //! ```sh
-//! scripts/bench.sh            # builds the binaries (profile `e2e`) and runs this
+//! scripts/bench.sh            # builds the binaries (profiles `e2e`, `extension`) and runs this
 //! scripts/bench.sh --quick    # a short run that checks spans, freeze safety and the bound
 //! ```
 
 mod config;
+mod extension;
 mod flood;
 mod function;
 mod receiver;
@@ -21,15 +23,17 @@ mod runtime_api;
 mod server;
 mod xray;
 
+use config::Config;
 use results::Summary;
+use run::Binaries;
 use runtime_api::Plan;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--rounds N] [--invocations N] \
-[--slow-invocations N] [--warmup N] [--flood-spans N] [--flood-invocations N] \
-[--cpu N | --no-pin] [--only TEXT] [--quick]";
+const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--extension PATH] [--rounds N] \
+[--invocations N] [--slow-invocations N] [--warmup N] [--flood-spans N] \
+[--flood-invocations N] [--cpu N | --no-pin] [--only TEXT] [--quick]";
 
 /// The event: `GET /rolldice?player=Alice` from an HTTP API.
 const EVENT: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
@@ -43,6 +47,8 @@ const DRAIN_PAUSE: Duration = Duration::from_millis(10);
 #[derive(Debug)]
 struct Options {
     bin_dir: PathBuf,
+    /// The extension's binary; `lambda-otel-extension` in `bin_dir` unless given.
+    extension: Option<PathBuf>,
     rounds: usize,
     invocations: usize,
     slow_invocations: usize,
@@ -53,13 +59,41 @@ struct Options {
     /// Whether the scenario also runs lambda-otel with the cap lifted, for reference.
     flood_uncapped: bool,
     cpu: Option<usize>,
-    /// Only the configurations whose name contains this (and bare), for profiling.
+    /// Only the configurations whose name contains this (and bare; and the function alone
+    /// when an extension configuration is chosen, its billed time being compared with it).
     only: Option<String>,
+}
+
+impl Options {
+    fn binaries(&self) -> Binaries {
+        Binaries {
+            dir: self.bin_dir.clone(),
+            extension: self
+                .extension
+                .clone()
+                .unwrap_or_else(|| self.bin_dir.join(extension::NAME)),
+        }
+    }
+
+    /// Whether `config` runs, given `--only`.
+    fn selects(&self, config: &Config) -> bool {
+        let Some(only) = self.only.as_deref() else {
+            return true;
+        };
+        let chosen = |c: &Config| c.name.contains(only);
+        config.is_bare()
+            || chosen(config)
+            || (*config == config::AFTER_RESPONSE
+                && config::ALL
+                    .iter()
+                    .any(|c| c.extension.is_some_and(|e| e.marks) && chosen(c)))
+    }
 }
 
 fn options() -> Result<Options, String> {
     let mut o = Options {
         bin_dir: PathBuf::new(),
+        extension: None,
         rounds: 5,
         invocations: 1000,
         slow_invocations: 300,
@@ -85,6 +119,7 @@ fn options() -> Result<Options, String> {
         };
         match arg.as_str() {
             "--bin-dir" => o.bin_dir = value("--bin-dir")?.into(),
+            "--extension" => o.extension = Some(value("--extension")?.into()),
             "--rounds" => o.rounds = number(&arg, value(&arg)?)?.max(1),
             "--invocations" => o.invocations = number(&arg, value(&arg)?)?,
             "--slow-invocations" => o.slow_invocations = number(&arg, value(&arg)?)?,
@@ -181,6 +216,7 @@ fn pin(cpu: usize) -> std::io::Result<()> {
 }
 
 async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
+    let bins = options.binaries();
     let mut summaries = Vec::new();
     for delay in [Duration::ZERO, SLOW] {
         let invocations = if delay.is_zero() {
@@ -189,28 +225,19 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
             options.slow_invocations
         };
         let mut group: Vec<Summary> = Vec::new();
-        let selected = config::ALL.into_iter().filter(|c| {
-            (delay.is_zero() || c.waits_for_collector())
-                && (!c.traced()
-                    || options
-                        .only
-                        .as_ref()
-                        .is_none_or(|only| c.name.contains(only.as_str())))
-        });
+        let selected = config::ALL
+            .into_iter()
+            .filter(|c| (delay.is_zero() || c.waits_for_collector()) && options.selects(c));
         for config in selected {
-            let binary = options.bin_dir.join(config.binary);
-            let size = std::fs::metadata(&binary)
-                .map_err(|e| {
-                    format!(
-                        "{}: {e} (build it first: scripts/bench.sh)",
-                        binary.display()
-                    )
-                })?
-                .len();
+            let extension_binary = match config.extension {
+                Some(_) => Some(size(&bins.extension)?),
+                None => None,
+            };
             group.push(Summary {
                 config,
                 delay,
-                binary: size,
+                binary: size(&bins.dir.join(config.binary))?,
+                extension_binary,
                 runs: Vec::new(),
             });
         }
@@ -219,15 +246,20 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
             for k in 0..group.len() {
                 let index = (k + round) % group.len();
                 let config = group[index].config;
+                let measured = config
+                    .extension
+                    .and_then(|e| e.max_measured)
+                    .map_or(invocations, |max| invocations.min(max));
                 let plan = Plan {
                     run: u32::try_from(summaries.len() * 1000 + round * 10 + index)
                         .unwrap_or(u32::MAX),
-                    total: options.warmup + invocations,
+                    total: options.warmup + measured,
                     warmup: options.warmup,
                     event: bytes::Bytes::from_static(EVENT),
                     idle: delay,
+                    extension: config.extension.map(|_| extension::NAME),
                 };
-                let result = run::run(&options.bin_dir, &config, plan).await?;
+                let result = run::run(&bins, &config, plan).await?;
                 eprintln!(
                     "bench: {} ms, round {}, {}: done",
                     delay.as_millis(),
@@ -242,6 +274,16 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
     Ok(summaries)
 }
 
+/// A binary's size, bytes.
+fn size(binary: &std::path::Path) -> Result<u64, String> {
+    std::fs::metadata(binary).map(|m| m.len()).map_err(|e| {
+        format!(
+            "{}: {e} (build it first: scripts/bench.sh)",
+            binary.display()
+        )
+    })
+}
+
 fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>) -> ExitCode {
     println!("## End-to-end benchmark\n");
     println!("{}\n", report::machine(options.cpu));
@@ -253,13 +295,19 @@ fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>
     for delay in [Duration::ZERO, SLOW] {
         println!("{}", report::table(summaries, delay));
     }
+    for delay in [Duration::ZERO, SLOW] {
+        println!("{}", report::extension_table(summaries, delay));
+    }
     println!("{}", report::per_invocation(summaries));
     if let Some(flood) = flood {
         println!("{}", flood.table());
     }
     println!("\n## Targets (lambda-otel against bare, same run)\n");
     let mut failed = false;
-    for verdict in report::verdicts(summaries) {
+    let verdicts = report::verdicts(summaries)
+        .into_iter()
+        .chain(report::extension_verdicts(summaries));
+    for verdict in verdicts {
         println!(
             "- [{}] {}",
             if verdict.met { "x" } else { " " },
@@ -297,7 +345,7 @@ fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>
     if failed {
         eprintln!(
             "bench: lambda-otel lost spans or X-Ray documents, was not freeze-safe, wrote too \
-             few EMF lines or failed invocations"
+             few EMF lines or failed invocations, or the extension did not exit on SHUTDOWN"
         );
         ExitCode::FAILURE
     } else {

@@ -1,7 +1,9 @@
 //! What a run measured, and the statistics over a configuration's runs.
 
 use crate::config::Config;
+use crate::extension::ExtensionRun;
 use crate::function::Stdout;
+use crate::runtime_api::Deliveries;
 use std::time::Duration;
 
 /// One process, from spawn to its last `/next`.
@@ -11,9 +13,12 @@ pub struct RunResult {
     pub cold_start: Duration,
     /// Event handed out → response posted, per measured invocation.
     pub response: Vec<Duration>,
-    /// Response posted → next `/next`, per measured invocation.
+    /// Response posted → the runtime's next `/next`, per measured invocation.
     pub post_response: Vec<Duration>,
-    /// CPU time of the measured invocations, all threads.
+    /// Response posted → the freeze point (the runtime and the extension both in `/next`): the
+    /// billed part after the response. The same as `post_response` without an extension.
+    pub billed_post_response: Vec<Duration>,
+    /// CPU time of the measured invocations, all threads of the function.
     pub cpu: Duration,
     /// Invocations measured (after the warm-up).
     pub measured: usize,
@@ -34,6 +39,10 @@ pub struct RunResult {
     pub requests: (usize, usize),
     /// What the function wrote on stdout.
     pub stdout: Stdout,
+    /// What the extension did, when one ran.
+    pub extension: Option<ExtensionRun>,
+    /// What the Telemetry API delivered to it.
+    pub deliveries: Deliveries,
 }
 
 /// A configuration's runs at one receiver delay.
@@ -45,6 +54,8 @@ pub struct Summary {
     pub delay: Duration,
     /// The stripped binary's size, bytes.
     pub binary: u64,
+    /// The extension's, when one runs.
+    pub extension_binary: Option<u64>,
     /// Every run, in order.
     pub runs: Vec<RunResult>,
 }
@@ -65,7 +76,40 @@ pub struct Stats {
     pub invocations: usize,
     pub errors: usize,
     pub emf_lines: usize,
+    pub billed_post_response_p50: f64,
+    pub billed_post_response_p99: f64,
+    /// Measured invocations whose billed post-response reached the Telemetry API's 25 ms.
+    pub waited_for_platform: usize,
+    pub measured: usize,
+    pub extension: Option<ExtensionStats>,
 }
+
+/// The extension's numbers over a configuration's runs. Times in µs or ms, sizes in MB.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtensionStats {
+    pub cpu_per_invocation: f64,
+    /// Median run's peak RSS, and the largest.
+    pub peak_rss: f64,
+    pub peak_rss_max: f64,
+    /// Spawn → registration, ms: the median run's and the slowest.
+    pub registration: f64,
+    pub registration_max: f64,
+    /// Its own start → ready, µs, median run.
+    pub ready_us: Option<u64>,
+    /// `SHUTDOWN` → exit, ms, the slowest run (`None` if one did not exit).
+    pub shutdown_max: Option<f64>,
+    pub clean_exits: usize,
+    pub runs: usize,
+    pub deadline_fallbacks: usize,
+    pub forward_failures: usize,
+    pub binary: f64,
+    /// Telemetry API deliveries per invocation, and failed deliveries.
+    pub deliveries_per_invocation: f64,
+    pub failed_deliveries: usize,
+}
+
+/// Threshold for [`Stats::waited_for_platform`]: Lambda's smallest Telemetry API buffering.
+pub const PLATFORM_WAIT: Duration = Duration::from_millis(25);
 
 impl Summary {
     /// Pools the runs: percentiles over every measured invocation, CPU over the total, cold
@@ -78,6 +122,7 @@ impl Summary {
         };
         let response = pooled(|r| &r.response);
         let post = pooled(|r| &r.post_response);
+        let billed = pooled(|r| &r.billed_post_response);
         let measured: usize = self.runs.iter().map(|r| r.measured).sum();
         let cpu: Duration = self.runs.iter().map(|r| r.cpu).sum();
         let mut cold: Vec<Duration> = self.runs.iter().map(|r| r.cold_start).collect();
@@ -107,7 +152,60 @@ impl Summary {
             invocations,
             errors: self.runs.iter().map(|r| r.errors).sum(),
             emf_lines: self.runs.iter().map(|r| r.stdout.emf_lines).sum(),
+            billed_post_response_p50: micros(percentile(&billed, 50)),
+            billed_post_response_p99: micros(percentile(&billed, 99)),
+            waited_for_platform: billed.iter().filter(|&&d| d >= PLATFORM_WAIT).count(),
+            measured,
+            extension: self.extension_stats(measured, invocations),
         }
+    }
+
+    fn extension_stats(&self, measured: usize, invocations: usize) -> Option<ExtensionStats> {
+        let runs: Vec<&ExtensionRun> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.extension.as_ref())
+            .collect();
+        if runs.is_empty() {
+            return None;
+        }
+        let sorted = |pick: fn(&ExtensionRun) -> u64| {
+            let mut values: Vec<u64> = runs.iter().map(|r| pick(r)).collect();
+            values.sort_unstable();
+            values
+        };
+        let rss = sorted(|r| r.peak_rss);
+        let registration =
+            sorted(|r| u64::try_from(r.registration.as_micros()).unwrap_or(u64::MAX));
+        let ready = sorted(|r| r.ready_us.unwrap_or(0));
+        let cpu: Duration = runs.iter().map(|r| r.cpu).sum();
+        let shutdown: Option<Vec<Duration>> = runs.iter().map(|r| r.shutdown_to_exit).collect();
+        let deliveries: usize = self.runs.iter().map(|r| r.deliveries.delivered).sum();
+        Some(ExtensionStats {
+            cpu_per_invocation: if measured == 0 {
+                f64::NAN
+            } else {
+                micros(cpu) / measured as f64
+            },
+            peak_rss: percentile(&rss, 50) as f64 / 1e6,
+            peak_rss_max: rss.last().copied().unwrap_or(0) as f64 / 1e6,
+            registration: percentile(&registration, 50) as f64 / 1e3,
+            registration_max: registration.last().copied().unwrap_or(0) as f64 / 1e3,
+            ready_us: runs
+                .iter()
+                .all(|r| r.ready_us.is_some())
+                .then(|| percentile(&ready, 50)),
+            shutdown_max: shutdown
+                .and_then(|d| d.into_iter().max())
+                .map(|d| micros(d) / 1e3),
+            clean_exits: runs.iter().filter(|r| r.exited_cleanly()).count(),
+            runs: runs.len(),
+            deadline_fallbacks: runs.iter().map(|r| r.deadline_fallbacks).sum(),
+            forward_failures: runs.iter().map(|r| r.forward_failures).sum(),
+            binary: self.extension_binary.unwrap_or(0) as f64 / 1e6,
+            deliveries_per_invocation: deliveries as f64 / invocations.max(1) as f64,
+            failed_deliveries: self.runs.iter().map(|r| r.deliveries.failed).sum(),
+        })
     }
 }
 

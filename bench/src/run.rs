@@ -2,19 +2,29 @@
 //! the X-Ray route, X-Ray daemon, from spawn to the `/next` after its last invocation.
 
 use crate::config::{Config, Traces};
-use crate::function::Function;
+use crate::extension::{self, Extension};
+use crate::function::{Function, wait_all};
 use crate::receiver::Receiver;
 use crate::results::RunResult;
 use crate::runtime_api::{self, Plan, RuntimeApi, Timeline};
 use crate::xray::{self, XrayDaemon};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs `config`'s binary from `bin_dir` through `plan`; the receiver answers after the plan's
-/// idle time.
-pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResult, String> {
-    let binary = bin_dir.join(config.binary);
+/// Where the binaries under test are.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// The functions' build directory.
+    pub dir: PathBuf,
+    /// The extension's binary (its own profile, `extension`).
+    pub extension: PathBuf,
+}
+
+/// Runs `config`'s binary through `plan`, with the extension beside it if the configuration
+/// has one; the receiver answers after the plan's idle time.
+pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResult, String> {
+    let binary = bins.dir.join(config.binary);
     let delay = plan.idle;
     let receiver = Arc::new(
         Receiver::start(delay)
@@ -30,8 +40,18 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
     let api = RuntimeApi::start(plan.clone(), Arc::clone(&receiver), daemon.clone())
         .await
         .map_err(|e| format!("runtime API: {e}"))?;
+    // Lambda starts the extensions, and they register, before the runtime starts.
+    let mut extension = match config.extension {
+        Some(with) => {
+            Some(Extension::start(&bins.extension, &api, &receiver.endpoint(), with.env).await?)
+        }
+        None => None,
+    };
     let mut env = api.env();
-    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()));
+    let endpoint = extension
+        .as_ref()
+        .map_or_else(|| receiver.endpoint(), |e| e.endpoint().to_owned());
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
     env.push(("OTEL_SERVICE_NAME", runtime_api::FUNCTION_NAME.to_owned()));
     if let Some(daemon) = &daemon {
         env.extend(xray_env(daemon));
@@ -40,19 +60,45 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
 
     let mut function =
         Function::spawn(&binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
-    api.set_cpu_clock(
+    api.set_function(
         function
             .cpu_clock()
             .map_err(|e| format!("CPU clock: {e}"))?,
+        function.pid(),
     );
-    // Bounded: a function that hangs or dies ends the benchmark with an error.
-    let per_invocation = Duration::from_millis(50) + delay;
+    // Bounded: a function (or extension) that hangs or dies ends the benchmark with an error.
+    // Without the mark each invocation waits for the Telemetry API's 25 ms.
+    let per_invocation = Duration::from_millis(80) + delay;
     let bound =
         Duration::from_secs(30) + per_invocation * u32::try_from(plan.total).unwrap_or(u32::MAX);
-    function
-        .wait_until(api.finished(), bound, config.name)
-        .await?;
+    match extension.as_mut() {
+        Some(ext) => {
+            let mut processes = [
+                (config.name, &mut function),
+                (extension::NAME, ext.process()),
+            ];
+            wait_all(&mut processes, api.finished(), bound).await?;
+        }
+        None => {
+            function
+                .wait_until(api.finished(), bound, config.name)
+                .await?;
+        }
+    }
     let peak_rss = function.peak_rss().map_err(|e| format!("peak RSS: {e}"))?;
+    let cpu_used = api.cpu_used();
+    // SHUTDOWN before the function goes: deferred mode forwards the last invocation's spans then.
+    let extension = match extension {
+        Some(ext) => {
+            let peak_rss = ext.peak_rss()?;
+            let cpu = cpu_used
+                .extension
+                .ok_or_else(|| format!("{}: extension CPU time not read", config.name))?;
+            let registered = api.registered();
+            Some(ext.shutdown(&api, registered, cpu, peak_rss).await?)
+        }
+        None => None,
+    };
     let spawned = function.spawned;
     let stdout = function
         .finish()
@@ -63,16 +109,17 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
     let measured = plan.warmup..plan.total;
     let mut response = Vec::with_capacity(measured.len());
     let mut post_response = Vec::with_capacity(measured.len());
+    let mut billed_post_response = Vec::with_capacity(measured.len());
     for i in measured.clone() {
         let responded =
             timeline.responded[i].ok_or_else(|| format!("invocation {i}: no response"))?;
         response.push(responded.saturating_duration_since(timeline.handed_out[i]));
         post_response.push(timeline.polls[i + 1].saturating_duration_since(responded));
+        billed_post_response.push(timeline.frozen[i + 1].saturating_duration_since(responded));
     }
-    let cpu = match (timeline.cpu_start, timeline.cpu_end) {
-        (Some(start), Some(end)) => end.saturating_sub(start),
-        _ => return Err(format!("{}: CPU time not read", config.name)),
-    };
+    let cpu = cpu_used
+        .function
+        .ok_or_else(|| format!("{}: CPU time not read", config.name))?;
     let totals = receiver.totals();
     if totals.rejected > 0 {
         return Err(format!(
@@ -88,6 +135,7 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
         cold_start: first_poll.saturating_duration_since(spawned),
         response,
         post_response,
+        billed_post_response,
         cpu,
         measured: measured.len(),
         peak_rss,
@@ -98,6 +146,8 @@ pub async fn run(bin_dir: &Path, config: &Config, plan: Plan) -> Result<RunResul
         spans_total: delivered.total,
         requests: (totals.trace_requests, totals.other_requests),
         stdout,
+        extension,
+        deliveries: timeline.deliveries,
     })
 }
 
@@ -120,8 +170,9 @@ struct Delivered {
     total: usize,
 }
 
-/// The Runtime API asked the receiver at every `/next`: an OTLP export is answered, so its
-/// spans were recorded before the function could poll again.
+/// The Runtime API asked the receiver at every freeze point: an OTLP export is answered, so
+/// its spans were recorded before the function (or the extension) could poll again. Spans are
+/// counted after `SHUTDOWN`, so deferred mode's last forward is in.
 fn otlp_delivered(
     config: &Config,
     receiver: &Receiver,

@@ -374,6 +374,7 @@ mod tests {
             warmup: 0,
             event: Bytes::new(),
             idle: Duration::ZERO,
+            extension: None,
         }
     }
 

@@ -1,4 +1,8 @@
-//! The table, the targets, and the machine it ran on.
+//! The tables, the targets, and the machine it ran on; the extension's in `extension.rs`.
+
+mod extension;
+
+pub use extension::{extension_table, extension_verdicts};
 
 use crate::config::{self, Config, Traces};
 use crate::results::{Stats, Summary};
@@ -64,8 +68,11 @@ pub fn machine(cpu: Option<usize>) -> String {
 
 /// One Markdown table per receiver delay, values with their difference to bare.
 pub fn table(summaries: &[Summary], delay: Duration) -> String {
-    let rows: Vec<&Summary> = summaries.iter().filter(|s| s.delay == delay).collect();
-    let Some(bare) = rows.iter().find(|s| !s.config.traced()).map(|s| s.stats()) else {
+    let rows: Vec<&Summary> = summaries
+        .iter()
+        .filter(|s| s.delay == delay && s.config.extension.is_none())
+        .collect();
+    let Some(bare) = rows.iter().find(|s| s.config.is_bare()).map(|s| s.stats()) else {
         return String::new();
     };
     let mut out = format!(
@@ -197,12 +204,7 @@ pub struct Verdict {
 /// lambda-otel's configurations against their targets.
 pub fn verdicts(summaries: &[Summary]) -> Vec<Verdict> {
     let mut out = Vec::new();
-    let bare_at = |delay: Duration| {
-        summaries
-            .iter()
-            .find(|s| s.delay == delay && !s.config.traced())
-            .map(Summary::stats)
-    };
+    let bare_at = |delay: Duration| bare(summaries, delay);
     for summary in summaries {
         let (Some(t), Some(bare)) = (summary.config.targets, bare_at(summary.delay)) else {
             continue;
@@ -295,4 +297,12 @@ fn correct(c: &Config, ms: u128, what: &str, got: usize, expected: usize) -> Ver
         met: got == expected,
         correctness: true,
     }
+}
+
+/// Bare's numbers at `delay`, if it ran.
+fn bare(summaries: &[Summary], delay: Duration) -> Option<Stats> {
+    summaries
+        .iter()
+        .find(|s| s.delay == delay && s.config.is_bare())
+        .map(Summary::stats)
 }
