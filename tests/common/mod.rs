@@ -16,9 +16,14 @@
 
 pub mod child;
 pub mod emf;
+mod environment;
+pub mod extension_process;
+mod extensions_api;
 pub mod function;
 pub mod otlp;
+mod platform;
 pub mod runtime_api;
+pub mod telemetry_api;
 pub mod timeline;
 #[cfg(feature = "tls")]
 pub mod tls;

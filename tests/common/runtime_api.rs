@@ -1,31 +1,37 @@
 //! A loopback Lambda Runtime API that hands out queued invocations and records
 //! every `/next` poll and every posted outcome on the [`Timeline`].
 //!
+//! It also speaks the Extensions API and the Telemetry API (see [`Emulation`]): extensions
+//! register, long-poll their events in lockstep with the runtime, get SHUTDOWN, and subscribe
+//! to platform records, as on Lambda. With the default [`Emulation`] and no extension it
+//! behaves as a bare Runtime API.
+//!
 //! Once the queue is empty, `/next` is held open forever, like the real
 //! Runtime API while the sandbox is frozen; tests end the runtime by aborting
 //! its task or by finishing.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Method, Request};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::timeline::{Timeline, TimelineEvent};
+use super::environment::Environment;
+use super::extensions_api;
+use super::timeline::Timeline;
 use super::{Reply, reply, serve};
 
 const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 const INVOCATION_PREFIX: &str = "/2018-06-01/runtime/invocation/";
-const EXTENSION_REGISTER_PATH: &str = "/2020-01-01/extension/register";
-const EXTENSION_NEXT_PATH: &str = "/2020-01-01/extension/event/next";
 
 /// The function name in [`RuntimeApi::env_vars`] and the default ARN.
 pub const FUNCTION_NAME: &str = "test-fn";
 /// The invoked-function ARN of [`Invocation::new`].
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn";
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, and `memorySizeMB` in `platform.report`.
+pub const MEMORY_SIZE_MB: u32 = 128;
 
 /// One event the Runtime API will hand to the function.
 #[derive(Debug, Clone)]
@@ -89,37 +95,119 @@ impl Invocation {
     }
 }
 
-/// What the handler shares across connections.
-struct State {
-    timeline: Timeline,
-    /// Queue and poll counter share one lock so poll numbers are recorded in
-    /// the same order the polls took their invocation.
-    queue: Mutex<Queue>,
+/// Why the environment shuts down: the `shutdownReason` of the SHUTDOWN event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownReason {
+    /// `spindown`: Lambda reclaims an idle environment.
+    Spindown,
+    /// `timeout`: an invocation ran past its deadline.
+    Timeout,
+    /// `failure`: the runtime or an extension failed.
+    Failure,
 }
 
-struct Queue {
-    pending: VecDeque<Invocation>,
-    polls: usize,
+impl ShutdownReason {
+    /// The value Lambda sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spindown => "spindown",
+            Self::Timeout => "timeout",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// What kind of execution environment the loopback Runtime API emulates, beyond the runtime:
+/// which extensions Lambda would start, Lambda Managed Instances, SHUTDOWN, telemetry timing.
+///
+/// The default is a standard (on-demand) function with no external extension, no SHUTDOWN and
+/// each subscription's own buffering: what [`RuntimeApi::start`] runs.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Emulation {
+    /// Names of the external extensions (the files Lambda finds in `/opt/extensions`).
+    pub external_extensions: Vec<String>,
+    /// Lambda Managed Instances: extensions may not register for INVOKE, subscriptions need
+    /// schema 2025-01-29, `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
+    pub managed_instances: bool,
+    /// Send SHUTDOWN with this reason once the last queued invocation is done.
+    pub shutdown_after_last: Option<ShutdownReason>,
+    /// Buffering delay of every Telemetry API delivery, instead of each subscription's
+    /// `timeoutMs` (Lambda's default 1000 ms when it has none).
+    pub telemetry_delay: Option<Duration>,
+}
+
+impl Emulation {
+    /// Expects the external extension `name` (the name it registers with, its file name on
+    /// Lambda): no invocation is handed out before it has registered and called `/next`, and it
+    /// may register for SHUTDOWN. Every other name registers as an internal extension.
+    /// Default: none.
+    pub fn with_external_extension(mut self, name: impl Into<String>) -> Self {
+        self.external_extensions.push(name.into());
+        self
+    }
+
+    /// Emulates Lambda Managed Instances. Default: off.
+    pub fn with_managed_instances(mut self) -> Self {
+        self.managed_instances = true;
+        self
+    }
+
+    /// Sends SHUTDOWN (`reason`, deadline 2 s away) to every extension registered for it once
+    /// the last queued invocation is done and everyone is back in `/next`. Default: never.
+    pub fn with_shutdown_after_last(mut self, reason: ShutdownReason) -> Self {
+        self.shutdown_after_last = Some(reason);
+        self
+    }
+
+    /// Holds every telemetry batch `delay` after its first record instead of the
+    /// subscription's `timeoutMs`. Default: the subscription's.
+    pub fn with_telemetry_delay(mut self, delay: Duration) -> Self {
+        self.telemetry_delay = Some(delay);
+        self
+    }
+
+    /// `initializationType` of the init records.
+    pub(super) fn initialization_type(&self) -> &'static str {
+        if self.managed_instances {
+            "lambda-managed-instances"
+        } else {
+            "on-demand"
+        }
+    }
+
+    /// Whether `name` is an external extension.
+    pub(super) fn is_external(&self, name: &str) -> bool {
+        self.external_extensions.iter().any(|e| e == name)
+    }
 }
 
 /// Handle on a running loopback Runtime API.
 pub struct RuntimeApi {
     addr: SocketAddr,
+    managed_instances: bool,
 }
 
 impl RuntimeApi {
     /// Starts the server on its own thread; `invocations` are handed out in
     /// order, one per `/next`.
     pub fn start(timeline: Timeline, invocations: Vec<Invocation>) -> Self {
-        let state = Arc::new(State {
-            timeline,
-            queue: Mutex::new(Queue {
-                pending: invocations.into(),
-                polls: 0,
-            }),
-        });
-        let addr = serve("runtime-api", move |req| handle(Arc::clone(&state), req));
-        Self { addr }
+        Self::start_with(timeline, invocations, Emulation::default())
+    }
+
+    /// As [`start`](Self::start), emulating `emulation`'s environment.
+    pub fn start_with(
+        timeline: Timeline,
+        invocations: Vec<Invocation>,
+        emulation: Emulation,
+    ) -> Self {
+        let managed_instances = emulation.managed_instances;
+        let env = Arc::new(Environment::new(timeline, invocations, emulation));
+        let addr = serve("runtime-api", move |req| handle(Arc::clone(&env), req));
+        Self {
+            addr,
+            managed_instances,
+        }
     }
 
     /// Where the server listens.
@@ -130,10 +218,13 @@ impl RuntimeApi {
     /// The environment `lambda_runtime::Runtime::new` reads, pointing at this
     /// server.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut vars = vec![
             ("AWS_LAMBDA_RUNTIME_API", self.addr.to_string()),
             ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME.to_owned()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                MEMORY_SIZE_MB.to_string(),
+            ),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
             (
                 "AWS_LAMBDA_LOG_STREAM_NAME",
@@ -143,7 +234,14 @@ impl RuntimeApi {
                 "AWS_LAMBDA_LOG_GROUP_NAME",
                 format!("/aws/lambda/{FUNCTION_NAME}"),
             ),
-        ]
+        ];
+        if self.managed_instances {
+            vars.push((
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                "lambda-managed-instances".to_owned(),
+            ));
+        }
+        vars
     }
 
     /// Sets [`Self::env_vars`] in the process environment.
@@ -162,11 +260,16 @@ impl RuntimeApi {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+async fn handle(env: Arc<Environment>, req: Request<Incoming>) -> Reply {
+    let arrived_at = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     if method == Method::GET && path == NEXT_PATH {
-        return next_invocation(&state).await;
+        // Held until the environment hands out an invocation: forever once the queue is empty.
+        return match env.runtime_next().await {
+            Ok(invocation) => invocation.into_reply(),
+            Err(_) => std::future::pending().await,
+        };
     }
     if method == Method::POST
         && let Some((request_id, kind)) = path
@@ -178,50 +281,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             Ok(collected) => collected.to_bytes().to_vec(),
             Err(e) => return reply(400, None, format!("unreadable body: {e}")),
         };
-        let request_id = request_id.to_owned();
-        state.timeline.record(if kind == "response" {
-            TimelineEvent::ResponsePosted { request_id, body }
-        } else {
-            TimelineEvent::ErrorPosted { request_id, body }
-        });
+        env.outcome(request_id.to_owned(), kind == "error", body, arrived_at);
         return reply(202, Some("application/json"), r#"{"status":"OK"}"#);
     }
-    // lambda_runtime's graceful-shutdown helper registers a no-op extension
-    // and then long-polls for its events; it must see a live Runtime API.
-    if method == Method::POST && path == EXTENSION_REGISTER_PATH {
-        let mut response = reply(
-            200,
-            Some("application/json"),
-            r#"{"functionName":"test-fn","functionVersion":"$LATEST","handler":"bootstrap"}"#,
-        );
-        let id = "5e1f1a2b-0000-4000-8000-1e57e1e57e11"
-            .parse()
-            .expect("valid header");
-        response
-            .headers_mut()
-            .insert("lambda-extension-identifier", id);
-        return response;
-    }
-    if method == Method::GET && path == EXTENSION_NEXT_PATH {
-        return std::future::pending().await;
-    }
-    // Printed so a test that hangs on an unexpected call says which one.
-    eprintln!("runtime-api: unexpected {method} {path}, answering 404");
-    reply(404, None, "")
-}
-
-async fn next_invocation(state: &State) -> Reply {
-    let invocation = {
-        let mut queue = state.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.polls += 1;
-        state
-            .timeline
-            .record(TimelineEvent::NextPolled { n: queue.polls });
-        queue.pending.pop_front()
-    };
-    match invocation {
-        Some(invocation) => invocation.into_reply(),
-        // Nothing left: hold the poll the way a frozen sandbox would.
-        None => std::future::pending().await,
+    match extensions_api::handle(&env, req).await {
+        Ok(answer) => answer,
+        Err(_) => {
+            // Printed so a test that hangs on an unexpected call says which one.
+            eprintln!("runtime-api: unexpected {method} {path}, answering 404");
+            reply(404, None, "")
+        }
     }
 }

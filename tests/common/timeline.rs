@@ -1,6 +1,6 @@
 //! The ordered record of everything the loopback servers saw.
 //!
-//! Both servers append to one shared [`Timeline`], so a test can assert on the
+//! Every loopback server appends to one shared [`Timeline`], so a test can assert on the
 //! relative order of Runtime API calls and OTLP exports — which is the whole
 //! point of the harness: "the span of invocation N reached the collector before
 //! the runtime asked for invocation N+1".
@@ -57,6 +57,86 @@ pub enum TimelineEvent {
         /// The log records of that request, flattened.
         logs: Vec<ReceivedLog>,
     },
+    /// An extension registered (`POST /2020-01-01/extension/register` answered 200).
+    ExtensionRegistered {
+        /// `Lambda-Extension-Name`.
+        name: String,
+        /// The events it registered for (`INVOKE`, `SHUTDOWN`).
+        events: Vec<String>,
+    },
+    /// Extension `name` sent GET `/2020-01-01/extension/event/next`; `n` counts its polls from
+    /// 1. Recorded on arrival, before it is answered or held.
+    ExtensionNextPolled {
+        /// The extension's registered name.
+        name: String,
+        /// 1-based poll number.
+        n: usize,
+    },
+    /// The INVOKE event of `request_id` was handed to extension `name` (at the moment the
+    /// runtime was handed the invocation).
+    ExtensionInvoked {
+        /// The extension's registered name.
+        name: String,
+        /// The invocation.
+        request_id: String,
+    },
+    /// The SHUTDOWN event was handed to extension `name`.
+    ShutdownSent {
+        /// The extension's registered name.
+        name: String,
+        /// `shutdownReason`: `spindown`, `timeout` or `failure`.
+        reason: String,
+    },
+    /// Extension `name` posted `/extension/init/error` or `/extension/exit/error`.
+    ExtensionErrorPosted {
+        /// The extension's registered name.
+        name: String,
+        /// `init` or `exit`.
+        phase: String,
+        /// `Lambda-Extension-Function-Error-Type`.
+        error_type: String,
+    },
+    /// An extension process started with `ExtensionProcess` ended.
+    ExtensionExited {
+        /// The name it was started under.
+        name: String,
+        /// Its exit code; `None` when a signal ended it.
+        code: Option<i32>,
+    },
+    /// An Extensions or Telemetry API call was refused with Lambda's error JSON.
+    ApiRefused {
+        /// The path called.
+        path: String,
+        /// 403, or 400 for a subscription that failed validation.
+        status: u16,
+        /// `errorType`, e.g. `Extension.InvalidEventType` or `ValidationError`.
+        error_type: String,
+    },
+    /// Extension `name` subscribed to the Telemetry API (`PUT /2022-07-01/telemetry`).
+    TelemetrySubscribed {
+        /// The extension's registered name.
+        name: String,
+        /// The `types` it asked for.
+        types: Vec<String>,
+        /// `destination.URI`.
+        uri: String,
+    },
+    /// One Telemetry API batch, recorded after the subscriber answered it with success.
+    TelemetryDelivered {
+        /// The subscribing extension.
+        name: String,
+        /// The batch as posted: `{"time", "type", "record"}` objects.
+        records: Vec<serde_json::Value>,
+    },
+    /// A Telemetry API batch the subscriber refused or left unanswered (then dropped).
+    TelemetryDeliveryFailed {
+        /// The subscribing extension.
+        name: String,
+        /// How many records the batch held.
+        records: usize,
+        /// What went wrong.
+        error: String,
+    },
 }
 
 impl TimelineEvent {
@@ -98,6 +178,48 @@ impl TimelineEvent {
             _ => &[],
         }
     }
+
+    /// True for extension `name`'s `n`-th `/next` poll.
+    pub fn is_extension_next_poll(&self, name: &str, n: usize) -> bool {
+        matches!(self, Self::ExtensionNextPolled { name: e, n: m } if e == name && *m == n)
+    }
+
+    /// True for the registration of extension `name`.
+    pub fn is_extension_registered(&self, name: &str) -> bool {
+        matches!(self, Self::ExtensionRegistered { name: e, .. } if e == name)
+    }
+
+    /// True for the INVOKE event of `request_id` handed to extension `name`.
+    pub fn is_extension_invoked(&self, name: &str, request_id: &str) -> bool {
+        matches!(self, Self::ExtensionInvoked { name: e, request_id: r } if e == name && r == request_id)
+    }
+
+    /// True for the SHUTDOWN event handed to extension `name`.
+    pub fn is_shutdown_sent(&self, name: &str) -> bool {
+        matches!(self, Self::ShutdownSent { name: e, .. } if e == name)
+    }
+
+    /// True when the process of extension `name` ended.
+    pub fn is_extension_exit(&self, name: &str) -> bool {
+        matches!(self, Self::ExtensionExited { name: e, .. } if e == name)
+    }
+
+    /// The records of a successful Telemetry API delivery; empty for every other event.
+    pub fn delivered_records(&self) -> &[serde_json::Value] {
+        match self {
+            Self::TelemetryDelivered { records, .. } => records,
+            _ => &[],
+        }
+    }
+
+    /// True for a delivery holding a record of type `kind` (`platform.runtimeDone`, ...), for
+    /// `request_id` when one is given.
+    pub fn delivers(&self, kind: &str, request_id: Option<&str>) -> bool {
+        self.delivered_records().iter().any(|r| {
+            r["type"] == kind
+                && request_id.is_none_or(|id| r["record"]["requestId"].as_str() == Some(id))
+        })
+    }
 }
 
 /// One line per event, for failure messages that say what was seen.
@@ -130,12 +252,60 @@ impl fmt::Display for TimelineEvent {
                 let text = format!("{lines:?}");
                 write!(f, "export of {} log record(s): {}", logs.len(), cut(&text))
             }
+            Self::ExtensionRegistered { name, events } => {
+                write!(f, "extension {name} registered for {events:?}")
+            }
+            Self::ExtensionNextPolled { name, n } => write!(f, "extension {name} next poll #{n}"),
+            Self::ExtensionInvoked { name, request_id } => {
+                write!(f, "extension {name} handed INVOKE {request_id:?}")
+            }
+            Self::ShutdownSent { name, reason } => {
+                write!(f, "extension {name} handed SHUTDOWN ({reason})")
+            }
+            Self::ExtensionErrorPosted {
+                name,
+                phase,
+                error_type,
+            } => write!(f, "extension {name} posted a {phase} error: {error_type}"),
+            Self::ExtensionExited { name, code } => {
+                write!(f, "extension process {name} exited ({code:?})")
+            }
+            Self::ApiRefused {
+                path,
+                status,
+                error_type,
+            } => write!(f, "{path} refused: {status} {error_type}"),
+            Self::TelemetrySubscribed { name, types, uri } => {
+                write!(f, "extension {name} subscribed {uri} to {types:?}")
+            }
+            Self::TelemetryDelivered { name, records } => {
+                let records: Vec<String> = records.iter().map(describe_record).collect();
+                let text = format!("{records:?}");
+                write!(f, "telemetry to {name}: {}", cut(&text))
+            }
+            Self::TelemetryDeliveryFailed {
+                name,
+                records,
+                error,
+            } => write!(
+                f,
+                "telemetry to {name} failed ({records} record(s)): {error}"
+            ),
         }
     }
 }
 
 fn lossy(body: &[u8]) -> String {
     cut(&String::from_utf8_lossy(body))
+}
+
+/// `type requestId` of a Telemetry API record (just the type when it has no request id).
+fn describe_record(record: &serde_json::Value) -> String {
+    let kind = record["type"].as_str().unwrap_or("?");
+    match record["record"]["requestId"].as_str() {
+        Some(id) => format!("{kind} {id}"),
+        None => kind.to_owned(),
+    }
 }
 
 /// `text`, cut after 200 characters.
@@ -231,6 +401,40 @@ impl Timeline {
         self.wait_for(
             |events| events.iter().any(|e| e.is_next_poll(n)),
             &format!("next poll #{n}"),
+        )
+    }
+
+    /// Waits until extension `name` has polled its `/next` `n` times.
+    pub fn wait_for_extension_next_polls(&self, name: &str, n: usize) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().any(|e| e.is_extension_next_poll(name, n)),
+            &format!("extension {name} next poll #{n}"),
+        )
+    }
+
+    /// Waits until a Telemetry API delivery has brought a record of type `kind` (for
+    /// `request_id` when one is given).
+    pub fn wait_for_delivered(&self, kind: &str, request_id: Option<&str>) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().any(|e| e.delivers(kind, request_id)),
+            &format!("a delivered {kind} record for {request_id:?}"),
+        )
+    }
+
+    /// Waits until extension `name`, handed SHUTDOWN, is done with it: it polled `/next`
+    /// again or its process exited.
+    pub fn wait_for_extension_done(&self, name: &str) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| {
+                let Some(shutdown) = events.iter().position(|e| e.is_shutdown_sent(name)) else {
+                    return false;
+                };
+                events[shutdown..].iter().any(|e| {
+                    e.is_extension_exit(name)
+                        || matches!(e, TimelineEvent::ExtensionNextPolled { name: n, .. } if n == name)
+                })
+            },
+            &format!("extension {name} done after SHUTDOWN"),
         )
     }
 
