@@ -2,7 +2,7 @@
 //! against them, as a user's `main` would.
 
 use super::otlp::{Behaviour, OtlpReceiver, ReceivedSpan};
-use super::runtime_api::{Invocation, RuntimeApi};
+use super::runtime_api::{Emulation, Invocation, RuntimeApi};
 use super::timeline::{Timeline, TimelineEvent};
 use lambda_otel::{Exporter, Telemetry, TelemetryBuilder};
 use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
@@ -35,8 +35,26 @@ impl Function {
         behaviour: Behaviour,
         configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
     ) -> Self {
+        Self::start_emulated(
+            timeline,
+            invocations,
+            Emulation::default(),
+            behaviour,
+            configure,
+        )
+    }
+
+    /// As [`start_in`](Self::start_in), with the Extensions and Telemetry APIs as `emulation`
+    /// says (external extensions, Lambda Managed Instances, SHUTDOWN).
+    pub fn start_emulated(
+        timeline: Timeline,
+        invocations: Vec<Invocation>,
+        emulation: Emulation,
+        behaviour: Behaviour,
+        configure: impl FnOnce(TelemetryBuilder) -> TelemetryBuilder,
+    ) -> Self {
         let receiver = OtlpReceiver::start(timeline.clone(), behaviour);
-        let api = RuntimeApi::start(timeline.clone(), invocations);
+        let api = RuntimeApi::start_with(timeline.clone(), invocations, emulation);
         api.set_env();
         // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
         unsafe { std::env::set_var("AWS_REGION", "eu-west-1") };

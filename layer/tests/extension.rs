@@ -1,0 +1,320 @@
+//! The extension as Lambda runs it: a real process beside a real lambda-otel function (the
+//! `lambda_runtime` loop), against the loopback Runtime, Extensions and Telemetry APIs of the
+//! crate's harness (`tests/common`), forwarding to a loopback OTLP backend.
+//!
+//! Every order is asserted on the one timeline the servers share ("the span of invocation 1
+//! was at the backend before the extension's `/next` #2"), never with timings. Where a test
+//! must show that the extension did *not* wait for the Telemetry API, the emulation holds
+//! platform records far longer than the test's own 30 s wait bound, so waiting for them fails
+//! the test instead of slowing it.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::extension_process::ExtensionProcess;
+use common::function::Function;
+use common::otlp::{Behaviour, OtlpReceiver};
+use common::runtime_api::{Emulation, Invocation, RuntimeApi, ShutdownReason};
+use common::timeline::{Timeline, TimelineEvent};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use lambda_otel::TelemetryBuilder;
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
+use serde_json::{Value, json};
+
+/// The name Lambda gives the extension: its file name in `/opt/extensions`.
+const EXT: &str = "lambda-otel-extension";
+/// Longer than any wait of the harness: platform records that never come during a test.
+const NEVER: Duration = Duration::from_secs(600);
+
+/// A free port on 127.0.0.1 for the extension's receiver (the function must know it first).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The extension binary, with its settings and the loopback addresses.
+fn extension(port: u16, backend: &str, settings: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lambda-otel-extension"));
+    command
+        .env("LAMBDA_OTEL_EXTENSION_ENDPOINT", backend)
+        .env("LAMBDA_OTEL_EXTENSION_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LAMBDA_OTEL_EXTENSION_TELEMETRY_HOST", "127.0.0.1");
+    for (key, value) in settings {
+        command.env(key, value);
+    }
+    command
+}
+
+fn invocations(n: usize) -> Vec<Invocation> {
+    (1..=n)
+        .map(|i| Invocation::new(format!("req-{i}"), json!({ "n": i }).to_string()))
+        .collect()
+}
+
+/// A lambda-otel function exporting every signal to the extension on `port`, with the
+/// extension beside it forwarding to the harness's backend.
+fn start(
+    n: usize,
+    emulation: Emulation,
+    backend: Behaviour,
+    settings: &[(&str, &str)],
+) -> (Function, ExtensionProcess) {
+    let port = free_port();
+    let configure =
+        move |b: TelemetryBuilder| b.with_otlp_endpoint(format!("http://127.0.0.1:{port}"));
+    let function = Function::start_emulated(
+        Timeline::new(),
+        invocations(n),
+        emulation.with_external_extension(EXT),
+        backend,
+        configure,
+    );
+    let command = extension(port, &function.receiver.endpoint(), settings);
+    let process = ExtensionProcess::spawn(EXT, command, &function.api, &function.timeline);
+    (function, process)
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    tracing::info!(n = %event.payload["n"], "rolled");
+    Ok(json!({ "ok": true }))
+}
+
+/// Waits off the executor for `pred` on the timeline.
+async fn wait(timeline: &Timeline, what: &'static str, pred: fn(&TimelineEvent) -> bool) {
+    let timeline = timeline.clone();
+    tokio::task::spawn_blocking(move || timeline.wait_for(|events| events.iter().any(pred), what))
+        .await
+        .expect("the wait panicked");
+}
+
+async fn wait_for_extension_polls(timeline: &Timeline, n: usize) {
+    let timeline = timeline.clone();
+    tokio::task::spawn_blocking(move || timeline.wait_for_extension_next_polls(EXT, n))
+        .await
+        .expect("the wait panicked");
+}
+
+#[tokio::test]
+async fn each_invocation_is_at_the_backend_before_the_freeze_without_waiting_for_the_telemetry_api()
+{
+    let emulation = Emulation::default().with_telemetry_delay(NEVER);
+    let (function, _extension) = start(3, emulation, Behaviour::Ok, &[]);
+    function.run(handler);
+    // Poll #1 ends init; poll #(i+1) comes after invocation i. Platform records never arrive,
+    // so reaching poll #4 proves the function's marks ended the invocations.
+    wait_for_extension_polls(&function.timeline, 4).await;
+    for i in 1..=3 {
+        let id = format!("req-{i}");
+        let (span_at, span) = function.invocation_span(&id);
+        // The runtime's own /next may come first: the environment freezes only once the
+        // extension has called /next too.
+        let freeze = function.position(|e| e.is_extension_next_poll(EXT, i + 1), "extension /next");
+        assert!(
+            span_at < freeze,
+            "{id}'s span must reach the backend before the extension's next /next:\n{}",
+            function.timeline.describe()
+        );
+        assert_eq!(span.attr_str("faas.invocation_id"), Some(id.as_str()));
+    }
+    assert!(
+        !function
+            .timeline
+            .events()
+            .iter()
+            .any(|e| matches!(e, TimelineEvent::TelemetryDelivered { .. })),
+        "no platform record was delivered, so none was waited for"
+    );
+}
+
+#[tokio::test]
+async fn without_the_functions_mark_the_invocation_ends_at_runtime_done() {
+    // A function without lambda-otel: it exports one span itself and never marks.
+    let timeline = Timeline::new();
+    let backend = OtlpReceiver::start(timeline.clone(), Behaviour::Ok);
+    let api = RuntimeApi::start_with(
+        timeline.clone(),
+        invocations(1),
+        Emulation::default().with_external_extension(EXT),
+    );
+    api.set_env();
+    let port = free_port();
+    let _extension = ExtensionProcess::spawn(
+        EXT,
+        extension(port, &backend.endpoint(), &[]),
+        &api,
+        &timeline,
+    );
+    tokio::spawn(
+        Runtime::new(service_fn(move |event: LambdaEvent<Value>| async move {
+            export_one_span(port, &event.context.request_id).await;
+            Ok::<_, Error>(json!({ "ok": true }))
+        }))
+        .run(),
+    );
+    wait_for_extension_polls(&timeline, 2).await;
+    let done = timeline.position(
+        |e| e.delivers("platform.runtimeDone", Some("req-1")),
+        "runtimeDone delivered",
+    );
+    let freeze = timeline.position(|e| e.is_extension_next_poll(EXT, 2), "extension /next #2");
+    let span = timeline.position(|e| !e.exported_spans().is_empty(), "span at the backend");
+    assert!(
+        done < freeze && span < freeze,
+        "without a mark the extension waits for runtimeDone, then forwards, then calls /next:\n{}",
+        timeline.describe()
+    );
+}
+
+/// What a function without lambda-otel might send: one OTLP/JSON span, straight to `port`.
+async fn export_one_span(port: u16, request_id: &str) {
+    let body = json!({ "resourceSpans": [{ "scopeSpans": [{ "spans": [{
+        "traceId": "5759e988bd862e3fe1be46a994272793",
+        "spanId": "53995c3f42cd8ad8",
+        "name": "handler",
+        "kind": 2,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000001000000",
+        "attributes": [{ "key": "faas.invocation_id", "value": { "stringValue": request_id } }],
+    }]}]}]});
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("the extension listens");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let request = http::Request::post("/v1/traces")
+        .header(http::header::HOST, format!("127.0.0.1:{port}"))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a valid request");
+    let response = sender.send_request(request).await.expect("an answer");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(
+        response
+            .headers()
+            .get("lambda-otel-extension")
+            .map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "the answer announces the extension's protocol"
+    );
+    let _ = response.into_body().collect().await;
+}
+
+#[tokio::test]
+async fn deferred_mode_forwards_at_the_next_invoke_and_shutdown_drains_the_rest() {
+    let emulation = Emulation::default()
+        .with_telemetry_delay(NEVER)
+        .with_shutdown_after_last(ShutdownReason::Spindown);
+    let (function, _extension) = start(
+        2,
+        emulation,
+        Behaviour::Ok,
+        &[("LAMBDA_OTEL_EXTENSION_MODE", "deferred")],
+    );
+    function.run(handler);
+    wait(&function.timeline, "the extension's exit", |e| {
+        e.is_extension_exit(EXT)
+    })
+    .await;
+    let (first_at, _) = function.invocation_span("req-1");
+    let (second_at, _) = function.invocation_span("req-2");
+    let freeze_1 = function.position(|e| e.is_extension_next_poll(EXT, 2), "extension /next #2");
+    let freeze_2 = function.position(|e| e.is_extension_next_poll(EXT, 3), "extension /next #3");
+    let shutdown = function.position(|e| e.is_shutdown_sent(EXT), "SHUTDOWN");
+    let exit = function.position(|e| e.is_extension_exit(EXT), "exit");
+    assert!(
+        freeze_1 < first_at && first_at < freeze_2,
+        "req-1 is forwarded during req-2, not before its own freeze:\n{}",
+        function.timeline.describe()
+    );
+    assert!(
+        shutdown < second_at && second_at < exit,
+        "the last invocation's span is forwarded at SHUTDOWN:\n{}",
+        function.timeline.describe()
+    );
+    assert!(
+        function
+            .timeline
+            .events()
+            .contains(&TimelineEvent::ExtensionExited {
+                name: EXT.to_owned(),
+                code: Some(0)
+            }),
+        "the extension exits cleanly:\n{}",
+        function.timeline.describe()
+    );
+}
+
+#[tokio::test]
+async fn on_managed_instances_it_registers_for_shutdown_only_and_forwards_in_the_background() {
+    let emulation = Emulation::default()
+        .with_managed_instances()
+        .with_shutdown_after_last(ShutdownReason::Spindown);
+    let (function, _extension) = start(
+        2,
+        emulation,
+        Behaviour::Ok,
+        &[("LAMBDA_OTEL_EXTENSION_MAX_DELAY_MS", "1")],
+    );
+    function.run(handler);
+    // Both spans arrive while the extension's one /next is held (nothing else wakes it).
+    let timeline = function.timeline.clone();
+    tokio::task::spawn_blocking(move || timeline.wait_for_spans(2))
+        .await
+        .expect("the wait panicked");
+    let registered: Vec<_> = function
+        .timeline
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            TimelineEvent::ExtensionRegistered { name, events } if name == EXT => Some(events),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(registered, [vec!["SHUTDOWN".to_owned()]]);
+    function.invocation_span("req-1");
+    function.invocation_span("req-2");
+}
+
+#[tokio::test]
+async fn a_hung_backend_costs_each_invocation_at_most_the_timeout() {
+    let (function, _extension) = start(
+        2,
+        Emulation::default().with_telemetry_delay(NEVER),
+        Behaviour::NeverAnswer,
+        &[("LAMBDA_OTEL_EXTENSION_TIMEOUT_MS", "50")],
+    );
+    function.run(handler);
+    wait_for_extension_polls(&function.timeline, 3).await;
+    function.wait_for_next_polls(3).await;
+    // The backend read both invocations' spans (and never answered).
+    function.invocation_span("req-1");
+    function.invocation_span("req-2");
+}
+
+#[tokio::test]
+async fn a_bad_setting_leaves_the_extension_idle_and_never_holds_an_invocation() {
+    let (function, _extension) = start(
+        2,
+        Emulation::default().with_telemetry_delay(NEVER),
+        Behaviour::Ok,
+        &[("LAMBDA_OTEL_EXTENSION_ENDPOINT", "ftp://collector:4318")],
+    );
+    function.run(handler);
+    wait_for_extension_polls(&function.timeline, 3).await;
+    function.wait_for_next_polls(3).await;
+    assert!(
+        function.spans().is_empty(),
+        "nothing was forwarded:\n{}",
+        function.timeline.describe()
+    );
+}
