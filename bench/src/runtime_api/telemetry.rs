@@ -11,6 +11,12 @@
 //! deliver it; records that fall due together go in one POST (at most `maxItems`). A frozen
 //! extension takes nothing: records that fall due between a freeze point and the next hand-out
 //! (or `SHUTDOWN`) are delivered at the thaw.
+//!
+//! Lambda documents `timeoutMs` as the longest a *batch* is buffered, so with invocations back
+//! to back it may send fewer, larger batches than this does (here about 0.6 POSTs per
+//! invocation at 0 ms, 2 at 5 ms: what a function invoked less often than every 25 ms gets on
+//! Lambda). Holding each record the full time keeps `runtimeDone` from ever arriving early,
+//! which is what an extension without the function's mark waits for.
 
 use super::extensions::is_external;
 use super::{Deliveries, MEMORY_MB, State, epoch, lock};
