@@ -15,12 +15,15 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p lambda-otel --all-targets --all-features -- -D warnings
+cargo clippy -p lambda-otel-extension --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Each test runs in its own process: the integration tests set the Lambda environment.
 cargo nextest run --workspace --no-fail-fast
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
 cargo nextest run -p lambda-otel --features tls --test tls --no-fail-fast
+# The extension's SigV4 signing (AWS's published test vectors) and HTTPS settings.
+cargo nextest run -p lambda-otel-extension --features sigv4 --bins --no-fail-fast
 # The doctests, the README's snippets included (examples/readme).
 cargo test --workspace --doc
 # The crate as it would be published: metadata, the `include` list, a build from the package.
