@@ -10,7 +10,9 @@
 //!   invocation's data waits in memory until the next `INVOKE` or `SHUTDOWN`.
 //! - **Lambda Managed Instances** (registered for `SHUTDOWN` only, never frozen): a background
 //!   forward whenever data is older than the maximum delay or the buffer is half full.
-//! - **`SHUTDOWN`**: forward until nothing new arrives, within the shutdown deadline.
+//! - **`SHUTDOWN`**: after a timeout or a crash, first wait for the platform's `runtimeDone`
+//!   of the invocation that never finished (its span is made from it); then forward until
+//!   nothing new arrives; all within the shutdown deadline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,6 +41,9 @@ pub(crate) struct Forwarder {
     subscribed: bool,
     /// Deferred mode: the forward started at the last `INVOKE`.
     in_flight: Option<JoinHandle<Outcome>>,
+    /// The last invocation, when it ended at its deadline with no word of how: a `SHUTDOWN`
+    /// for a timeout or a crash follows, and its `runtimeDone` is still on its way.
+    unfinished: Option<String>,
 }
 
 impl Forwarder {
@@ -54,6 +59,7 @@ impl Forwarder {
             config,
             subscribed,
             in_flight: None,
+            unfinished: None,
         }
     }
 
@@ -78,6 +84,7 @@ impl Forwarder {
             self.in_flight = Some(tokio::spawn(async move { backend.forward(batches).await }));
         }
         let ended = self.wait_for_end(invoke).await;
+        self.unfinished = ended.is_none().then(|| invoke.request_id.clone());
         if ended.is_none() {
             let runtime_done = if self.subscribed {
                 " nor the platform's runtimeDone"
@@ -151,6 +158,24 @@ impl Forwarder {
             Instant::now() + until_epoch_ms(shutdown.deadline_ms).saturating_sub(SHUTDOWN_MARGIN);
         if let Some(in_flight) = self.in_flight.take() {
             self.settle(in_flight).await;
+        }
+        // After a timeout or a crash, the platform's record of the failed invocation (and so its
+        // span) is worth waiting for, within the deadline.
+        if let Some(request_id) = self.unfinished.take()
+            && self.subscribed
+        {
+            let waited = tokio::time::timeout_at(deadline.into(), async {
+                loop {
+                    let changed = self.shared.changed();
+                    tokio::pin!(changed);
+                    changed.as_mut().enable();
+                    if self.shared.ended(&request_id).is_some() {
+                        return;
+                    }
+                    changed.await;
+                }
+            });
+            let _ = waited.await;
         }
         loop {
             let changed = self.shared.changed();

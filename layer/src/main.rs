@@ -21,6 +21,7 @@ mod backend;
 mod config;
 mod forward;
 mod lifecycle;
+mod platform;
 mod receiver;
 mod state;
 mod telemetry_api;
@@ -157,7 +158,16 @@ async fn subscribe(
                 config::TELEMETRY_HOST
             )
         })?;
-    tokio::spawn(telemetry_api::serve(listener, Arc::clone(shared)));
+    let platform = platform::Platform::new(
+        platform::Environment::from_env(),
+        config.endpoint(Signal::Traces).is_some(),
+        config.endpoint(Signal::Metrics).is_some(),
+    );
+    tokio::spawn(telemetry_api::serve(
+        listener,
+        Arc::clone(shared),
+        Arc::new(std::sync::Mutex::new(platform)),
+    ));
     api.subscribe_telemetry(&uri).await
 }
 

@@ -3,10 +3,11 @@
 //!
 //! Records arrive in batches, a JSON array of `{"time", "type", "record"}` in the 2022-12-13
 //! schema. Each is read on its own: a record type or a field this version does not know is
-//! skipped, never fatal. `platform.runtimeDone` ends an invocation whose function sent no mark.
+//! skipped, never fatal. `platform.runtimeDone` ends an invocation whose function sent no mark;
+//! every record goes to [`Platform`], whose spans and metrics are buffered with the function's.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -18,7 +19,8 @@ use hyper_util::rt::TokioIo;
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use tokio::net::TcpListener;
 
-use crate::state::Shared;
+use crate::platform::{Platform, status_name};
+use crate::state::{Ended, Shared};
 
 /// Binds a free port on `host`; returns the listener and the URI to subscribe with.
 pub(crate) async fn bind(host: &str) -> std::io::Result<(TcpListener, String)> {
@@ -28,7 +30,11 @@ pub(crate) async fn bind(host: &str) -> std::io::Result<(TcpListener, String)> {
 }
 
 /// Serves the Telemetry API's deliveries until the process ends.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    platform: Arc<Mutex<Platform>>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -38,10 +44,12 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let shared = Arc::clone(&shared);
+        let platform = Arc::clone(&platform);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = Arc::clone(&shared);
-                async move { Ok::<_, Infallible>(handle(req, &shared).await) }
+                let platform = Arc::clone(&platform);
+                async move { Ok::<_, Infallible>(handle(req, &shared, &platform).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -50,7 +58,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    shared: &Shared,
+    platform: &Mutex<Platform>,
+) -> Response<Full<Bytes>> {
     let body = match req.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(e) => {
@@ -58,7 +70,17 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>
             return Response::new(Full::new(Bytes::new()));
         }
     };
-    for record in records(&body) {
+    let records = records(&body);
+    // The platform's spans and metrics are buffered before the invocation is said to be over,
+    // so the forward that follows takes them along.
+    let batches = platform
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .records(&records, |id| shared.ended(id) == Some(Ended::Marked));
+    for batch in batches {
+        shared.push(batch);
+    }
+    for record in &records {
         if let LambdaTelemetryRecord::PlatformRuntimeDone {
             request_id, status, ..
         } = &record.record
@@ -83,16 +105,6 @@ pub(crate) fn records(body: &[u8]) -> Vec<LambdaTelemetry<serde_json::Value>> {
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect()
-}
-
-fn status_name(status: &lambda_extension::Status) -> &'static str {
-    use lambda_extension::Status;
-    match status {
-        Status::Success => "success",
-        Status::Error => "error",
-        Status::Failure => "failure",
-        Status::Timeout => "timeout",
-    }
 }
 
 #[cfg(test)]
