@@ -103,6 +103,15 @@ pub(crate) enum Mode {
     Deferred,
 }
 
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::EndOfInvocation => "end-of-invocation",
+            Mode::Deferred => "deferred",
+        })
+    }
+}
+
 /// Whether forwarded requests are signed with SigV4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signing {

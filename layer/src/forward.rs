@@ -10,9 +10,9 @@
 //!   invocation's data waits in memory until the next `INVOKE` or `SHUTDOWN`.
 //! - **Lambda Managed Instances** (registered for `SHUTDOWN` only, never frozen): a background
 //!   forward whenever data is older than the maximum delay or the buffer is half full.
-//! - **`SHUTDOWN`**: after a timeout or a crash, first wait for the platform's `runtimeDone`
-//!   of the invocation that never finished (its span is made from it); then forward until
-//!   nothing new arrives; all within the shutdown deadline.
+//! - **`SHUTDOWN`**: first wait for the platform's report of the last invocation (its metrics;
+//!   after a timeout or a crash, its `runtimeDone` makes its span), then forward until nothing
+//!   new arrives; all within the shutdown deadline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -41,9 +41,9 @@ pub(crate) struct Forwarder {
     subscribed: bool,
     /// Deferred mode: the forward started at the last `INVOKE`.
     in_flight: Option<JoinHandle<Outcome>>,
-    /// The last invocation, when it ended at its deadline with no word of how: a `SHUTDOWN`
-    /// for a timeout or a crash follows, and its `runtimeDone` is still on its way.
-    unfinished: Option<String>,
+    /// The last invocation: at `SHUTDOWN`, its platform records (the report, and after a
+    /// timeout or a crash the `runtimeDone` its span is made from) may still be on their way.
+    last: Option<String>,
 }
 
 impl Forwarder {
@@ -59,7 +59,7 @@ impl Forwarder {
             config,
             subscribed,
             in_flight: None,
-            unfinished: None,
+            last: None,
         }
     }
 
@@ -84,7 +84,7 @@ impl Forwarder {
             self.in_flight = Some(tokio::spawn(async move { backend.forward(batches).await }));
         }
         let ended = self.wait_for_end(invoke).await;
-        self.unfinished = ended.is_none().then(|| invoke.request_id.clone());
+        self.last = Some(invoke.request_id.clone());
         if ended.is_none() {
             let runtime_done = if self.subscribed {
                 " nor the platform's runtimeDone"
@@ -139,6 +139,26 @@ impl Forwarder {
         self.record(&outcome);
     }
 
+    /// Forwards what is buffered, cut at `deadline`; `false` when the deadline cut it.
+    async fn forward_within(&self, deadline: Instant) -> bool {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || self.shared.is_empty() {
+            return !remaining.is_zero();
+        }
+        let batches = self.shared.take();
+        let count = batches.len() as u64;
+        match tokio::time::timeout(remaining, self.backend.forward(batches)).await {
+            Ok(outcome) => {
+                self.record(&outcome);
+                true
+            }
+            Err(_) => {
+                self.shared.forwarded(0, count);
+                false
+            }
+        }
+    }
+
     async fn settle(&self, in_flight: JoinHandle<Outcome>) {
         match in_flight.await {
             Ok(outcome) => self.record(&outcome),
@@ -159,17 +179,21 @@ impl Forwarder {
         if let Some(in_flight) = self.in_flight.take() {
             self.settle(in_flight).await;
         }
-        // After a timeout or a crash, the platform's record of the failed invocation (and so its
-        // span) is worth waiting for, within the deadline.
-        if let Some(request_id) = self.unfinished.take()
+        // What is here goes first: the wait below may use half of what is left.
+        self.forward_within(deadline).await;
+        // The last invocation's `platform.report` is the last record Lambda sends about it (and
+        // after a timeout or a crash, its `runtimeDone` makes its span): worth waiting for, for
+        // at most half the time left, so the other half can forward what it brings.
+        if let Some(request_id) = self.last.take()
             && self.subscribed
         {
-            let waited = tokio::time::timeout_at(deadline.into(), async {
+            let half = deadline.saturating_duration_since(Instant::now()) / 2;
+            let waited = tokio::time::timeout(half, async {
                 loop {
                     let changed = self.shared.changed();
                     tokio::pin!(changed);
                     changed.as_mut().enable();
-                    if self.shared.ended(&request_id).is_some() {
+                    if self.shared.is_reported(&request_id) {
                         return;
                     }
                     changed.await;
@@ -182,15 +206,8 @@ impl Forwarder {
             tokio::pin!(changed);
             changed.as_mut().enable();
             if !self.shared.is_empty() {
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                if remaining.is_zero() {
+                if !self.forward_within(deadline).await {
                     break;
-                }
-                let batches = self.shared.take();
-                let backend = self.backend.clone();
-                match tokio::time::timeout(remaining, backend.forward(batches)).await {
-                    Ok(outcome) => self.record(&outcome),
-                    Err(_) => break,
                 }
                 continue;
             }

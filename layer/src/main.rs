@@ -115,7 +115,7 @@ async fn run() -> Result<(), String> {
         ));
     }
     log!(
-        "ready in {} µs: OTLP/HTTP on {listen}; {}; {:?} mode{}",
+        "ready in {} µs: OTLP/HTTP on {listen}; {}; {} mode{}",
         started.elapsed().as_micros(),
         routes(&config),
         config.mode,
@@ -196,12 +196,7 @@ fn routes(config: &Config) -> String {
     Signal::ALL
         .iter()
         .map(|&signal| match config.endpoint(signal) {
-            Some(uri) => format!(
-                "{signal} to {}://{}{}",
-                uri.scheme_str().unwrap_or("http"),
-                uri.authority().map_or("", |a| a.host()),
-                uri.path()
-            ),
+            Some(uri) => format!("{signal} to {}", backend::shown(uri)),
             None => format!("{signal} not forwarded"),
         })
         .collect::<Vec<_>>()

@@ -61,6 +61,7 @@ struct Inner {
     bytes: usize,
     marked: VecDeque<String>,
     done: VecDeque<(String, String)>,
+    reported: VecDeque<String>,
     counts: Counts,
 }
 
@@ -149,6 +150,19 @@ impl Shared {
         remember(&mut inner.done, (request_id.to_owned(), status.to_owned()));
         drop(inner);
         self.changed.notify_waiters();
+    }
+
+    /// The platform's `platform.report` for `request_id` arrived (its last record).
+    pub(crate) fn reported(&self, request_id: &str) {
+        let mut inner = self.lock();
+        remember(&mut inner.reported, request_id.to_owned());
+        drop(inner);
+        self.changed.notify_waiters();
+    }
+
+    /// Whether the platform's report of `request_id` arrived.
+    pub(crate) fn is_reported(&self, request_id: &str) -> bool {
+        self.lock().reported.iter().any(|id| id == request_id)
     }
 
     /// How `request_id` ended, if the extension has heard: the function's mark first.

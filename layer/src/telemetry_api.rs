@@ -81,11 +81,12 @@ async fn handle(
         shared.push(batch);
     }
     for record in &records {
-        if let LambdaTelemetryRecord::PlatformRuntimeDone {
-            request_id, status, ..
-        } = &record.record
-        {
-            shared.runtime_done(request_id, status_name(status));
+        match &record.record {
+            LambdaTelemetryRecord::PlatformRuntimeDone {
+                request_id, status, ..
+            } => shared.runtime_done(request_id, status_name(status)),
+            LambdaTelemetryRecord::PlatformReport { request_id, .. } => shared.reported(request_id),
+            _ => {}
         }
     }
     // Lambda retries a delivery that is not answered with success; a record this extension

@@ -23,7 +23,7 @@ use common::runtime_api::{Emulation, Invocation, RuntimeApi, ShutdownReason};
 use common::timeline::{Timeline, TimelineEvent};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use lambda_otel::TelemetryBuilder;
+use lambda_otel::{Propagator, TelemetryBuilder};
 use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::{Value, json};
 
@@ -211,9 +211,7 @@ async fn export_one_span(port: u16, request_id: &str) {
 
 #[tokio::test]
 async fn deferred_mode_forwards_at_the_next_invoke_and_shutdown_drains_the_rest() {
-    let emulation = Emulation::default()
-        .with_telemetry_delay(NEVER)
-        .with_shutdown_after_last(ShutdownReason::Spindown);
+    let emulation = Emulation::default().with_shutdown_after_last(ShutdownReason::Spindown);
     let (function, _extension) = start(
         2,
         emulation,
@@ -316,5 +314,81 @@ async fn a_bad_setting_leaves_the_extension_idle_and_never_holds_an_invocation()
         function.spans().is_empty(),
         "nothing was forwarded:\n{}",
         function.timeline.describe()
+    );
+}
+
+const XRAY_1: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+#[tokio::test]
+async fn the_cold_starts_init_phase_is_a_sibling_of_the_first_invocation_span_and_reports_become_metrics()
+ {
+    let port = free_port();
+    // As the template configures it: the invocation span joins Lambda's X-Ray trace.
+    let configure = move |b: TelemetryBuilder| {
+        b.with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_propagators([Propagator::TraceContext, Propagator::XrayLambda])
+    };
+    let mut invocations = invocations(2);
+    invocations[0] = invocations[0].clone().with_xray(XRAY_1);
+    let function = Function::start_emulated(
+        Timeline::new(),
+        invocations,
+        Emulation::default()
+            .with_external_extension(EXT)
+            .with_shutdown_after_last(ShutdownReason::Spindown),
+        Behaviour::Ok,
+        configure,
+    );
+    let command = extension(port, &function.receiver.endpoint(), &[]);
+    let _extension = ExtensionProcess::spawn(EXT, command, &function.api, &function.timeline);
+    function.run(handler);
+    wait(&function.timeline, "the extension's exit", |e| {
+        e.is_extension_exit(EXT)
+    })
+    .await;
+    let spans = function.spans();
+    let init: Vec<_> = spans.iter().filter(|(_, s)| s.name == "init").collect();
+    assert_eq!(
+        init.len(),
+        1,
+        "one init span:\n{}",
+        function.timeline.describe()
+    );
+    let (_, init) = init[0];
+    let (_, first) = function.invocation_span("req-1");
+    assert_eq!(init.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(
+        (init.trace_id.as_str(), init.parent_span_id.as_str()),
+        (first.trace_id.as_str(), first.parent_span_id.as_str()),
+        "the init span is a sibling of the first invocation's span"
+    );
+    assert!(
+        init.end_ns <= first.start_ns,
+        "init ends before the first invocation starts"
+    );
+    assert_eq!(init.attr_str("aws.lambda.init.type"), Some("on-demand"));
+    assert!(
+        init.attr_int("lambda_otel.init.duration_ns")
+            .is_some_and(|ns| ns >= 0)
+    );
+    let metrics: Vec<String> = function
+        .receiver
+        .metrics()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for name in ["aws.lambda.billed_duration", "faas.mem_usage"] {
+        assert_eq!(
+            metrics.iter().filter(|m| *m == name).count(),
+            2,
+            "{name} once per invocation: {metrics:?}"
+        );
+    }
+    assert!(
+        !function
+            .spans()
+            .iter()
+            .any(|(_, s)| s.attr_str("error.type").is_some()),
+        "successful invocations get no failed-invocation span"
     );
 }

@@ -256,7 +256,7 @@ fn connector() -> Result<Connector, String> {
 }
 
 /// `uri` without user information or query, for log lines.
-fn shown(uri: &Uri) -> String {
+pub(crate) fn shown(uri: &Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("http");
     let host = uri.host().unwrap_or_default();
     let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
