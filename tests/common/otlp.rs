@@ -1,6 +1,10 @@
 //! A loopback OTLP/HTTP receiver for traces, metrics and logs that decodes
 //! every export, records it on the [`Timeline`], then answers according to a
-//! [`Behaviour`].
+//! [`Behaviour`]. It records every other request too: the lambda-otel
+//! extension's mark (`POST /lambda-otel/v1/invocations/{id}/flushed`) on the
+//! timeline as [`TimelineEvent::FlushedMarked`], anything else in
+//! [`OtlpReceiver::unknown_requests`]; it answers a mark like the extension
+//! only under [`Behaviour::Extension`] and [`Behaviour::ExtensionHangsOnMarks`].
 //!
 //! Spans are flattened here; metrics and logs in the child module `signals`
 //! (`signals.rs` beside this file), whose types are re-exported from here.
@@ -78,7 +82,19 @@ pub enum Behaviour {
     /// [`Behaviour::Ok`] (other signals are answered at once): two flushes get their spans out
     /// only if their exports are in flight side by side.
     SpansInPairs,
+    /// Answers like the lambda-otel extension: every export like [`Behaviour::Ok`] with the
+    /// header `lambda-otel-extension: 1`, every mark with 204 at once.
+    Extension,
+    /// Answers exports like [`Behaviour::Extension`], and reads and records every mark but
+    /// never answers it (the connection stays open): an extension that hangs on the mark.
+    ExtensionHangsOnMarks,
 }
+
+/// The header of the extension's answers (its value, the protocol version, is `1`).
+const EXTENSION_HEADER: &str = "lambda-otel-extension";
+/// `{MARK_PREFIX}{percent-encoded request id}{MARK_SUFFIX}`: an invocation's flush is over.
+const MARK_PREFIX: &str = "/lambda-otel/v1/invocations/";
+const MARK_SUFFIX: &str = "/flushed";
 
 /// An attribute value, reduced to what tests assert on.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,6 +302,8 @@ struct Received {
     logs: Vec<ReceivedLog>,
     /// Requests per [`Signal`], decodable or not.
     requests: [usize; 3],
+    /// Requests that are neither an export nor a mark: `METHOD path`.
+    unknown: Vec<String>,
 }
 
 impl Received {
@@ -368,6 +386,12 @@ impl OtlpReceiver {
         self.state.received().requests[Signal::Logs as usize]
     }
 
+    /// Every request that was neither an export nor a mark, as `METHOD path`, in arrival
+    /// order (each answered 404).
+    pub fn unknown_requests(&self) -> Vec<String> {
+        self.state.received().unknown.clone()
+    }
+
     /// An `http://127.0.0.1:PORT` where nothing listens, so connecting is
     /// refused. The port was free a moment ago; another process could take
     /// it, but ephemeral ports are not reused that quickly.
@@ -385,14 +409,7 @@ impl OtlpReceiver {
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let signal = match Signal::from_path(req.uri().path()) {
         Some(signal) if req.method() == Method::POST => signal,
-        _ => {
-            eprintln!(
-                "otlp-receiver: unexpected {} {}, answering 404",
-                req.method(),
-                req.uri()
-            );
-            return reply(404, None, "");
-        }
+        _ => return other(&state, req).await,
     };
     state.received().requests[signal as usize] += 1;
     let content_type = req
@@ -419,6 +436,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     state.timeline.record(event);
     match state.behaviour {
         Behaviour::Ok => success(signal, json),
+        Behaviour::Extension | Behaviour::ExtensionHangsOnMarks => {
+            let mut response = success(signal, json);
+            let value = "1".parse().expect("a valid header value");
+            response.headers_mut().insert(EXTENSION_HEADER, value);
+            response
+        }
         Behaviour::Status(code) => reply(code, None, ""),
         Behaviour::NeverAnswer => std::future::pending().await,
         Behaviour::Delay(delay) => {
@@ -432,6 +455,57 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             success(signal, json)
         }
     }
+}
+
+/// A request that is no export: recorded, then answered as the extension would (a mark) or
+/// with 404.
+async fn other(state: &State, req: Request<Incoming>) -> Reply {
+    let path = req.uri().path();
+    let mark = path
+        .strip_prefix(MARK_PREFIX)
+        .and_then(|rest| rest.strip_suffix(MARK_SUFFIX))
+        .filter(|_| req.method() == Method::POST);
+    let Some(encoded) = mark else {
+        let request = format!("{} {}", req.method(), req.uri());
+        eprintln!("otlp-receiver: unexpected {request}, answering 404");
+        state.received().unknown.push(request);
+        return reply(404, None, "");
+    };
+    let request_id = percent_decode(encoded);
+    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+    state
+        .timeline
+        .record(TimelineEvent::FlushedMarked { request_id });
+    match state.behaviour {
+        Behaviour::ExtensionHangsOnMarks => std::future::pending().await,
+        // The protocol's mark has no body.
+        Behaviour::Extension if body.is_ok_and(|b| b.is_empty()) => reply(204, None, ""),
+        Behaviour::Extension => reply(400, None, "a mark has no body"),
+        _ => reply(404, None, ""),
+    }
+}
+
+/// `%XX` decoded, as the extension decodes a mark's request id; malformed escapes are kept.
+fn percent_decode(value: &str) -> String {
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let escaped = (byte == b'%')
+            .then(|| tail.get(..2))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                rest = &tail[2..];
+            }
+            None => {
+                out.push(byte);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Decodes and flattens one export into the timeline event that records it.

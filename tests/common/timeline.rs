@@ -137,6 +137,13 @@ pub enum TimelineEvent {
         /// What went wrong.
         error: String,
     },
+    /// The function told the OTLP receiver that an invocation's flush is over, as it tells
+    /// the lambda-otel extension: `POST /lambda-otel/v1/invocations/{request_id}/flushed`
+    /// (recorded on arrival, before it is answered, whatever the receiver's behaviour).
+    FlushedMarked {
+        /// The invocation, percent-decoded from the path.
+        request_id: String,
+    },
 }
 
 impl TimelineEvent {
@@ -153,6 +160,11 @@ impl TimelineEvent {
             }
             _ => false,
         }
+    }
+
+    /// True for the mark that `id`'s flush is over.
+    pub fn is_mark_for(&self, id: &str) -> bool {
+        matches!(self, Self::FlushedMarked { request_id } if request_id == id)
     }
 
     /// The spans of a trace export; empty for every other event.
@@ -291,6 +303,7 @@ impl fmt::Display for TimelineEvent {
                 f,
                 "telemetry to {name} failed ({records} record(s)): {error}"
             ),
+            Self::FlushedMarked { request_id } => write!(f, "flushed mark for {request_id:?}"),
         }
     }
 }
