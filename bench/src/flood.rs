@@ -233,7 +233,7 @@ async fn one(
     let totals = receiver.totals();
     if totals.rejected > 0 {
         return Err(format!(
-            "{name}: {} OTLP requests were not protobuf",
+            "{name}: {} OTLP requests could not be decoded",
             totals.rejected
         ));
     }

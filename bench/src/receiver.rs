@@ -1,6 +1,7 @@
-//! The loopback OTLP/HTTP receiver: decodes `/v1/traces` (protobuf), counts the other
-//! signals' requests, and answers after a configurable delay (a remote collector), or never
-//! (a hung collector: the connection stays open, the request unanswered).
+//! The loopback OTLP/HTTP receiver: decodes `/v1/traces` (protobuf, or JSON as the extension
+//! sends its own platform spans), counts the other signals' requests, and answers after a
+//! configurable delay (a remote collector), or never (a hung collector: the connection stays
+//! open, the request unanswered).
 
 use crate::server::{Reply, Server, reply};
 use http_body_util::BodyExt;
@@ -72,7 +73,7 @@ pub struct Totals {
     pub trace_requests: usize,
     /// `/v1/metrics` and `/v1/logs` requests.
     pub other_requests: usize,
-    /// Requests that were not OTLP protobuf.
+    /// Requests that were not OTLP (protobuf, or JSON when so labelled).
     pub rejected: usize,
 }
 
@@ -137,18 +138,24 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Reply {
     let path = req.uri().path().to_owned();
+    let json = req
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     let body = match req.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return reply(400, "", ""),
     };
     let accepted = match path.as_str() {
-        "/v1/traces" => match ExportTraceServiceRequest::decode(body) {
-            Ok(request) => {
-                record(&mut lock(&received), request);
-                true
-            }
-            Err(_) => false,
-        },
+        "/v1/traces" => {
+            let decoded = if json {
+                serde_json::from_slice::<ExportTraceServiceRequest>(&body).ok()
+            } else {
+                ExportTraceServiceRequest::decode(body).ok()
+            };
+            let decoded = decoded.map(|request| record(&mut lock(&received), request));
+            decoded.is_some()
+        }
         "/v1/metrics" | "/v1/logs" => {
             lock(&received).other_requests += 1;
             true
@@ -164,8 +171,12 @@ async fn handle(
         Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
         Some(_) => {}
     }
-    // An empty Export*ServiceResponse encodes to zero bytes.
-    reply(200, "application/x-protobuf", "")
+    // An empty Export*ServiceResponse: zero bytes in protobuf, `{}` in JSON.
+    if json {
+        reply(200, "application/json", "{}")
+    } else {
+        reply(200, "application/x-protobuf", "")
+    }
 }
 
 fn record(received: &mut Received, request: ExportTraceServiceRequest) {

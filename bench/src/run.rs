@@ -123,7 +123,7 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
     let totals = receiver.totals();
     if totals.rejected > 0 {
         return Err(format!(
-            "{}: {} OTLP requests were not protobuf",
+            "{}: {} OTLP requests could not be decoded",
             config.name, totals.rejected
         ));
     }

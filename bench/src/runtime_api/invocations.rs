@@ -125,6 +125,9 @@ pub(super) async fn freeze(state: &State, k: usize, at: Instant) {
     if let Some(daemon) = &state.daemon {
         daemon.drain();
     }
+    if k == 0 {
+        state.telemetry.init_done(state, at);
+    }
     if k >= plan.total {
         state.finished.notify_one();
         return;

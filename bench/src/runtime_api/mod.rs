@@ -171,6 +171,10 @@ struct Processes {
 
 struct State {
     plan: Plan,
+    /// When the server started: the init phase's start (the extension is started next), in
+    /// both clocks.
+    started: Instant,
+    started_wall: Duration,
     receiver: Arc<Receiver>,
     daemon: Option<Arc<XrayDaemon>>,
     processes: Mutex<Processes>,
@@ -204,6 +208,8 @@ impl RuntimeApi {
                 ..Timeline::default()
             }),
             plan,
+            started: Instant::now(),
+            started_wall: epoch(),
             receiver,
             daemon,
             processes: Mutex::new(Processes::default()),

@@ -1,10 +1,15 @@
 //! The Telemetry API: the extension's subscription, and the platform records of each
 //! invocation in the 2022-12-13 schema, POSTed to the subscriber as JSON arrays.
 //!
+//! - `platform.initStart` when the Runtime API starts (the extension is started next; it is
+//!   delivered once the extension has subscribed), `platform.initRuntimeDone` and
+//!   `platform.initReport` when the runtime and the extension have both called `/next` for
+//!   the first time;
 //! - `platform.start` when an invocation is handed out;
 //! - `platform.runtimeDone` when the runtime calls `/next` after its response (status,
 //!   `durationMs`, `producedBytes`, the `responseLatency` and `responseDuration` spans);
-//! - `platform.report` at the freeze point, once the extension is back in `/next` too.
+//! - `platform.report` at the freeze point, once the extension is back in `/next` too (the
+//!   first one with the init duration).
 //!
 //! Every record is held for the subscription's buffering `timeoutMs` (25 ms at least, Lambda's
 //! minimum) from the moment it was produced, so a record never arrives sooner than Lambda can
@@ -37,6 +42,8 @@ use tokio::task::AbortHandle;
 
 /// The schema the records are written in.
 const SCHEMA: &str = "2022-12-13";
+/// What `AWS_LAMBDA_INITIALIZATION_TYPE` says.
+const INIT_TYPE: &str = "on-demand";
 /// Lambda's bounds on `buffering.timeoutMs` and `maxItems`, and its defaults.
 const MIN_TIMEOUT_MS: u64 = 25;
 const MAX_TIMEOUT_MS: u64 = 30_000;
@@ -91,16 +98,63 @@ impl Telemetry {
     }
 
     fn push(&self, record: Value) {
+        self.push_produced(record, Instant::now());
+    }
+
+    /// Queues `record`, produced at `produced`, for delivery the buffering time after it.
+    fn push_produced(&self, record: Value, produced: Instant) {
         let mut inner = lock(&self.inner);
         let Some(delay) = inner.subscriber.as_ref().map(|s| s.delay) else {
             return;
         };
         inner.queue.push_back(Pending {
-            due: Instant::now() + delay,
+            due: produced + delay,
             record,
         });
         drop(inner);
         self.wake.notify_one();
+    }
+
+    /// `platform.initStart`, produced when the server started, for a new subscriber.
+    fn init_start(&self, state: &State) {
+        self.push_produced(
+            json!({
+                "time": rfc3339(state.started_wall),
+                "type": "platform.initStart",
+                "record": { "initializationType": INIT_TYPE, "phase": "init" },
+            }),
+            state.started,
+        );
+    }
+
+    /// `platform.initRuntimeDone` and `platform.initReport`: init ended `at` (freeze point 0).
+    pub(super) fn init_done(&self, state: &State, at: Instant) {
+        if !self.subscribed() {
+            return;
+        }
+        let time = rfc3339(epoch());
+        let duration = ms(at.saturating_duration_since(state.started));
+        self.push(json!({
+            "time": time,
+            "type": "platform.initRuntimeDone",
+            "record": {
+                "initializationType": INIT_TYPE,
+                "phase": "init",
+                "status": "success",
+                "spans": [],
+            },
+        }));
+        self.push(json!({
+            "time": time,
+            "type": "platform.initReport",
+            "record": {
+                "initializationType": INIT_TYPE,
+                "phase": "init",
+                "status": "success",
+                "metrics": { "durationMs": duration },
+                "spans": [],
+            },
+        }));
     }
 
     /// `platform.start` of invocation `k`.
@@ -181,7 +235,7 @@ impl Telemetry {
                 return;
             };
             let duration = ms(frozen.saturating_duration_since(handed_out));
-            json!({
+            let mut record = json!({
                 "requestId": state.plan.request_id(i),
                 "status": status(timeline.failed[i]),
                 "tracing": tracing(state, i, &issued.trace_header),
@@ -191,7 +245,15 @@ impl Telemetry {
                     "memorySizeMB": MEMORY_MB,
                     "maxMemoryUsedMB": max_memory_mb,
                 },
-            })
+            });
+            // The cold start's report carries the init phase's duration.
+            if i == 0
+                && let Some(&init_end) = timeline.frozen.first()
+            {
+                record["metrics"]["initDurationMs"] =
+                    json!(ms(init_end.saturating_duration_since(state.started)));
+            }
+            record
         };
         self.push(json!({
             "time": rfc3339(epoch()),
@@ -236,7 +298,13 @@ pub(super) async fn subscribe(state: &Arc<State>, req: Request<Incoming>) -> Rep
         }
     };
     lock(&state.timeline).subscribed = Some(Instant::now());
-    lock(&state.telemetry.inner).subscriber = Some(subscriber);
+    let first = lock(&state.telemetry.inner)
+        .subscriber
+        .replace(subscriber)
+        .is_none();
+    if first {
+        state.telemetry.init_start(state);
+    }
     let mut task = lock(&state.telemetry.task);
     if task.is_none() {
         *task = Some(tokio::spawn(deliver(Arc::clone(state))).abort_handle());
