@@ -134,6 +134,9 @@ pub(crate) struct Config {
     pub(crate) buffer_bytes: usize,
     pub(crate) listen: SocketAddr,
     pub(crate) telemetry_host: String,
+    /// Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE`): no `INVOKE`, so the
+    /// function's end-of-flush marks would serve nothing and are not asked for.
+    pub(crate) managed_instances: bool,
 }
 
 impl Config {
@@ -214,6 +217,8 @@ impl Config {
             telemetry_host: get(TELEMETRY_HOST)
                 .map(|v| v.trim().to_owned())
                 .unwrap_or_else(|| DEFAULT_TELEMETRY_HOST.to_owned()),
+            managed_instances: get("AWS_LAMBDA_INITIALIZATION_TYPE")
+                .is_some_and(|v| v == "lambda-managed-instances"),
         })
     }
 

@@ -3,10 +3,12 @@
 //!
 //! An export is answered as soon as its bytes are buffered: the function's flush costs one
 //! loopback exchange, whatever the backend's latency. The bytes are kept as sent (protobuf or
-//! JSON, gzip or not) and forwarded unchanged. Every answer carries `lambda-otel-extension: 1`,
-//! which tells lambda-otel to send `POST /lambda-otel/v1/invocations/{id}/flushed` once an
-//! invocation's flush is over: the extension then forwards and calls `/next` without waiting
-//! for the Telemetry API (see `layer/README.md`).
+//! JSON, gzip or not) and forwarded unchanged. Every accepted export is answered with
+//! `lambda-otel-extension: 1`, which tells lambda-otel to send
+//! `POST /lambda-otel/v1/invocations/{id}/flushed` once an invocation's flush is over: the
+//! extension then forwards and calls `/next` without waiting for the Telemetry API (see
+//! `layer/README.md`). On Lambda Managed Instances there is no `INVOKE` to end, so the header
+//! is left out and the function sends no marks.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -110,9 +112,10 @@ async fn handle(req: Request<Incoming>, shared: &Shared, config: &Config) -> Rep
             );
         }
     };
+    let announce = !config.managed_instances;
     if config.endpoint(signal).is_none() {
         shared.unrouted();
-        return accepted(json);
+        return accepted(json, announce);
     }
     let batch = Batch {
         signal,
@@ -122,7 +125,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared, config: &Config) -> Rep
         received: Instant::now(),
     };
     if shared.push(batch) {
-        accepted(json)
+        accepted(json, announce)
     } else {
         reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -137,8 +140,9 @@ fn media_type<B>(req: &Request<B>) -> Option<&str> {
     Some(value.split(';').next().unwrap_or(value).trim())
 }
 
-/// OTLP's success answer: an empty `Export*ServiceResponse` in the request's encoding.
-fn accepted(json: bool) -> Reply {
+/// OTLP's success answer: an empty `Export*ServiceResponse` in the request's encoding, with the
+/// protocol header when marks are wanted.
+fn accepted(json: bool, announce: bool) -> Reply {
     let (content_type, body) = if json {
         ("application/json", Bytes::from_static(b"{}"))
     } else {
@@ -148,19 +152,17 @@ fn accepted(json: bool) -> Reply {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    with_header(response)
+    if announce {
+        response
+            .headers_mut()
+            .insert(EXTENSION_HEADER, HeaderValue::from_static(PROTOCOL_VERSION));
+    }
+    response
 }
 
 fn reply(status: StatusCode, message: &str) -> Reply {
     let mut response = Response::new(Full::new(Bytes::copy_from_slice(message.as_bytes())));
     *response.status_mut() = status;
-    with_header(response)
-}
-
-fn with_header(mut response: Reply) -> Reply {
-    response
-        .headers_mut()
-        .insert(EXTENSION_HEADER, HeaderValue::from_static(PROTOCOL_VERSION));
     response
 }
 
