@@ -1,7 +1,9 @@
 //! Proves the loopback Runtime API's Extensions and Telemetry APIs (`tests/common`) against the
 //! real `lambda_runtime` loop and a small extension written here (a hyper client on its own
 //! thread, as a separate process would be; once as a real child process), so the extension's
-//! own tests can trust what the harness does and records.
+//! own tests can trust what the harness does and records. Also Lambda's resets: an invocation
+//! past its deadline (the emulator's own timer) and a runtime process that crashes (the
+//! function run as a child process).
 //!
 //! Orders are asserted on the timeline; an extension that must act "after X" waits for X on
 //! the timeline first, so every order asserted here is caused, not timed.
@@ -11,11 +13,11 @@ mod common;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use common::child::{RuntimeProcess, ignored_test};
 use common::extension_process::ExtensionProcess;
 use common::runtime_api::{
     Emulation, FUNCTION_ARN, Invocation, MEMORY_SIZE_MB, RuntimeApi, ShutdownReason,
@@ -513,16 +515,8 @@ async fn shutdown_reaches_an_extension_process_which_then_exits() {
         .with_shutdown_after_last(ShutdownReason::Spindown);
     let (timeline, api) = start(vec![invocation("id-1", &json!({}))], emulation);
 
-    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-    command
-        .args([
-            "--exact",
-            "extension_process",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("TEST_EXTENSION_NAME", CHILD);
+    let mut command = ignored_test("extension_process");
+    command.env("TEST_EXTENSION_NAME", CHILD);
     let process = ExtensionProcess::spawn(CHILD, command, &api, &timeline);
     assert_eq!(process.name(), CHILD);
     off_thread(&timeline, |tl| tl.wait_for_extension_done(CHILD)).await;
@@ -973,6 +967,296 @@ async fn bad_calls_are_refused_with_lambdas_errors() {
         refusals[1].1.body["errorMessage"],
         "SHUTDOWN: ShutdownEventNotSupportedForInternalExtension"
     );
+}
+
+/// How far away the deadline of an invocation that times out is: short, as the tests wait it
+/// out (the emulator's timer ends it, nothing in the test does).
+const DEADLINE_MS: u64 = 300;
+
+/// An extension registered for INVOKE and SHUTDOWN, subscribed to the platform records.
+async fn subscribed_extension(api: SocketAddr) -> Extension {
+    let extension = Extension::register(api, EXT, &["INVOKE", "SHUTDOWN"]).await;
+    let (listener, _) = telemetry_listener();
+    let body = subscription("2022-12-13", &listener.to_string());
+    let answer = extension.subscribe(&body).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    extension
+}
+
+/// Posts an outcome for `request_id` as a runtime would (`kind`: `response` or `error`).
+async fn post_outcome(api: SocketAddr, request_id: &str, kind: &str) -> Answer {
+    let path = format!("/2018-06-01/runtime/invocation/{request_id}/{kind}");
+    let body = json!({ "errorType": "Late", "errorMessage": "too late" });
+    call(api, Method::POST, &path, &[], Some(&body)).await
+}
+
+/// The `kind` record of `request_id` delivered to [`EXT`], with its place among them all.
+fn delivered_record(timeline: &Timeline, kind: &str, request_id: &str) -> (usize, Value) {
+    delivered(timeline, EXT)
+        .into_iter()
+        .map(|(_, item)| item)
+        .enumerate()
+        .find(|(_, item)| item["type"] == kind && item["record"]["requestId"] == request_id)
+        .map(|(at, item)| (at, item["record"].clone()))
+        .unwrap_or_else(|| panic!("no {kind} of {request_id}:\n{}", timeline.describe()))
+}
+
+/// The records of an invocation Lambda ended itself: `runtimeDone` (with no response spans,
+/// as nothing was posted) then `report`, both with `status` and `error_type`.
+fn assert_ended_by_lambda(timeline: &Timeline, request_id: &str, status: &str, error_type: &str) {
+    let (done_at, done) = delivered_record(timeline, "platform.runtimeDone", request_id);
+    let (report_at, report) = delivered_record(timeline, "platform.report", request_id);
+    assert!(done_at < report_at, "{}", timeline.describe());
+    for record in [&done, &report] {
+        assert_eq!(
+            (&record["status"], &record["errorType"]),
+            (&json!(status), &json!(error_type)),
+            "{record}"
+        );
+        assert_millis(&record["metrics"]["durationMs"]);
+    }
+    assert_eq!(done["metrics"]["producedBytes"], 0, "{done}");
+    assert_eq!(done.get("spans"), None, "{done}");
+    assert!(report["metrics"]["billedDurationMs"].is_u64(), "{report}");
+    assert_millis(&report["metrics"]["initDurationMs"]);
+}
+
+/// Nothing of `request_id` was handed out nor posted, nor any record of it delivered.
+fn assert_never_handed(timeline: &Timeline, request_id: &str) {
+    let events = timeline.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.is_extension_invoked(EXT, request_id)
+                || e.is_outcome_for(request_id)
+                || e.delivers("platform.start", Some(request_id))),
+        "{request_id} handed out:\n{}",
+        timeline.describe()
+    );
+}
+
+/// Answers only once the harness has timed its invocation out (waited for on the timeline, so
+/// the answer is late by cause): a response Lambda refuses.
+async fn answers_after_its_timeout(
+    event: LambdaEvent<Value>,
+    timeline: Timeline,
+) -> Result<Value, Error> {
+    let id = event.context.request_id.clone();
+    off_thread(&timeline, move |tl| tl.wait_for_timed_out(&id)).await;
+    Ok(event.payload)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_invocation_past_its_deadline_times_out_and_the_environment_is_reset() {
+    let first = invocation("id-1", &json!({ "n": 1 })).with_deadline_ms(epoch_ms() + DEADLINE_MS);
+    let deadline_ms = first.deadline_ms;
+    let invocations = vec![first, invocation("id-2", &json!({ "n": 2 }))];
+    let emulation = Emulation::default()
+        .with_external_extension(EXT)
+        .with_timeouts();
+    let (timeline, api) = start_api(invocations, emulation);
+    let tl = timeline.clone();
+    let handler = move |event| answers_after_its_timeout(event, tl.clone());
+    tokio::spawn(Runtime::new(lambda_runtime::service_fn(handler)).run());
+
+    let addr = api.addr();
+    let (events, received_ms, late) = run_extension(&timeline, move || async move {
+        let extension = subscribed_extension(addr).await;
+        let invoke = extension.next().await;
+        // Back in /next at once: only the runtime holds the invocation past its deadline.
+        let shutdown = extension.next().await;
+        let received_ms = epoch_ms();
+        let late = [
+            post_outcome(addr, "id-1", "error").await,
+            post_outcome(addr, "id-2", "response").await,
+        ];
+        // As an extension with nothing left to do: back in /next, held.
+        tokio::spawn(async move { extension.next().await });
+        ([invoke, shutdown], received_ms, late)
+    })
+    .await;
+    off_thread(&timeline, |tl| {
+        tl.wait_for_delivered("platform.report", Some("id-1"));
+        tl.wait_for_next_polls(2);
+        tl.wait_for_extension_next_polls(EXT, 3)
+    })
+    .await;
+
+    assert_eq!(events[0]["requestId"], "id-1", "{events:?}");
+    let shutdown = &events[1];
+    assert_eq!(
+        (&shutdown["eventType"], &shutdown["shutdownReason"]),
+        (&json!("SHUTDOWN"), &json!("timeout")),
+        "{shutdown}"
+    );
+    // Sent once the deadline had passed, 2 s ahead, before it was received.
+    let shutdown_deadline = shutdown["deadlineMs"].as_u64().expect("a deadline");
+    assert!(
+        (deadline_ms + 2_000..=received_ms + 2_000).contains(&shutdown_deadline),
+        "{shutdown}: invocation deadline {deadline_ms}, received at {received_ms}"
+    );
+    let refusals: Vec<(u16, &Value)> = late.iter().map(|a| (a.status, &a.body)).collect();
+    assert_eq!(
+        refusals,
+        [
+            (
+                410,
+                &json!({ "errorType": "InvokeTimeout", "errorMessage": "Invoke timeout" })
+            ),
+            (
+                400,
+                &json!({ "errorType": "InvalidRequestID", "errorMessage": "Invalid request ID" })
+            ),
+        ]
+    );
+    let handler_refused = |e: &TimelineEvent| {
+        matches!(e, TimelineEvent::OutcomeRefused { request_id, error: false, status: 410, error_type }
+            if request_id == "id-1" && error_type == "InvokeTimeout")
+    };
+    assert_order(
+        &timeline,
+        &[
+            ("INVOKE id-1", &|e| e.is_extension_invoked(EXT, "id-1")),
+            ("timeout of id-1", &|e| e.is_timed_out("id-1")),
+            ("the handler's late response refused", &handler_refused),
+            ("runtime next #2, held", &next_poll(2)),
+        ],
+    );
+    assert_order(
+        &timeline,
+        &[
+            ("timeout of id-1", &|e| e.is_timed_out("id-1")),
+            ("SHUTDOWN timeout", &|e| {
+                e.is_shutdown_sent_with(EXT, "timeout")
+            }),
+        ],
+    );
+    assert_ended_by_lambda(&timeline, "id-1", "timeout", "Sandbox.Timedout");
+    // The runtime and the extension both wait in /next: the queue's next one would be theirs.
+    assert_never_handed(&timeline, "id-2");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_invoke_extension_still_at_work_past_the_deadline_times_the_invocation_out() {
+    let first = invocation("id-1", &json!({ "n": 1 })).with_deadline_ms(epoch_ms() + DEADLINE_MS);
+    let invocations = vec![first, invocation("id-2", &json!({ "n": 2 }))];
+    let emulation = Emulation::default()
+        .with_external_extension(EXT)
+        .with_timeouts();
+    let (timeline, api) = start(invocations, emulation);
+
+    let (addr, tl) = (api.addr(), timeline.clone());
+    let shutdown = run_extension(&timeline, move || async move {
+        let extension = subscribed_extension(addr).await;
+        let invoke = extension.next().await;
+        assert_eq!(invoke["requestId"], "id-1", "{invoke}");
+        // At work until the deadline has passed: the timeout bounds the whole invoke phase.
+        wait_until(&tl, "the timeout of id-1", |e| e.is_timed_out("id-1")).await;
+        extension.next().await
+    })
+    .await;
+    off_thread(&timeline, |tl| {
+        tl.wait_for_delivered("platform.report", Some("id-1"));
+        tl.wait_for_next_polls(2)
+    })
+    .await;
+
+    assert_eq!(shutdown["shutdownReason"], "timeout", "{shutdown}");
+    assert_order(
+        &timeline,
+        &[
+            ("outcome id-1", &outcome("id-1")),
+            ("timeout of id-1", &|e| e.is_timed_out("id-1")),
+            ("extension next #2", &extension_poll(2)),
+            ("SHUTDOWN timeout", &|e| {
+                e.is_shutdown_sent_with(EXT, "timeout")
+            }),
+        ],
+    );
+    let (_, report) = delivered_record(&timeline, "platform.report", "id-1");
+    assert_eq!(
+        (&report["status"], &report["errorType"]),
+        (&json!("timeout"), &json!("Sandbox.Timedout")),
+        "{report}"
+    );
+    // The runtime was done (success) if it asked for its next event before the deadline.
+    let (_, done) = delivered_record(&timeline, "platform.runtimeDone", "id-1");
+    let runtime_first = timeline.position(next_poll(2), "runtime next #2")
+        < timeline.position(|e| e.is_timed_out("id-1"), "the timeout");
+    let status = if runtime_first { "success" } else { "timeout" };
+    assert_eq!(done["status"], status, "{done}\n{}", timeline.describe());
+    assert_eq!(done["spans"].as_array().map(Vec::len), Some(2), "{done}");
+    assert_never_handed(&timeline, "id-2");
+}
+
+/// The function run as a child process by the crash test: its handler aborts the process.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run as the runtime process by a_runtime_process_that_aborts_fails_its_invocation"]
+async fn aborting_function() {
+    let handler = lambda_runtime::service_fn(abort_process);
+    Runtime::new(handler).run().await.expect("the runtime loop");
+}
+
+async fn abort_process(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    std::process::abort()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_runtime_process_that_aborts_fails_its_invocation_and_the_environment_is_reset() {
+    let invocations = vec![
+        invocation("id-1", &json!({ "n": 1 })),
+        invocation("id-2", &json!({ "n": 2 })),
+    ];
+    let (timeline, api) = start_api(
+        invocations,
+        Emulation::default().with_external_extension(EXT),
+    );
+    let runtime = RuntimeProcess::spawn(ignored_test("aborting_function"), &api);
+
+    let addr = api.addr();
+    let events = run_extension(&timeline, move || async move {
+        let extension = subscribed_extension(addr).await;
+        let events = [extension.next().await, extension.next().await];
+        tokio::spawn(async move { extension.next().await });
+        events
+    })
+    .await;
+    off_thread(&timeline, |tl| {
+        tl.wait_for_runtime_exit();
+        tl.wait_for_delivered("platform.report", Some("id-1"));
+        tl.wait_for_extension_next_polls(EXT, 3)
+    })
+    .await;
+    drop(runtime);
+
+    assert_eq!(events[0]["requestId"], "id-1", "{events:?}");
+    assert_eq!(
+        (&events[1]["eventType"], &events[1]["shutdownReason"]),
+        (&json!("SHUTDOWN"), &json!("failure")),
+        "{events:?}"
+    );
+    assert_order(
+        &timeline,
+        &[
+            ("INVOKE id-1", &|e| e.is_extension_invoked(EXT, "id-1")),
+            ("runtime exit", &TimelineEvent::is_runtime_exit),
+            ("SHUTDOWN failure", &|e| {
+                e.is_shutdown_sent_with(EXT, "failure")
+            }),
+        ],
+    );
+    let exit = timeline.events().into_iter().find_map(|e| match e {
+        TimelineEvent::RuntimeExited { code } => Some(code),
+        _ => None,
+    });
+    assert_eq!(
+        exit,
+        Some(None),
+        "ended by SIGABRT:\n{}",
+        timeline.describe()
+    );
+    assert_ended_by_lambda(&timeline, "id-1", "failure", "Runtime.ExitError");
+    assert_never_handed(&timeline, "id-2");
 }
 
 #[test]

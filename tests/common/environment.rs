@@ -17,20 +17,30 @@
 //!   too.
 //! - **SHUTDOWN** (when asked for): once the queue is empty and everyone is back in `/next`,
 //!   every extension registered for SHUTDOWN gets it, with a deadline 2 s away.
+//! - **Reset**: when an invocation's deadline passes before its invoke phase is over (with
+//!   [`Emulation::with_timeouts`]; the function timeout bounds the whole phase, the runtime's
+//!   and every INVOKE extension's `/next` included) or when the runtime process exits
+//!   ([`Environment::runtime_exited`]), Lambda ends the invocation (`platform.runtimeDone`
+//!   unless the runtime was done already, then `platform.report`, both with status `timeout` or
+//!   `failure`) and resets the environment: SHUTDOWN (`timeout` or `failure`) to every extension
+//!   registered for it, nothing handed out after (an in-process runtime cannot be started
+//!   afresh, so the rest of the queue is dropped), the runtime's polls held forever, and a late
+//!   outcome refused (410 `InvokeTimeout` for the invocation that timed out, 400
+//!   `InvalidRequestID` for any other, as AWS's emulator answers).
 //!
 //! Every change is made under one lock, and recorded on the timeline under it, so the timeline's
 //! order is the order things happened in.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::extensions_api::{self, ApiError};
-use super::platform::{self, Active, Outcome};
-use super::runtime_api::{Emulation, Invocation};
+use super::platform::{self, Active, Failure, Outcome};
+use super::runtime_api::{Emulation, Invocation, ShutdownReason};
 use super::telemetry_api::{self, Platform, Subscriber};
 use super::timeline::{Timeline, TimelineEvent};
 
@@ -42,6 +52,8 @@ pub(super) struct Environment {
     timeline: Timeline,
     emulation: Emulation,
     state: Mutex<State>,
+    /// This environment, for the deadline timers it starts.
+    me: Weak<Environment>,
 }
 
 struct State {
@@ -54,7 +66,13 @@ struct State {
     /// The first report carries the init duration.
     reported: bool,
     active: Vec<Active>,
+    /// Invocations handed out so far.
+    dispatched: u64,
     shutdown_sent: bool,
+    /// Whether the environment was reset (see the module doc).
+    reset: bool,
+    /// The invocation that timed out, whose late outcome Lambda refuses with 410.
+    timed_out: Option<String>,
     platform: Platform,
 }
 
@@ -97,13 +115,13 @@ impl Environment {
         timeline: Timeline,
         invocations: Vec<Invocation>,
         emulation: Emulation,
-    ) -> Self {
+    ) -> Arc<Self> {
         let mut platform = Platform::default();
         platform.produce(
             "platform.initStart",
             platform::init_start(emulation.initialization_type()),
         );
-        Self {
+        Arc::new_cyclic(|me| Self {
             timeline,
             emulation,
             state: Mutex::new(State {
@@ -114,10 +132,14 @@ impl Environment {
                 init: None,
                 reported: false,
                 active: Vec::new(),
+                dispatched: 0,
                 shutdown_sent: false,
+                reset: false,
+                timed_out: None,
                 platform,
             }),
-        }
+            me: me.clone(),
+        })
     }
 
     /// The timeline everything is recorded on.
@@ -133,6 +155,11 @@ impl Environment {
         self.timeline.record(TimelineEvent::NextPolled {
             n: state.runtime.polls,
         });
+        let (poll, invocation) = oneshot::channel();
+        if state.reset {
+            // Held forever: its sender is gone, and nothing is handed out after a reset.
+            return invocation;
+        }
         let initialization_type = self.emulation.initialization_type();
         if !state.runtime.ready {
             state.runtime.ready = true;
@@ -144,22 +171,36 @@ impl Environment {
                 .platform
                 .produce("platform.runtimeDone", active.runtime_done());
         }
-        let (poll, invocation) = oneshot::channel();
         state.runtime.waiting.push_back(poll);
         self.progress(state);
         invocation
     }
 
-    /// The runtime posted a response (`error` false) or an error for `request_id`.
+    /// The runtime posted a response (`error` false) or an error for `request_id`; refused
+    /// once the environment was reset (410 for the invocation that timed out, else 400).
     pub(super) fn outcome(
         &self,
         request_id: String,
         error: bool,
         body: Vec<u8>,
         arrived_at: Instant,
-    ) {
+    ) -> Result<(), ApiError> {
         let read = arrived_at.elapsed();
         let mut state = self.lock();
+        if state.reset {
+            let refusal = if state.timed_out.as_ref() == Some(&request_id) {
+                ApiError::invoke_timeout()
+            } else {
+                ApiError::invalid_request_id()
+            };
+            self.timeline.record(TimelineEvent::OutcomeRefused {
+                request_id,
+                error,
+                status: refusal.status(),
+                error_type: refusal.error_type().to_owned(),
+            });
+            return Err(refusal);
+        }
         if let Some(active) = state
             .active
             .iter_mut()
@@ -172,6 +213,65 @@ impl Environment {
         } else {
             TimelineEvent::ResponsePosted { request_id, body }
         });
+        Ok(())
+    }
+
+    /// The runtime process ended with `code` (`None`: a signal ended it). During an invocation
+    /// Lambda ends it with `Runtime.ExitError` and resets the environment (see the module doc);
+    /// after the environment's SHUTDOWN or reset it is only recorded.
+    pub(super) fn runtime_exited(&self, code: Option<i32>) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        self.timeline.record(TimelineEvent::RuntimeExited { code });
+        if state.shutdown_sent {
+            return;
+        }
+        for active in std::mem::take(&mut state.active) {
+            self.fail(state, active, Failure::RuntimeExit);
+        }
+        self.reset(state, ShutdownReason::Failure);
+    }
+
+    /// The deadline of the `seq`-th invocation passed: a timeout if its invoke phase is not over.
+    fn deadline_passed(&self, seq: u64) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if state.shutdown_sent {
+            return;
+        }
+        let Some(at) = state.active.iter().position(|a| a.seq() == seq) else {
+            return;
+        };
+        let active = state.active.remove(at);
+        let request_id = active.request_id().to_owned();
+        self.timeline.record(TimelineEvent::InvocationTimedOut {
+            request_id: request_id.clone(),
+        });
+        state.timed_out = Some(request_id);
+        self.fail(state, active, Failure::Timeout);
+        self.reset(state, ShutdownReason::Timeout);
+    }
+
+    /// Lambda ends `active` with `failure`: its `platform.runtimeDone` (unless the runtime was
+    /// done with it already) and its `platform.report`.
+    fn fail(&self, state: &mut State, mut active: Active, failure: Failure) {
+        active.fail(failure);
+        if !active.is_runtime_done() {
+            state
+                .platform
+                .produce("platform.runtimeDone", active.runtime_done());
+        }
+        produce_report(state, &active);
+    }
+
+    /// Resets the environment for `reason`: SHUTDOWN to every extension registered for it,
+    /// nothing handed out after, the runtime's polls held forever.
+    fn reset(&self, state: &mut State, reason: ShutdownReason) {
+        state.reset = true;
+        state.queue.clear();
+        // Their senders dropped, the polls are held forever (see `runtime_api::handle`).
+        state.runtime.waiting.clear();
+        self.send_shutdown_to_all(state, reason);
     }
 
     /// Registers extension `name` for `events`; returns its identifier.
@@ -307,22 +407,13 @@ impl Environment {
         if !invoke_extensions_waiting(&state.extensions) {
             return;
         }
-        let State {
-            active,
-            platform,
-            init,
-            reported,
-            ..
-        } = state;
-        active.retain(|invocation| {
-            if !invocation.is_runtime_done() {
-                return true;
-            }
-            let init = if *reported { None } else { *init };
-            *reported = true;
-            platform.produce("platform.report", invocation.report(init));
-            false
-        });
+        let (done, active): (Vec<Active>, Vec<Active>) = std::mem::take(&mut state.active)
+            .into_iter()
+            .partition(Active::is_runtime_done);
+        state.active = active;
+        for invocation in done {
+            produce_report(state, &invocation);
+        }
     }
 
     /// Hands out the next invocation if everyone it goes to waits; true if it did.
@@ -340,7 +431,11 @@ impl Environment {
             return false;
         };
         let invocation = state.queue.pop_front().expect("checked above");
-        let active = Active::new(invocation.clone());
+        state.dispatched += 1;
+        let active = Active::new(invocation.clone(), state.dispatched);
+        if self.emulation.timeouts {
+            self.start_deadline_timer(state.dispatched, invocation.deadline_ms);
+        }
         state.platform.produce("platform.start", active.start());
         let event = extensions_api::invoke_event(&invocation);
         for extension in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
@@ -357,6 +452,19 @@ impl Environment {
         true
     }
 
+    /// Lambda's timer for the `seq`-th invocation, due at `deadline_ms` (epoch milliseconds).
+    /// Runs on the server's runtime (every hand-out happens in one of its handlers).
+    fn start_deadline_timer(&self, seq: u64, deadline_ms: u64) {
+        let left = Duration::from_millis(deadline_ms.saturating_sub(epoch_ms(SystemTime::now())));
+        let env = self.me.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(left).await;
+            if let Some(env) = env.upgrade() {
+                env.deadline_passed(seq);
+            }
+        });
+    }
+
     fn shut_down(&self, state: &mut State) {
         let Some(reason) = self.emulation.shutdown_after_last else {
             return;
@@ -370,16 +478,15 @@ impl Environment {
         {
             return;
         }
+        self.send_shutdown_to_all(state, reason);
+    }
+
+    /// SHUTDOWN (`reason`, deadline 2 s away) to every extension registered for it: now to
+    /// one waiting in `/next`, at its next poll to any other.
+    fn send_shutdown_to_all(&self, state: &mut State, reason: ShutdownReason) {
         state.shutdown_sent = true;
         let deadline = SystemTime::now() + SHUTDOWN_BUDGET;
-        let deadline_ms = deadline
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis();
-        let event = extensions_api::shutdown_event(
-            reason,
-            u64::try_from(deadline_ms).expect("deadline fits in u64"),
-        );
+        let event = extensions_api::shutdown_event(reason, epoch_ms(deadline));
         for extension in state.extensions.iter_mut().filter(|e| e.wants("SHUTDOWN")) {
             match extension.waiting.take() {
                 Some(poll) if !poll.is_closed() => {
@@ -406,6 +513,21 @@ impl Environment {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `platform.report` of `invocation`; the first report carries the init duration.
+fn produce_report(state: &mut State, invocation: &Active) {
+    let init = if state.reported { None } else { state.init };
+    state.reported = true;
+    state
+        .platform
+        .produce("platform.report", invocation.report(init));
+}
+
+/// `t` in milliseconds since the epoch.
+fn epoch_ms(t: SystemTime) -> u64 {
+    let since = t.duration_since(UNIX_EPOCH).expect("clock after 1970");
+    u64::try_from(since.as_millis()).expect("fits in u64")
 }
 
 fn find<'a>(extensions: &'a mut [Extension], id: &str) -> Result<&'a mut Extension, ApiError> {

@@ -3,10 +3,8 @@
 //! end is recorded on the timeline ([`TimelineEvent::ExtensionExited`]).
 
 use std::process::Command;
-use std::sync::mpsc;
 
-use tokio::sync::oneshot;
-
+use super::child::Watch;
 use super::runtime_api::RuntimeApi;
 use super::timeline::{Timeline, TimelineEvent};
 
@@ -14,7 +12,7 @@ use super::timeline::{Timeline, TimelineEvent};
 #[derive(Debug)]
 pub struct ExtensionProcess {
     name: String,
-    kill: Option<oneshot::Sender<()>>,
+    _watch: Watch,
 }
 
 impl ExtensionProcess {
@@ -26,71 +24,21 @@ impl ExtensionProcess {
     /// [`Emulation::with_external_extension`]: super::runtime_api::Emulation::with_external_extension
     pub fn spawn(name: &str, mut command: Command, api: &RuntimeApi, timeline: &Timeline) -> Self {
         command.envs(api.env_vars());
-        let mut command = tokio::process::Command::from(command);
-        command.kill_on_drop(true);
-        let (kill, killed) = oneshot::channel::<()>();
-        let (started_tx, started) = mpsc::channel();
-        let (thread_name, exit_name, timeline) = (
-            format!("extension-{name}"),
-            name.to_owned(),
-            timeline.clone(),
-        );
-        std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("extension waiter runtime");
-                runtime.block_on(async move {
-                    // Spawned here: tokio reaps the child on the runtime that started it.
-                    let mut child = match command.spawn() {
-                        Ok(child) => {
-                            let _ = started_tx.send(Ok(()));
-                            child
-                        }
-                        Err(e) => {
-                            let _ = started_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let status = tokio::select! {
-                        status = child.wait() => status,
-                        _ = killed => {
-                            let _ = child.start_kill();
-                            child.wait().await
-                        }
-                    };
-                    let code = status.ok().and_then(|s| s.code());
-                    timeline.record(TimelineEvent::ExtensionExited {
-                        name: exit_name,
-                        code,
-                    });
-                });
-            })
-            .unwrap_or_else(|e| panic!("extension {name}: cannot spawn its waiter thread: {e}"));
-        match started.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("extension {name}: cannot start: {e}"),
-            Err(_) => panic!("extension {name}: its waiter thread ended before starting it"),
-        }
+        let (exit_name, timeline) = (name.to_owned(), timeline.clone());
+        let watch = Watch::spawn(&format!("extension {name}"), command, move |code| {
+            timeline.record(TimelineEvent::ExtensionExited {
+                name: exit_name,
+                code,
+            });
+        });
         Self {
             name: name.to_owned(),
-            kill: Some(kill),
+            _watch: watch,
         }
     }
 
     /// The name it was started under.
     pub fn name(&self) -> &str {
         &self.name
-    }
-}
-
-impl Drop for ExtensionProcess {
-    fn drop(&mut self) {
-        if let Some(kill) = self.kill.take() {
-            // Already exited when the waiter is gone: nothing to kill.
-            let _ = kill.send(());
-        }
     }
 }

@@ -65,6 +65,42 @@ impl ApiError {
         }
     }
 
+    /// A late outcome for an invocation that timed out: 410 `InvokeTimeout` (AWS's emulator,
+    /// `rapi/rendering`; `lambda_runtime` logs it as "invocation timed out or response was
+    /// stale").
+    pub(super) fn invoke_timeout() -> Self {
+        Self {
+            status: 410,
+            error_type: "InvokeTimeout",
+            message: "Invoke timeout".to_owned(),
+        }
+    }
+
+    /// An outcome for an invocation that is not under way: 400 `InvalidRequestID`.
+    pub(super) fn invalid_request_id() -> Self {
+        Self {
+            status: 400,
+            error_type: "InvalidRequestID",
+            message: "Invalid request ID".to_owned(),
+        }
+    }
+
+    /// Its HTTP status.
+    pub(super) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Its `errorType`.
+    pub(super) fn error_type(&self) -> &'static str {
+        self.error_type
+    }
+
+    /// The answer: the status and Lambda's error JSON.
+    pub(super) fn reply(&self) -> Reply {
+        let body = json!({ "errorMessage": self.message, "errorType": self.error_type });
+        reply(self.status, Some("application/json"), body.to_string())
+    }
+
     /// The unknown-identifier refusal.
     pub(super) fn unknown_extension(id: &str) -> Self {
         Self::forbidden(
@@ -84,8 +120,7 @@ impl ApiError {
             status: self.status,
             error_type: self.error_type.to_owned(),
         });
-        let body = json!({ "errorMessage": self.message, "errorType": self.error_type });
-        reply(self.status, Some("application/json"), body.to_string())
+        self.reply()
     }
 }
 

@@ -43,6 +43,35 @@ pub(super) fn telemetry_subscription(name: &str, types: &[String]) -> Value {
     json!({ "name": name, "state": "Subscribed", "types": types })
 }
 
+/// Why Lambda ended an invocation itself, resetting the environment: the `status` and
+/// `errorType` of its `platform.runtimeDone` and `platform.report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The deadline passed before the invoke phase was over: `timeout`, `Sandbox.Timedout`
+    /// (the error type of AWS's emulator for Lambda Managed Instances, `rapid/model`, and of
+    /// the error payload a timed-out invocation returns to its caller).
+    Timeout,
+    /// The runtime process exited during the invocation: `failure`, `Runtime.ExitError`
+    /// (as in AWS's emulator, `fatalerror.RuntimeExit`).
+    RuntimeExit,
+}
+
+impl Failure {
+    fn status(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::RuntimeExit => "failure",
+        }
+    }
+
+    fn error_type(self) -> &'static str {
+        match self {
+            Self::Timeout => "Sandbox.Timedout",
+            Self::RuntimeExit => "Runtime.ExitError",
+        }
+    }
+}
+
 /// How the runtime ended an invocation: what it posted, and when.
 #[derive(Debug)]
 pub(super) struct Outcome {
@@ -79,20 +108,25 @@ impl Outcome {
 #[derive(Debug)]
 pub(super) struct Active {
     invocation: Invocation,
+    /// Which hand-out this is (request ids may repeat).
+    seq: u64,
     handed_at: Instant,
     handed_wall: SystemTime,
     outcome: Option<Outcome>,
+    failure: Option<Failure>,
     runtime_done_at: Option<Instant>,
 }
 
 impl Active {
-    /// `invocation`, handed out now.
-    pub(super) fn new(invocation: Invocation) -> Self {
+    /// `invocation`, handed out now as the `seq`-th.
+    pub(super) fn new(invocation: Invocation, seq: u64) -> Self {
         Self {
             invocation,
+            seq,
             handed_at: Instant::now(),
             handed_wall: SystemTime::now(),
             outcome: None,
+            failure: None,
             runtime_done_at: None,
         }
     }
@@ -100,6 +134,17 @@ impl Active {
     /// Its request id.
     pub(super) fn request_id(&self) -> &str {
         &self.invocation.request_id
+    }
+
+    /// Which hand-out it is.
+    pub(super) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Lambda ends it with `failure`, whatever the runtime posted: the records produced from
+    /// now on say so.
+    pub(super) fn fail(&mut self, failure: Failure) {
+        self.failure.get_or_insert(failure);
     }
 
     /// The runtime posted its outcome (the first one counts, as on Lambda).
@@ -124,23 +169,22 @@ impl Active {
         record
     }
 
-    /// Marks the runtime done now (it asked for another event) and returns
-    /// `platform.runtimeDone`.
+    /// Marks the runtime done now (it asked for another event, or Lambda ended the invocation)
+    /// and returns `platform.runtimeDone`; the response spans only when an outcome was posted.
     pub(super) fn runtime_done(&mut self) -> Value {
         let now = Instant::now();
         self.runtime_done_at = Some(now);
-        let outcome = self
-            .outcome
-            .as_ref()
-            .expect("runtime done after an outcome");
+        let produced_bytes = self.outcome.as_ref().map_or(0, |o| o.produced_bytes);
         let mut record = json!({
             "requestId": self.request_id(),
-            "status": outcome.status,
+            "status": self.status(),
             "metrics": {
                 "durationMs": millis(now - self.handed_at),
-                "producedBytes": outcome.produced_bytes,
+                "producedBytes": produced_bytes,
             },
-            "spans": [
+        });
+        if let Some(outcome) = &self.outcome {
+            record["spans"] = json!([
                 {
                     "name": "responseLatency",
                     "start": timestamp(self.handed_wall),
@@ -151,8 +195,8 @@ impl Active {
                     "start": timestamp(outcome.arrived_wall),
                     "durationMs": millis(outcome.read),
                 },
-            ],
-        });
+            ]);
+        }
         self.add_outcome(&mut record);
         record
     }
@@ -170,18 +214,30 @@ impl Active {
         if let Some(init) = init {
             metrics["initDurationMs"] = json!(millis(init));
         }
-        let status = self.outcome.as_ref().map_or("failure", |o| o.status);
         let mut record = json!({
             "requestId": self.request_id(),
-            "status": status,
+            "status": self.status(),
             "metrics": metrics,
         });
         self.add_outcome(&mut record);
         record
     }
 
+    /// Lambda's failure first, else what the runtime posted.
+    fn status(&self) -> &'static str {
+        match (self.failure, &self.outcome) {
+            (Some(failure), _) => failure.status(),
+            (None, Some(outcome)) => outcome.status,
+            (None, None) => Failure::RuntimeExit.status(),
+        }
+    }
+
     fn add_outcome(&self, record: &mut Value) {
-        if let Some(error_type) = self.outcome.as_ref().and_then(|o| o.error_type.as_ref()) {
+        let error_type = match self.failure {
+            Some(failure) => Some(failure.error_type()),
+            None => self.outcome.as_ref().and_then(|o| o.error_type.as_deref()),
+        };
+        if let Some(error_type) = error_type {
             record["errorType"] = json!(error_type);
         }
         self.add_tracing(record);

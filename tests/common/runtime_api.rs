@@ -8,7 +8,9 @@
 //!
 //! Once the queue is empty, `/next` is held open forever, like the real
 //! Runtime API while the sandbox is frozen; tests end the runtime by aborting
-//! its task or by finishing.
+//! its task or by finishing. With [`Emulation::with_timeouts`] it enforces each invocation's
+//! deadline as Lambda does, and [`RuntimeApi::runtime_exited`] tells it that the runtime
+//! process ended: both reset the environment (see [`Emulation::with_timeouts`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -135,6 +137,8 @@ pub struct Emulation {
     /// Buffering delay of every Telemetry API delivery, instead of each subscription's
     /// `timeoutMs` (Lambda's default 1000 ms when it has none).
     pub telemetry_delay: Option<Duration>,
+    /// Enforce each invocation's deadline as Lambda enforces the function timeout.
+    pub timeouts: bool,
 }
 
 impl Emulation {
@@ -167,6 +171,30 @@ impl Emulation {
         self
     }
 
+    /// Enforces each invocation's deadline (`Lambda-Runtime-Deadline-Ms`) with a timer, as
+    /// Lambda enforces the function timeout over the whole invoke phase: when it passes before
+    /// the runtime posted the outcome and called `/next` again and every INVOKE extension is
+    /// back in `/next`, the invocation times out ([`TimelineEvent::InvocationTimedOut`]):
+    /// `platform.runtimeDone` (unless the runtime was done already) and `platform.report`
+    /// with status `timeout` and `errorType` `Sandbox.Timedout`, then the environment is
+    /// reset: SHUTDOWN (`timeout`, deadline 2 s away) to every extension registered for it,
+    /// at once to one waiting in `/next`, else at its next poll; no invocation handed out after
+    /// (the rest of the queue is dropped: Lambda would start a fresh environment, which an
+    /// in-process runtime cannot be); the runtime's polls held forever; a late outcome for the
+    /// invocation refused with 410 `InvokeTimeout` ([`TimelineEvent::OutcomeRefused`]).
+    ///
+    /// Standard functions only ([`RuntimeApi::start_with`] refuses it with
+    /// [`with_managed_instances`](Self::with_managed_instances)). Default: off, deadlines are
+    /// only told to the function (tests of the function's own deadline bounds post at or after
+    /// it on purpose).
+    ///
+    /// [`TimelineEvent::InvocationTimedOut`]: super::timeline::TimelineEvent::InvocationTimedOut
+    /// [`TimelineEvent::OutcomeRefused`]: super::timeline::TimelineEvent::OutcomeRefused
+    pub fn with_timeouts(mut self) -> Self {
+        self.timeouts = true;
+        self
+    }
+
     /// `initializationType` of the init records.
     pub(super) fn initialization_type(&self) -> &'static str {
         if self.managed_instances {
@@ -182,10 +210,12 @@ impl Emulation {
     }
 }
 
-/// Handle on a running loopback Runtime API.
+/// Handle on a running loopback Runtime API; clones share it.
+#[derive(Clone)]
 pub struct RuntimeApi {
     addr: SocketAddr,
     managed_instances: bool,
+    env: Arc<Environment>,
 }
 
 impl RuntimeApi {
@@ -195,19 +225,43 @@ impl RuntimeApi {
         Self::start_with(timeline, invocations, Emulation::default())
     }
 
-    /// As [`start`](Self::start), emulating `emulation`'s environment.
+    /// As [`start`](Self::start), emulating `emulation`'s environment. Panics when it asks
+    /// for timeouts on Lambda Managed Instances (not emulated).
     pub fn start_with(
         timeline: Timeline,
         invocations: Vec<Invocation>,
         emulation: Emulation,
     ) -> Self {
+        assert!(
+            !(emulation.timeouts && emulation.managed_instances),
+            "timeouts are emulated for standard functions only, not on Lambda Managed Instances"
+        );
         let managed_instances = emulation.managed_instances;
-        let env = Arc::new(Environment::new(timeline, invocations, emulation));
-        let addr = serve("runtime-api", move |req| handle(Arc::clone(&env), req));
+        let env = Environment::new(timeline, invocations, emulation);
+        let server_env = Arc::clone(&env);
+        let addr = serve("runtime-api", move |req| {
+            handle(Arc::clone(&server_env), req)
+        });
         Self {
             addr,
             managed_instances,
+            env,
         }
+    }
+
+    /// Tells the emulator that the function's runtime process ended with `exit_code` (`None`
+    /// when a signal ended it), as Lambda learns it from the process: recorded as
+    /// [`TimelineEvent::RuntimeExited`]. Unless the environment had its SHUTDOWN (or a reset)
+    /// already, Lambda ends the invocation under way, if any, with `platform.runtimeDone`
+    /// (unless the runtime was done with it) and `platform.report`, status `failure`,
+    /// `errorType` `Runtime.ExitError`, and resets the environment as for a timeout (see
+    /// [`Emulation::with_timeouts`]) with SHUTDOWN reason `failure`. A test calls it once it has
+    /// seen the process end; [`RuntimeProcess`] does it by itself.
+    ///
+    /// [`TimelineEvent::RuntimeExited`]: super::timeline::TimelineEvent::RuntimeExited
+    /// [`RuntimeProcess`]: super::child::RuntimeProcess
+    pub fn runtime_exited(&self, exit_code: Option<i32>) {
+        self.env.runtime_exited(exit_code);
     }
 
     /// Where the server listens.
@@ -281,8 +335,10 @@ async fn handle(env: Arc<Environment>, req: Request<Incoming>) -> Reply {
             Ok(collected) => collected.to_bytes().to_vec(),
             Err(e) => return reply(400, None, format!("unreadable body: {e}")),
         };
-        env.outcome(request_id.to_owned(), kind == "error", body, arrived_at);
-        return reply(202, Some("application/json"), r#"{"status":"OK"}"#);
+        return match env.outcome(request_id.to_owned(), kind == "error", body, arrived_at) {
+            Ok(()) => reply(202, Some("application/json"), r#"{"status":"OK"}"#),
+            Err(refusal) => refusal.reply(),
+        };
     }
     match extensions_api::handle(&env, req).await {
         Ok(answer) => answer,

@@ -112,6 +112,32 @@ pub enum TimelineEvent {
         /// `errorType`, e.g. `Extension.InvalidEventType` or `ValidationError`.
         error_type: String,
     },
+    /// The invoke phase of `request_id` was not over when its deadline passed (the runtime had
+    /// not posted its outcome and called `/next` again, or an INVOKE extension was not back in
+    /// `/next`): Lambda's timeout, with `Emulation::with_timeouts`. Recorded before the
+    /// records and the SHUTDOWN of the reset it causes.
+    InvocationTimedOut {
+        /// The invocation.
+        request_id: String,
+    },
+    /// The function's runtime process ended (`RuntimeProcess`, or a test calling
+    /// `RuntimeApi::runtime_exited`). Recorded before the records and the SHUTDOWN of the reset
+    /// it causes.
+    RuntimeExited {
+        /// Its exit code; `None` when a signal ended it (`std::process::abort`).
+        code: Option<i32>,
+    },
+    /// The runtime posted a response or error after a reset, which Lambda refuses.
+    OutcomeRefused {
+        /// The invocation it was for.
+        request_id: String,
+        /// True for `/error`, false for `/response`.
+        error: bool,
+        /// 410 for the invocation that timed out, 400 for any other.
+        status: u16,
+        /// `InvokeTimeout` or `InvalidRequestID`.
+        error_type: String,
+    },
     /// Extension `name` subscribed to the Telemetry API (`PUT /2022-07-01/telemetry`).
     TelemetrySubscribed {
         /// The extension's registered name.
@@ -216,6 +242,27 @@ impl TimelineEvent {
         matches!(self, Self::ExtensionExited { name: e, .. } if e == name)
     }
 
+    /// True for the SHUTDOWN event handed to extension `name` with `shutdownReason` `reason`
+    /// (`spindown`, `timeout`, `failure`).
+    pub fn is_shutdown_sent_with(&self, name: &str, reason: &str) -> bool {
+        matches!(self, Self::ShutdownSent { name: e, reason: r } if e == name && r == reason)
+    }
+
+    /// True for the timeout of `request_id`.
+    pub fn is_timed_out(&self, request_id: &str) -> bool {
+        matches!(self, Self::InvocationTimedOut { request_id: r } if r == request_id)
+    }
+
+    /// True when the runtime process ended.
+    pub fn is_runtime_exit(&self) -> bool {
+        matches!(self, Self::RuntimeExited { .. })
+    }
+
+    /// True for a refused outcome for `request_id`.
+    pub fn is_outcome_refused_for(&self, request_id: &str) -> bool {
+        matches!(self, Self::OutcomeRefused { request_id: r, .. } if r == request_id)
+    }
+
     /// The records of a successful Telemetry API delivery; empty for every other event.
     pub fn delivered_records(&self) -> &[serde_json::Value] {
         match self {
@@ -287,6 +334,22 @@ impl fmt::Display for TimelineEvent {
                 status,
                 error_type,
             } => write!(f, "{path} refused: {status} {error_type}"),
+            Self::InvocationTimedOut { request_id } => {
+                write!(f, "invocation {request_id:?} timed out")
+            }
+            Self::RuntimeExited { code } => write!(f, "runtime process exited ({code:?})"),
+            Self::OutcomeRefused {
+                request_id,
+                error,
+                status,
+                error_type,
+            } => {
+                let kind = if *error { "error" } else { "response" };
+                write!(
+                    f,
+                    "{kind} for {request_id:?} refused: {status} {error_type}"
+                )
+            }
             Self::TelemetrySubscribed { name, types, uri } => {
                 write!(f, "extension {name} subscribed {uri} to {types:?}")
             }
@@ -431,6 +494,22 @@ impl Timeline {
         self.wait_for(
             |events| events.iter().any(|e| e.delivers(kind, request_id)),
             &format!("a delivered {kind} record for {request_id:?}"),
+        )
+    }
+
+    /// Waits until the invocation `request_id` has timed out.
+    pub fn wait_for_timed_out(&self, request_id: &str) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().any(|e| e.is_timed_out(request_id)),
+            &format!("the timeout of {request_id:?}"),
+        )
+    }
+
+    /// Waits until the runtime process has ended.
+    pub fn wait_for_runtime_exit(&self) -> Vec<TimelineEvent> {
+        self.wait_for(
+            |events| events.iter().any(TimelineEvent::is_runtime_exit),
+            "the runtime process's exit",
         )
     }
 
