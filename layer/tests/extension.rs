@@ -392,3 +392,140 @@ async fn the_cold_starts_init_phase_is_a_sibling_of_the_first_invocation_span_an
         "successful invocations get no failed-invocation span"
     );
 }
+
+/// A span of invocation `id` that ended in `error_type`: exactly one, status Error.
+fn failed_span(spans: &[(usize, common::otlp::ReceivedSpan)], id: &str, error_type: &str) {
+    let found: Vec<_> = spans
+        .iter()
+        .filter(|(_, s)| s.attr_str("faas.invocation_id") == Some(id))
+        .collect();
+    assert_eq!(found.len(), 1, "one span for {id}: {spans:#?}");
+    let span = &found[0].1;
+    assert_eq!(span.attr_str("error.type"), Some(error_type));
+    assert_eq!(span.status_code, 2, "status Error");
+    assert_eq!(span.trace_id, "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(span.parent_span_id, "53995c3f42cd8ad8");
+}
+
+#[tokio::test]
+async fn an_invocation_that_times_out_still_leaves_one_error_span_in_its_trace() {
+    let port = free_port();
+    let configure = move |b: TelemetryBuilder| {
+        b.with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_propagators([Propagator::TraceContext, Propagator::XrayLambda])
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let invocation = Invocation::new("req-1", "{}")
+        .with_xray(XRAY_1)
+        .with_deadline_ms(now_ms + 1500);
+    let function = Function::start_emulated(
+        Timeline::new(),
+        vec![invocation],
+        Emulation::default()
+            .with_external_extension(EXT)
+            .with_timeouts(),
+        Behaviour::Ok,
+        configure,
+    );
+    let command = extension(port, &function.receiver.endpoint(), &[]);
+    let _extension = ExtensionProcess::spawn(EXT, command, &function.api, &function.timeline);
+    // A handler that never answers: Lambda times it out at the deadline.
+    function.run(|_| std::future::pending());
+    wait(&function.timeline, "the extension's exit", |e| {
+        e.is_extension_exit(EXT)
+    })
+    .await;
+    assert!(
+        function
+            .timeline
+            .events()
+            .iter()
+            .any(|e| e.is_shutdown_sent_with(EXT, "timeout")),
+        "{}",
+        function.timeline.describe()
+    );
+    // Whoever made it (lambda-otel's own deadline guard, or the extension from the platform's
+    // runtimeDone when the function could not), there is one span, in the invocation's trace.
+    failed_span(&function.spans(), "req-1", "timeout");
+    let metrics: Vec<String> = function
+        .receiver
+        .metrics()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(metrics.iter().any(|m| m == "faas.timeouts"), "{metrics:?}");
+}
+
+/// The child's side of [`a_crashed_runtime_leaves_an_error_span_made_by_the_extension`]: a
+/// lambda-otel function whose handler aborts the process, exporting to the extension on
+/// `$TEST_EXTENSION_PORT`.
+#[tokio::test]
+#[ignore = "runs as the child process of a_crashed_runtime_leaves_an_error_span_made_by_the_extension"]
+async fn child_function_that_aborts() {
+    let port = std::env::var("TEST_EXTENSION_PORT").expect("set by the parent test");
+    let telemetry = lambda_otel::Telemetry::builder()
+        .with_traces_exporter(lambda_otel::Exporter::Otlp)
+        .with_otlp_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_propagators([Propagator::TraceContext, Propagator::XrayLambda])
+        .try_init()
+        .expect("valid settings");
+    let otel = telemetry.layer();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        std::process::abort();
+        #[allow(unreachable_code)]
+        Ok::<Value, Error>(Value::Null)
+    });
+    let _ = Runtime::new(otel.wrap(handler)).layer(otel).run().await;
+}
+
+#[tokio::test]
+async fn a_crashed_runtime_leaves_an_error_span_made_by_the_extension() {
+    let timeline = Timeline::new();
+    let backend = OtlpReceiver::start(timeline.clone(), Behaviour::Ok);
+    let api = RuntimeApi::start_with(
+        timeline.clone(),
+        vec![Invocation::new("req-1", "{}").with_xray(XRAY_1)],
+        Emulation::default().with_external_extension(EXT),
+    );
+    let port = free_port();
+    let _extension = ExtensionProcess::spawn(
+        EXT,
+        extension(port, &backend.endpoint(), &[]),
+        &api,
+        &timeline,
+    );
+    let mut child = common::child::ignored_test("child_function_that_aborts");
+    child.env("TEST_EXTENSION_PORT", port.to_string());
+    let _runtime = common::child::RuntimeProcess::spawn(child, &api);
+    wait(&timeline, "the extension's exit", |e| {
+        e.is_extension_exit(EXT)
+    })
+    .await;
+    let events = timeline.events();
+    assert!(
+        events.iter().any(TimelineEvent::is_runtime_exit)
+            && events
+                .iter()
+                .any(|e| e.is_shutdown_sent_with(EXT, "failure")),
+        "{}",
+        timeline.describe()
+    );
+    let spans: Vec<_> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| e.exported_spans().iter().cloned().map(move |s| (i, s)))
+        .collect();
+    failed_span(&spans, "req-1", "failure");
+    let made = spans
+        .iter()
+        .find(|(_, s)| s.attr_str("faas.invocation_id") == Some("req-1"))
+        .map(|(_, s)| s.name.as_str());
+    assert_eq!(
+        made,
+        Some("test-fn"),
+        "named like lambda-otel's invocation span"
+    );
+}
