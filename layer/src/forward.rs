@@ -14,7 +14,7 @@
 //!   after a timeout or a crash, its `runtimeDone` makes its span), then forward until nothing
 //!   new arrives; all within the shutdown deadline.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_extension::{InvokeEvent, NextEvent, ShutdownEvent};
@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use crate::backend::{Backend, Outcome};
 use crate::config::{Config, Mode};
 use crate::lifecycle::ExtensionsApi;
+use crate::platform::Platform;
 use crate::state::{Ended, Shared};
 
 /// Kept from the shutdown deadline for the last log line and the process exit.
@@ -41,6 +42,10 @@ pub(crate) struct Forwarder {
     subscribed: bool,
     /// Deferred mode: the forward started at the last `INVOKE`.
     in_flight: Option<JoinHandle<Outcome>>,
+    /// The platform's metrics, aggregated until they are due.
+    platform: Arc<Mutex<Platform>>,
+    /// When the platform's metrics were last taken: they go out every `max_delay`.
+    metrics_taken: Instant,
     /// The last invocation: at `SHUTDOWN`, its platform records (the report, and after a
     /// timeout or a crash the `runtimeDone` its span is made from) may still be on their way.
     last: Option<String>,
@@ -51,9 +56,12 @@ impl Forwarder {
         shared: Arc<Shared>,
         backend: Backend,
         config: Arc<Config>,
+        platform: Arc<Mutex<Platform>>,
         subscribed: bool,
     ) -> Self {
         Self {
+            platform,
+            metrics_taken: Instant::now(),
             shared,
             backend,
             config,
@@ -97,6 +105,9 @@ impl Forwarder {
                 invoke.request_id
             );
         }
+        if self.metrics_taken.elapsed() >= self.config.max_delay {
+            self.take_metrics();
+        }
         match self.config.mode {
             Mode::EndOfInvocation => self.forward_now().await,
             Mode::Deferred => {
@@ -137,6 +148,12 @@ impl Forwarder {
         }
         let outcome = self.backend.forward(batches).await;
         self.record(&outcome);
+    }
+
+    /// Buffers the platform's metrics aggregated so far.
+    fn take_metrics(&mut self) {
+        self.metrics_taken = Instant::now();
+        take_metrics(&self.platform, &self.shared);
     }
 
     /// Forwards what is buffered, cut at `deadline`; `false` when the deadline cut it.
@@ -201,6 +218,7 @@ impl Forwarder {
             });
             let _ = waited.await;
         }
+        self.take_metrics();
         loop {
             let changed = self.shared.changed();
             tokio::pin!(changed);
@@ -234,8 +252,18 @@ impl Forwarder {
 
 /// Lambda Managed Instances: the environment is never frozen and there is no `INVOKE`, so
 /// data goes out in the background once it is `max_delay` old or the buffer is half full.
-pub(crate) async fn background(shared: Arc<Shared>, backend: Backend, config: Arc<Config>) {
+pub(crate) async fn background(
+    shared: Arc<Shared>,
+    backend: Backend,
+    config: Arc<Config>,
+    platform: Arc<Mutex<Platform>>,
+) {
+    let mut metrics_taken = Instant::now();
     loop {
+        if metrics_taken.elapsed() >= config.max_delay {
+            metrics_taken = Instant::now();
+            take_metrics(&platform, &shared);
+        }
         let changed = shared.changed();
         tokio::pin!(changed);
         changed.as_mut().enable();
@@ -253,6 +281,16 @@ pub(crate) async fn background(shared: Arc<Shared>, backend: Backend, config: Ar
             }
             None => changed.await,
         }
+    }
+}
+
+fn take_metrics(platform: &Mutex<Platform>, shared: &Shared) {
+    let batch = platform
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take_metrics();
+    if let Some(batch) = batch {
+        shared.push(batch);
     }
 }
 

@@ -27,7 +27,7 @@ mod state;
 mod telemetry_api;
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lambda_extension::NextEvent;
@@ -97,7 +97,12 @@ async fn run() -> Result<(), String> {
         Arc::clone(&config),
     ));
 
-    let subscribed = match subscribe(&api, &config, &shared).await {
+    let platform = Arc::new(Mutex::new(platform::Platform::new(
+        platform::Environment::from_env(),
+        config.endpoint(Signal::Traces).is_some(),
+        config.endpoint(Signal::Metrics).is_some(),
+    )));
+    let subscribed = match subscribe(&api, &config, &shared, &platform).await {
         Ok(()) => true,
         Err(e) => {
             log!(
@@ -112,6 +117,7 @@ async fn run() -> Result<(), String> {
             Arc::clone(&shared),
             backend.clone(),
             Arc::clone(&config),
+            Arc::clone(&platform),
         ));
     }
     log!(
@@ -125,7 +131,7 @@ async fn run() -> Result<(), String> {
             ""
         }
     );
-    Forwarder::new(shared, backend, config, subscribed)
+    Forwarder::new(shared, backend, config, platform, subscribed)
         .run(&api)
         .await
 }
@@ -148,6 +154,7 @@ async fn subscribe(
     api: &ExtensionsApi,
     config: &Config,
     shared: &Arc<Shared>,
+    platform: &Arc<Mutex<platform::Platform>>,
 ) -> Result<(), String> {
     let (listener, uri) = telemetry_api::bind(&config.telemetry_host)
         .await
@@ -158,15 +165,10 @@ async fn subscribe(
                 config::TELEMETRY_HOST
             )
         })?;
-    let platform = platform::Platform::new(
-        platform::Environment::from_env(),
-        config.endpoint(Signal::Traces).is_some(),
-        config.endpoint(Signal::Metrics).is_some(),
-    );
     tokio::spawn(telemetry_api::serve(
         listener,
         Arc::clone(shared),
-        Arc::new(std::sync::Mutex::new(platform)),
+        Arc::clone(platform),
     ));
     api.subscribe_telemetry(&uri).await
 }

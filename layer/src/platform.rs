@@ -14,10 +14,11 @@
 //! - **failed invocation**: a `platform.runtimeDone` with status `timeout`, `failure` or
 //!   `error` for which the function sent no end-of-flush mark (so no invocation span): a span
 //!   named like lambda-otel's, status Error, `error.type` the platform's status.
-//! - **metrics** per `platform.report`: `aws.lambda.billed_duration` and `faas.mem_usage`
+//! - **metrics** from `platform.report`: `aws.lambda.billed_duration` and `faas.mem_usage`
 //!   histograms, `faas.init_duration` (the platform's, on the cold start), `faas.timeouts`,
 //!   and `faas.errors` by `error.type` for the failed invocations above (the function counts
-//!   its own errors).
+//!   its own errors). They are aggregated in memory and exported as one delta point per
+//!   series when the forwarding asks ([`Platform::take_metrics`]), not once per report.
 
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -98,13 +99,149 @@ pub(crate) struct Platform {
     init: Option<Init>,
     /// `platform.start` of recent invocations: request id, time, X-Ray header.
     starts: VecDeque<(String, DateTime<Utc>, Option<String>)>,
+    /// The metrics since the last [`Platform::take_metrics`].
+    window: Window,
 }
 
-/// Spans and metric points made from one delivery.
+/// Spans made from one delivery.
 #[derive(Debug, Default)]
 struct Made {
     spans: Vec<Value>,
-    metrics: Vec<Value>,
+}
+
+/// One histogram's delta over a window.
+#[derive(Debug, Clone)]
+struct Hist {
+    bounds: Vec<f64>,
+    counts: Vec<u64>,
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Hist {
+    fn new(bounds: &[f64]) -> Self {
+        Self {
+            bounds: bounds.to_vec(),
+            counts: vec![0; bounds.len() + 1],
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    fn record(&mut self, value: f64) {
+        // A bucket holds the values up to and including its upper bound, as OTLP defines.
+        let bucket = self.bounds.iter().take_while(|b| value > **b).count();
+        self.counts[bucket] += 1;
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+}
+
+/// The platform's metrics, aggregated between two forwards: one data point per series and
+/// window, not one export per invocation (each report would otherwise cost the extension an
+/// OTLP request of its own).
+#[derive(Debug, Clone)]
+struct Window {
+    start: DateTime<Utc>,
+    billed: Hist,
+    memory: Hist,
+    init: Hist,
+    timeouts: u64,
+    /// `faas.errors` by `error.type`.
+    errors: Vec<(&'static str, u64)>,
+}
+
+impl Window {
+    fn new(start: DateTime<Utc>) -> Self {
+        let bytes: Vec<f64> = MEMORY_BOUNDARIES_MB
+            .iter()
+            .map(|mb| mb * 1024.0 * 1024.0)
+            .collect();
+        Self {
+            start,
+            billed: Hist::new(&DURATION_BOUNDARIES),
+            memory: Hist::new(&bytes),
+            init: Hist::new(&DURATION_BOUNDARIES),
+            timeouts: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.billed.count == 0
+            && self.init.count == 0
+            && self.timeouts == 0
+            && self.errors.is_empty()
+    }
+
+    fn error(&mut self, kind: &'static str) {
+        match self.errors.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.errors.push((kind, 1)),
+        }
+    }
+
+    /// The window's metrics, ending at `end`.
+    fn metrics(&self, end: DateTime<Utc>) -> Vec<Value> {
+        let (start, end) = (nanos(self.start).to_string(), nanos(end).to_string());
+        let mut metrics = Vec::new();
+        let mut histogram = |name: &str, unit: &str, description: &str, h: &Hist| {
+            if h.count > 0 {
+                metrics.push(histogram(name, unit, description, h, &start, &end));
+            }
+        };
+        histogram(
+            "aws.lambda.billed_duration",
+            "s",
+            "Billed duration of the invocations, as Lambda reports it",
+            &self.billed,
+        );
+        histogram(
+            "faas.mem_usage",
+            "By",
+            "Maximum memory used by each invocation, as Lambda reports it",
+            &self.memory,
+        );
+        histogram(
+            "faas.init_duration",
+            "s",
+            "The init phase of a cold start, as Lambda reports it",
+            &self.init,
+        );
+        if self.timeouts > 0 {
+            metrics.push(sum(
+                "faas.timeouts",
+                "{timeout}",
+                "Invocations that ran past their timeout",
+                &[(Vec::new(), self.timeouts)],
+                &start,
+                &end,
+            ));
+        }
+        if !self.errors.is_empty() {
+            let points: Vec<(Vec<Value>, u64)> = self
+                .errors
+                .iter()
+                .map(|(kind, n)| (vec![attr_str("error.type", kind)], *n))
+                .collect();
+            metrics.push(sum(
+                "faas.errors",
+                "{error}",
+                "Invocations that ended in a timeout, a crash or an error without the \
+                 function's own telemetry",
+                &points,
+                &start,
+                &end,
+            ));
+        }
+        metrics
+    }
 }
 
 impl Platform {
@@ -117,11 +254,30 @@ impl Platform {
             metrics,
             init: None,
             starts: VecDeque::new(),
+            window: Window::new(Utc::now()),
         }
     }
 
-    /// Turns one delivery's records into export requests; `marked` tells whether the function
-    /// sent its end-of-flush mark for a request id (then its own span exists).
+    /// The metrics aggregated since the last call, as one export request, if there are any
+    /// (and metrics go anywhere); the next window starts now.
+    pub(crate) fn take_metrics(&mut self) -> Option<Batch> {
+        let now = Utc::now();
+        let window = std::mem::replace(&mut self.window, Window::new(now));
+        if !self.metrics || window.is_empty() {
+            return None;
+        }
+        Some(self.batch(
+            Signal::Metrics,
+            json!({ "resourceMetrics": [{
+                "resource": self.resource,
+                "scopeMetrics": [{ "scope": { "name": SCOPE }, "metrics": window.metrics(now) }],
+            }]}),
+        ))
+    }
+
+    /// Turns one delivery's records into span export requests, and adds to the metrics'
+    /// window (see [`Platform::take_metrics`]); `marked` tells whether the function sent its
+    /// end-of-flush mark for a request id (then its own span exists).
     pub(crate) fn records(
         &mut self,
         records: &[LambdaTelemetry<Value>],
@@ -138,15 +294,6 @@ impl Platform {
                 json!({ "resourceSpans": [{
                     "resource": self.resource,
                     "scopeSpans": [{ "scope": { "name": SCOPE }, "spans": made.spans }],
-                }]}),
-            ));
-        }
-        if self.metrics && !made.metrics.is_empty() {
-            batches.push(self.batch(
-                Signal::Metrics,
-                json!({ "resourceMetrics": [{
-                    "resource": self.resource,
-                    "scopeMetrics": [{ "scope": { "name": SCOPE }, "metrics": made.metrics }],
                 }]}),
             ));
         }
@@ -250,56 +397,23 @@ impl Platform {
                     begin,
                     end,
                 ));
-                made.metrics.push(sum(
-                    "faas.errors",
-                    "{error}",
-                    "Invocations that ended in a timeout, a crash or an error without the function's own telemetry",
-                    &[("error.type", kind)],
-                    end,
-                ));
+                self.window.error(kind);
             }
             LambdaTelemetryRecord::PlatformReport {
                 status, metrics, ..
             } => {
-                let time = record.time;
-                made.metrics.push(histogram(
-                    "aws.lambda.billed_duration",
-                    "s",
-                    "The invocation's billed duration, as Lambda reports it",
-                    metrics.billed_duration_ms as f64 / 1000.0,
-                    &DURATION_BOUNDARIES,
-                    time,
-                ));
-                let bytes_bounds: Vec<f64> = MEMORY_BOUNDARIES_MB
-                    .iter()
-                    .map(|mb| mb * 1024.0 * 1024.0)
-                    .collect();
-                made.metrics.push(histogram(
-                    "faas.mem_usage",
-                    "By",
-                    "The invocation's maximum memory use, as Lambda reports it",
-                    metrics.max_memory_used_mb as f64 * 1024.0 * 1024.0,
-                    &bytes_bounds,
-                    time,
-                ));
+                let window = &mut self.window;
+                window
+                    .billed
+                    .record(metrics.billed_duration_ms as f64 / 1000.0);
+                window
+                    .memory
+                    .record(metrics.max_memory_used_mb as f64 * 1024.0 * 1024.0);
                 if let Some(init_ms) = metrics.init_duration_ms {
-                    made.metrics.push(histogram(
-                        "faas.init_duration",
-                        "s",
-                        "The init phase of the cold start, as Lambda reports it",
-                        init_ms / 1000.0,
-                        &DURATION_BOUNDARIES,
-                        time,
-                    ));
+                    window.init.record(init_ms / 1000.0);
                 }
                 if *status == Status::Timeout {
-                    made.metrics.push(sum(
-                        "faas.timeouts",
-                        "{timeout}",
-                        "Invocations that ran past their timeout",
-                        &[],
-                        time,
-                    ));
+                    window.timeouts += 1;
                 }
             }
             _ => {}
@@ -461,18 +575,8 @@ fn span(
     span
 }
 
-fn histogram(
-    name: &str,
-    unit: &str,
-    description: &str,
-    value: f64,
-    bounds: &[f64],
-    time: DateTime<Utc>,
-) -> Value {
-    let bucket = bounds.iter().take_while(|b| value > **b).count();
-    let counts: Vec<String> = (0..=bounds.len())
-        .map(|i| if i == bucket { "1" } else { "0" }.to_owned())
-        .collect();
+fn histogram(name: &str, unit: &str, description: &str, h: &Hist, start: &str, end: &str) -> Value {
+    let counts: Vec<String> = h.counts.iter().map(ToString::to_string).collect();
     json!({
         "name": name,
         "unit": unit,
@@ -480,41 +584,44 @@ fn histogram(
         "histogram": {
             "aggregationTemporality": DELTA,
             "dataPoints": [{
-                "startTimeUnixNano": nanos(time).to_string(),
-                "timeUnixNano": nanos(time).to_string(),
-                "count": "1",
-                "sum": value,
-                "min": value,
-                "max": value,
+                "startTimeUnixNano": start,
+                "timeUnixNano": end,
+                "count": h.count.to_string(),
+                "sum": h.sum,
+                "min": h.min,
+                "max": h.max,
                 "bucketCounts": counts,
-                "explicitBounds": bounds,
+                "explicitBounds": h.bounds,
             }],
         },
     })
 }
 
+/// A monotonic delta sum: one point per attribute set.
 fn sum(
     name: &str,
     unit: &str,
     description: &str,
-    attributes: &[(&str, &str)],
-    time: DateTime<Utc>,
+    points: &[(Vec<Value>, u64)],
+    start: &str,
+    end: &str,
 ) -> Value {
-    let attributes: Vec<Value> = attributes.iter().map(|(k, v)| attr_str(k, v)).collect();
+    let points: Vec<Value> = points
+        .iter()
+        .map(|(attributes, n)| {
+            json!({
+                "startTimeUnixNano": start,
+                "timeUnixNano": end,
+                "asInt": n.to_string(),
+                "attributes": attributes,
+            })
+        })
+        .collect();
     json!({
         "name": name,
         "unit": unit,
         "description": description,
-        "sum": {
-            "aggregationTemporality": DELTA,
-            "isMonotonic": true,
-            "dataPoints": [{
-                "startTimeUnixNano": nanos(time).to_string(),
-                "timeUnixNano": nanos(time).to_string(),
-                "asInt": "1",
-                "attributes": attributes,
-            }],
-        },
+        "sum": { "aggregationTemporality": DELTA, "isMonotonic": true, "dataPoints": points },
     })
 }
 
@@ -721,14 +828,51 @@ mod tests {
             attr(span, "lambda_otel.invocation.duration_ns"),
             Some(&json!({"intValue":"3000000000"}))
         );
+        assert!(
+            metric_names(&batches).is_empty(),
+            "metrics wait for take_metrics"
+        );
+        let metrics: Vec<Batch> = platform.take_metrics().into_iter().collect();
         assert_eq!(
-            metric_names(&batches),
+            metric_names(&metrics),
             [
-                "faas.errors",
                 "aws.lambda.billed_duration",
                 "faas.mem_usage",
-                "faas.timeouts"
+                "faas.timeouts",
+                "faas.errors",
             ]
+        );
+        assert!(platform.take_metrics().is_none(), "a window is taken once");
+    }
+
+    #[test]
+    fn reports_are_aggregated_into_one_point_per_window() {
+        let mut platform = platform();
+        for (i, (billed, memory)) in [(1u64, 40u64), (3, 60)].iter().enumerate() {
+            let delivery = records(json!([
+                {"time":"2026-11-29T10:00:00Z","type":"platform.report","record":{"requestId":format!("r-{i}"),"status":"success","metrics":{"durationMs":0.5,"billedDurationMs":billed,"memorySizeMB":128,"maxMemoryUsedMB":memory}}},
+            ]));
+            assert!(platform.records(&delivery, |_| true).is_empty());
+        }
+        let batch = platform.take_metrics().expect("two reports");
+        let body = body(&batch);
+        let metrics = &body["resourceMetrics"][0]["scopeMetrics"][0]["metrics"];
+        let billed = &metrics[0]["histogram"]["dataPoints"];
+        assert_eq!(billed.as_array().map(Vec::len), Some(1));
+        assert_eq!(billed[0]["count"], "2");
+        assert_eq!(billed[0]["sum"], 0.004);
+        assert_eq!(billed[0]["min"], 0.001);
+        assert_eq!(billed[0]["max"], 0.003);
+        assert_eq!(
+            billed[0]["bucketCounts"],
+            json!([
+                "1", "0", "1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0",
+                "0", "0", "0", "0", "0"
+            ])
+        );
+        assert_eq!(
+            metrics[1]["histogram"]["dataPoints"][0]["max"],
+            60.0 * 1024.0 * 1024.0
         );
     }
 
@@ -743,31 +887,12 @@ mod tests {
     }
 
     #[test]
-    fn histograms_put_the_value_in_its_bucket() {
-        let h = histogram(
-            "m",
-            "s",
-            "",
-            0.003,
-            &[0.001, 0.0025, 0.005],
-            DateTime::default(),
-        );
-        assert_eq!(
-            h["histogram"]["dataPoints"][0]["bucketCounts"],
-            json!(["0", "0", "1", "0"])
-        );
-        let h = histogram(
-            "m",
-            "s",
-            "",
-            9.0,
-            &[0.001, 0.0025, 0.005],
-            DateTime::default(),
-        );
-        assert_eq!(
-            h["histogram"]["dataPoints"][0]["bucketCounts"],
-            json!(["0", "0", "0", "1"])
-        );
+    fn histograms_put_a_value_in_the_bucket_bounded_above_by_it() {
+        let mut h = Hist::new(&[0.001, 0.0025, 0.005]);
+        for value in [0.003, 9.0, 0.0025] {
+            h.record(value);
+        }
+        assert_eq!(h.counts, [0, 1, 1, 1]);
     }
 
     #[test]
