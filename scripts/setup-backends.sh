@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 # Jaeger tags each release twice (v1.x and v2.x); its Go module has no /v2 suffix, so the Go
 # module proxy serves the v1 tag. v1.76.0 is Jaeger v2.13.0, and its cmd/jaeger is the v2 binary.
 jaeger_version=v1.76.0
+jaeger_release=v2.13.0
 # Jaeger's own go.mod replaces this module; a build outside Jaeger's module must do the same.
 jaeger_replace=github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0
 # The collector's builder, at the release of the manifest's core modules.
@@ -54,7 +55,10 @@ build_jaeger() {
         go mod init lambda-otel.test/jaeger >/dev/null 2>&1
         go mod edit -replace "$jaeger_replace"
         go get "github.com/jaegertracing/jaeger@$jaeger_version" 2>&1 | quiet
-        go build -trimpath -ldflags "-s -w" -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger 2>&1 | quiet
+        # The version `jaeger version` reports, as Jaeger's own build sets it.
+        go build -trimpath -o jaeger \
+            -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=$jaeger_release" \
+            github.com/jaegertracing/jaeger/cmd/jaeger 2>&1 | quiet
     )
     mv "$work/jaeger" "$bin/jaeger"
 }
@@ -69,9 +73,9 @@ build_collector() {
     mv "$bin/otelcol-lambda-otel.new" "$bin/otelcol-lambda-otel"
 }
 
-jaeger_stamp="jaeger $jaeger_version go.mod replace $jaeger_replace"
+jaeger_stamp="jaeger $jaeger_version ($jaeger_release) go.mod replace $jaeger_replace"
 if [[ -n "$(stale "$bin/jaeger" "$jaeger_stamp")" ]]; then
-    echo "setup-backends: building Jaeger $jaeger_version (Jaeger v2; several minutes the first time)"
+    echo "setup-backends: building Jaeger $jaeger_release (module $jaeger_version; several minutes the first time)"
     start=$SECONDS
     build_jaeger
     echo "$jaeger_stamp" >"$bin/jaeger.stamp"
@@ -88,5 +92,5 @@ if [[ -n "$(stale "$bin/otelcol-lambda-otel" "$collector_stamp")" ]]; then
 fi
 
 echo "setup-backends: backends are in $(pwd)/$bin"
-printf '  %-20s %s\n' jaeger "$jaeger_version (Jaeger v2.13.0)"
+printf '  %-20s %s\n' jaeger "$("$bin/jaeger" version 2>/dev/null | sed -n 's/.*"gitVersion":"\([^"]*\)".*/jaeger \1/p')"
 printf '  %-20s %s\n' otelcol-lambda-otel "$("$bin/otelcol-lambda-otel" --version)"
