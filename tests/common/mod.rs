@@ -14,6 +14,7 @@
 // Each test file uses a different subset of the harness.
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod child;
 pub mod emf;
 mod environment;
