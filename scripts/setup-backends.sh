@@ -28,7 +28,6 @@ bin="$out/bin"
 # another Go; a too-old Go fails here with Go's own message.
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOTOOLCHAIN=local
-
 mkdir -p "$bin"
 # Two runs at once (a test command and a developer) would build into the same folders.
 exec 9>"$out/.lock"
@@ -45,7 +44,15 @@ stale() {
     [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]] || echo built
 }
 
+# Only a build needs Go: with both binaries up to date, the script runs without it.
+need_go() {
+    command -v go >/dev/null && return
+    echo "setup-backends: needs Go 1.25 or newer (the collector's modules ask for it)" >&2
+    exit 1
+}
+
 build_jaeger() {
+    need_go
     local work
     work=$(mktemp -d)
     # shellcheck disable=SC2064 # expand $work now: it is local
@@ -64,13 +71,13 @@ build_jaeger() {
 }
 
 build_collector() {
-    GOBIN="$(pwd)/$out/tools" go install "go.opentelemetry.io/collector/cmd/builder@$builder_version"
+    need_go
+    GOBIN="$(pwd)/$out/tools" go install "go.opentelemetry.io/collector/cmd/builder@$builder_version" 2>&1 | quiet
     # The builder writes sources and binary to the manifest's output_path (under $out).
     "$out/tools/builder" --config "$manifest" 2>&1 | quiet
     local built="$out/otelcol/otelcol-lambda-otel"
     [[ -x "$built" ]] || { echo "setup-backends: the builder made no $built" >&2; exit 1; }
-    cp "$built" "$bin/otelcol-lambda-otel.new"
-    mv "$bin/otelcol-lambda-otel.new" "$bin/otelcol-lambda-otel"
+    mv "$built" "$bin/otelcol-lambda-otel"
 }
 
 jaeger_stamp="jaeger $jaeger_version ($jaeger_release) go.mod replace $jaeger_replace"
