@@ -109,13 +109,16 @@ async fn through_a_collector_jaeger_shows_the_same_and_metrics_and_logs_reach_it
     assert_dice_traces(&traces);
 
     // Metrics: cumulative totals, so the last export of each holds the four invocations.
-    let total = |lines: &[Value], name: &str| metric_total(lines, name);
     collector.wait_for_output("faas.invocations at 4", |lines| {
-        (total(lines, "faas.invocations") == Some(4)).then_some(())
+        (metric_total(lines, "faas.invocations") == Some(4)).then_some(())
     });
     let lines = collector.output();
-    assert_eq!(total(&lines, "faas.errors"), Some(1), "Eve's handler error");
-    assert_eq!(total(&lines, "faas.coldstarts"), Some(1));
+    assert_eq!(
+        metric_total(&lines, "faas.errors"),
+        Some(1),
+        "Eve's handler error"
+    );
+    assert_eq!(metric_total(&lines, "faas.coldstarts"), Some(1));
     let (resource, _) = &otlp_json::metrics(&lines)[0];
     assert_eq!(resource["service.name"], SERVICE);
 
@@ -140,19 +143,20 @@ async fn through_a_collector_jaeger_shows_the_same_and_metrics_and_logs_reach_it
 
 /// Whether every invocation's trace is in, whole.
 fn all_in(traces: &[Trace]) -> bool {
-    let spans = |id: &str| {
-        traces
+    REQUESTS.iter().all(|(id, player)| {
+        let spans = if *player == "Eve" { 1 } else { 2 };
+        trace_of(traces, id).is_some_and(|t| t.spans.len() == spans)
+    })
+}
+
+/// The trace of the invocation `request_id`.
+fn trace_of<'a>(traces: &'a [Trace], request_id: &str) -> Option<&'a Trace> {
+    let id = json!(request_id);
+    traces.iter().find(|t| {
+        t.spans
             .iter()
-            .find(|t| {
-                t.spans
-                    .iter()
-                    .any(|s| s.tags.get("faas.invocation_id") == Some(&json!(id)))
-            })
-            .map(|t| t.spans.len())
-    };
-    REQUESTS
-        .iter()
-        .all(|(id, player)| spans(id) == Some(if *player == "Eve" { 1 } else { 2 }))
+            .any(|s| s.tags.get("faas.invocation_id") == Some(&id))
+    })
 }
 
 /// Jaeger shows each invocation as one trace of the dice-roller service: `GET /rolldice` (the
@@ -165,14 +169,8 @@ fn assert_dice_traces(traces: &[Trace]) {
         "one trace per invocation: {traces:#?}"
     );
     for (n, (id, player)) in REQUESTS.iter().enumerate() {
-        let trace = traces
-            .iter()
-            .find(|t| {
-                t.spans
-                    .iter()
-                    .any(|s| s.tags.get("faas.invocation_id") == Some(&json!(id)))
-            })
-            .unwrap_or_else(|| panic!("no trace for {id}: {traces:#?}"));
+        let trace =
+            trace_of(traces, id).unwrap_or_else(|| panic!("no trace for {id}: {traces:#?}"));
         let invocation = trace.span("GET /rolldice");
         assert_eq!(invocation.parent, None, "{id}: a root span");
         assert_eq!(invocation.service, SERVICE);
