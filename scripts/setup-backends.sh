@@ -56,7 +56,7 @@ build_jaeger() {
     local work
     work=$(mktemp -d)
     # shellcheck disable=SC2064 # expand $work now: it is local
-    trap "rm -rf '$work'" RETURN
+    trap "rm -rf '$work'; trap - RETURN" RETURN
     (
         cd "$work"
         go mod init lambda-otel.test/jaeger >/dev/null 2>&1

@@ -22,7 +22,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The most a backend may take to start (Go binaries of 50 to 90 MB, on a busy 2-core machine).
+/// The most a backend may take to start (Go binaries of 40 to 85 MB, on a busy 2-core machine).
 pub const START_BOUND: Duration = Duration::from_secs(60);
 /// The most data may take to become visible in a backend after the function exported it.
 pub const DATA_BOUND: Duration = Duration::from_secs(30);
