@@ -141,6 +141,11 @@ pub const DEFAULT_FLUSH_MODE: FlushMode = FlushMode::AfterResponse;
 pub const LAMBDA_OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_OTEL_FLUSH_TIMEOUT_MS";
 /// Default flush bound: well under a second, far above a healthy collector's round trip.
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
+/// lambda-otel: whether an invocation whose handler still runs when only the flush bound (and
+/// 50 ms) is left before its deadline ends its span as timed out and flushes (`on`, `off`).
+pub const LAMBDA_OTEL_DEADLINE_GUARD: &str = "LAMBDA_OTEL_DEADLINE_GUARD";
+/// Default of [`LAMBDA_OTEL_DEADLINE_GUARD`]: on.
+pub const DEFAULT_DEADLINE_GUARD: bool = true;
 
 /// lambda-otel: what the X-Ray header's `Sampled=0` means (`ignore`, `honor`). Default
 /// `honor` with the `xray` traces exporter (X-Ray's sampling decides), else `ignore`.

@@ -25,6 +25,7 @@ pub(crate) struct Overrides {
     pub sampler: Option<Sampler>,
     pub flush_mode: Option<FlushMode>,
     pub flush_timeout: Option<Duration>,
+    pub deadline_guard: Option<bool>,
     pub xray_sampled: Option<XraySampled>,
     pub propagators: Option<Vec<Propagator>>,
     pub redacted_query_keys: Option<Vec<String>>,
@@ -52,6 +53,7 @@ pub(crate) struct Settings {
     pub sampler: Sampler,
     pub flush_mode: FlushMode,
     pub flush_timeout: Duration,
+    pub deadline_guard: bool,
     pub xray_sampled: XraySampled,
     /// In order, without duplicates; empty for `none`.
     pub propagators: Arc<[Propagator]>,
@@ -99,6 +101,7 @@ impl Settings {
             log_filter: log_filter(env)?,
             sampler: sampler(code.sampler, env)?,
             flush_mode: flush_mode(code.flush_mode, env)?,
+            deadline_guard: deadline_guard(code.deadline_guard, env)?,
             xray_sampled: xray_sampled(code.xray_sampled, xray, env)?,
             xray_daemon_address: xray_daemon_address(code.xray_daemon_address, xray, env)?,
             emf_namespace: emf_namespace(code.emf_namespace, &service_name, env)?,
@@ -229,6 +232,17 @@ fn flush_mode(code: Option<FlushMode>, env: Env<'_>) -> Result<FlushMode, Error>
         vars: &[env::LAMBDA_OTEL_FLUSH],
         parse: parse::flush_mode,
         default: env::DEFAULT_FLUSH_MODE,
+    })
+}
+
+fn deadline_guard(code: Option<bool>, env: Env<'_>) -> Result<bool, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_deadline_guard (LAMBDA_OTEL_DEADLINE_GUARD)",
+        check: any_value,
+        vars: &[env::LAMBDA_OTEL_DEADLINE_GUARD],
+        parse: parse::on_off,
+        default: env::DEFAULT_DEADLINE_GUARD,
     })
 }
 

@@ -55,6 +55,11 @@ impl Flusher {
         self
     }
 
+    /// The flush timeout: the most a flush may take.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn take(&self) -> Batch {
         let mut batch = Batch {
             metrics: self.metrics,

@@ -26,8 +26,13 @@
 //! invocation's telemetry is out, after every signal's export (`worker.rs`; the request itself
 //! is `export::otlp::extension`'s).
 //!
+//! The deadline guard (see the layer's `finish.rs`) flushes an invocation that is about to time
+//! out; its timer is an [`Alarm`] on this module's clock, a thread of its own, so the guard too
+//! needs no timer from the function's runtime.
+//!
 //! Failures are logged through `tracing` at most once a minute, with a count of the rest.
 
+mod alarm;
 mod batch;
 mod buffer;
 mod exporters;
@@ -37,6 +42,7 @@ mod reader;
 mod report;
 mod worker;
 
+pub(crate) use alarm::Alarm;
 pub(crate) use buffer::Buffer;
 pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};

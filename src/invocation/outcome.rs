@@ -6,6 +6,7 @@ use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_RESPONSE_STATUS_CODE,
 };
 use std::any::Any;
+use std::time::Duration;
 
 /// The end of a handler call.
 #[derive(Debug)]
@@ -19,11 +20,18 @@ pub(crate) enum Outcome<'a> {
     },
     /// The handler panicked.
     Panic { message: &'a str },
+    /// The handler was still running this close to the invocation's deadline (the deadline
+    /// guard's bound): Lambda is about to end the invocation as timed out.
+    Timeout { left: Duration },
 }
 
+/// `error.type` of a timed-out invocation: the status of Lambda's own record
+/// (`platform.runtimeDone`), as the lambda-otel extension's span for one has it.
+const TIMEOUT: &str = "timeout";
+
 impl Outcome<'_> {
-    /// An error or a panic: what Lambda counts as a failed invocation. A 5xx response is an
-    /// error of the span (HTTP conventions) but a successful invocation.
+    /// An error, a panic or a timeout: what Lambda counts as a failed invocation. A 5xx
+    /// response is an error of the span (HTTP conventions) but a successful invocation.
     pub(crate) fn is_failure(&self) -> bool {
         !matches!(self, Self::Response(_))
     }
@@ -44,6 +52,14 @@ impl Outcome<'_> {
                 message,
             } => record_exception(span, error_type, message),
             Self::Panic { message } => record_exception(span, "panic", message),
+            // Not an exception: nothing was thrown, the time ran out.
+            Self::Timeout { left } => {
+                span.set_attribute(KeyValue::new(ERROR_TYPE, TIMEOUT));
+                span.set_status(Status::error(format!(
+                    "the handler was still running {} ms before the invocation's deadline",
+                    left.as_millis()
+                )));
+            }
         }
     }
 }

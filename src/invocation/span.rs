@@ -34,6 +34,10 @@ struct State {
     ended: AtomicBool,
     handled: AtomicBool,
     failed: AtomicBool,
+    /// The handler wrapper recorded how the handler ended: it no longer runs.
+    returned: AtomicBool,
+    /// The deadline guard ended the span: see [`Invocation::time_out`].
+    timed_out: AtomicBool,
 }
 
 /// Lets the handler wrapper find the invocation in the current context.
@@ -66,6 +70,8 @@ impl State {
             ended: AtomicBool::new(false),
             handled: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            returned: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
         }
     }
 }
@@ -150,6 +156,7 @@ impl Invocation {
 
     /// Records how the handler ended on the span, and an error or panic for `faas.errors`.
     pub(crate) fn record(&self, outcome: &Outcome<'_>) {
+        self.state.returned.store(true, Ordering::Relaxed);
         if outcome.is_failure() {
             self.state.failed.store(true, Ordering::Relaxed);
         }
@@ -163,6 +170,36 @@ impl Invocation {
         if self.state.ended.swap(true, Ordering::Relaxed) {
             return;
         }
+        self.close(metrics);
+    }
+
+    /// Ends the span as timed out (`error.type=timeout`, status Error, counted in
+    /// `faas.errors`) while the handler still runs, for the deadline guard; `false`, and
+    /// nothing done, when the span has ended already or the handler wrapper saw the handler
+    /// return. Whatever the handler does after this is not recorded on the span.
+    pub(crate) fn time_out(&self, metrics: Option<&FaasMetrics>) -> bool {
+        let state = &self.state;
+        if state.returned.load(Ordering::Relaxed) || state.ended.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        state.timed_out.store(true, Ordering::Relaxed);
+        state.failed.store(true, Ordering::Relaxed);
+        let now = Instant::now();
+        let left = state
+            .deadline
+            .map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
+        Outcome::Timeout { left }.record(&self.span());
+        self.close(metrics);
+        true
+    }
+
+    /// Whether the deadline guard ended the span (and flushed): see [`time_out`](Self::time_out).
+    pub(crate) fn timed_out(&self) -> bool {
+        self.state.timed_out.load(Ordering::Relaxed)
+    }
+
+    /// Ends the span and records the metrics: see [`end`](Self::end).
+    fn close(&self, metrics: Option<&FaasMetrics>) {
         let elapsed = self.state.start.elapsed();
         let span = self.cx.span();
         span.set_attribute(KeyValue::new(INVOCATION_DURATION_NS, nanos(elapsed)));

@@ -1,14 +1,20 @@
-//! Who ends the invocation span and flushes, and when: one rule, for the two futures.
+//! Who ends the invocation span and flushes, and when: one rule, for the two futures, and the
+//! deadline guard for an invocation that is about to time out.
 
 use super::layer::Shared;
 use crate::config::FlushMode;
-use crate::flush::PendingFlush;
+use crate::flush::{Alarm, PendingFlush};
 use crate::invocation::Invocation;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// In before-response mode, the time kept after the flush for posting the response: a local
 /// HTTP request to the Runtime API takes well under a millisecond, a 6 MB response a few.
 const RESPONSE_MARGIN: Duration = Duration::from_millis(20);
+
+/// The time the deadline guard keeps between the end of its flush and the deadline, when
+/// Lambda stops the process: for the alarm's task to be polled on a busy executor and for the
+/// export's last bytes to reach the collector (or the extension) while the process still runs.
+const GUARD_MARGIN: Duration = Duration::from_millis(50);
 
 /// Where a future of the middleware stands when it finishes its part of an invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +43,18 @@ impl Shared {
     ///   to flush.
     /// - At [`FinishPoint::ResponsePosted`] the span ends in every case: ending twice does
     ///   nothing, and a span the handler's future did not end is ended all the same.
+    /// - Unless the deadline guard ended it and flushed ([`time_out`](Self::time_out)): then
+    ///   nothing more happens at either point, neither a second span nor a second flush (nor a
+    ///   second mark to the extension). What the handler records after the guard stays in the
+    ///   buffers and goes out with the next flush: the next invocation's, or the shutdown's.
     pub(crate) fn finish_at(
         &self,
         point: FinishPoint,
         invocation: &Invocation,
     ) -> Option<PendingFlush> {
+        if invocation.timed_out() {
+            return None;
+        }
         let flushes_here = self.flush_point(invocation) == point;
         if flushes_here || point == FinishPoint::ResponsePosted {
             invocation.end(self.metrics.as_ref());
@@ -67,5 +80,77 @@ impl Shared {
         } else {
             FinishPoint::ResponsePosted
         }
+    }
+}
+
+/// The deadline guard: an invocation whose handler still runs when only the flush's bound (and
+/// [`GUARD_MARGIN`]) is left before its deadline ends its span as timed out and flushes, while
+/// the process still runs, instead of leaving nothing when Lambda stops it at the deadline.
+impl Shared {
+    /// The alarm of `invocation`'s guard, at its deadline minus the flush timeout and
+    /// [`GUARD_MARGIN`]. `None`, no guard, when the guard is off, nothing is exported, the
+    /// invocation has no deadline, or that instant has passed already (the deadline is too
+    /// close for a flush to fit before it).
+    pub(crate) fn arm_guard(&self, invocation: &Invocation) -> Option<Alarm> {
+        if !self.deadline_guard {
+            return None;
+        }
+        let bound = self.flusher.as_ref()?.timeout();
+        Alarm::at(guard_at(invocation.deadline()?, bound, Instant::now())?)
+    }
+
+    /// The guard's alarm rang: ends the span as timed out and flushes everything buffered, as
+    /// the flush that ends an invocation does (the mark to the lambda-otel extension included,
+    /// so it makes no span of its own for the timeout), within the flush timeout and never
+    /// past [`GUARD_MARGIN`] before the deadline. `None` when the span has ended already or
+    /// the handler has returned: the invocation ends as usual (see
+    /// [`finish_at`](Self::finish_at)). The handler keeps running: its response, if it comes
+    /// in time, is posted as usual.
+    pub(crate) fn time_out(&self, invocation: &Invocation) -> Option<PendingFlush> {
+        if !invocation.time_out(self.metrics.as_ref()) {
+            return None;
+        }
+        let deadline = invocation
+            .deadline()
+            .map(|d| d.checked_sub(GUARD_MARGIN).unwrap_or(d));
+        self.flusher
+            .as_ref()?
+            .start(deadline, invocation.request_id())
+    }
+}
+
+/// When the guard of an invocation due at `deadline` rings, with flushes bounded by
+/// `flush_bound`; `None` when that is not after `now`.
+fn guard_at(deadline: Instant, flush_bound: Duration, now: Instant) -> Option<Instant> {
+    deadline
+        .checked_sub(flush_bound + GUARD_MARGIN)
+        .filter(|&at| at > now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guard_rings_a_flush_bound_and_a_margin_before_the_deadline() {
+        let now = Instant::now();
+        let bound = Duration::from_millis(200);
+        let deadline = now + Duration::from_secs(3);
+        assert_eq!(
+            guard_at(deadline, bound, now),
+            Some(deadline - Duration::from_millis(250))
+        );
+    }
+
+    #[test]
+    fn a_deadline_inside_the_flush_bound_arms_no_guard() {
+        let now = Instant::now();
+        let bound = Duration::from_millis(200);
+        for left in [0, 100, 200, 250] {
+            let deadline = now + Duration::from_millis(left);
+            assert_eq!(guard_at(deadline, bound, now), None, "{left} ms left");
+        }
+        let just_enough = now + Duration::from_millis(251);
+        assert!(guard_at(just_enough, bound, now).is_some());
     }
 }

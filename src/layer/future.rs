@@ -4,7 +4,7 @@
 use super::OnResponse;
 use super::finish::FinishPoint;
 use super::layer::Shared;
-use crate::flush::PendingFlush;
+use crate::flush::{Alarm, PendingFlush};
 use crate::invocation::{Invocation, Outcome, guarded, outcome};
 use futures_util::future::CatchUnwind;
 use futures_util::{FutureExt as _, TryFuture};
@@ -19,10 +19,13 @@ use std::task::{Context, Poll, ready};
 
 pin_project! {
     /// The future of [`OtelService`](super::OtelService): the whole invocation, then the flush.
+    /// While the invocation runs, it also watches the deadline guard's alarm (see
+    /// [`Shared::time_out`]): no task, no timer of the function's runtime.
     pub struct InvocationFuture<F: Future> {
         #[pin]
         future: F,
         tracking: Option<(Invocation, Arc<Shared>)>,
+        guard: Option<Alarm>,
         flush: Option<PendingFlush>,
         output: Option<F::Output>,
     }
@@ -31,9 +34,13 @@ pin_project! {
 impl<F: Future> InvocationFuture<F> {
     /// `tracking` is `None` when telemetry is disabled.
     pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<Shared>)>) -> Self {
+        let guard = tracking
+            .as_ref()
+            .and_then(|(invocation, shared)| shared.arm_guard(invocation));
         Self {
             future,
             tracking,
+            guard,
             flush: None,
             output: None,
         }
@@ -46,15 +53,24 @@ impl<F: Future> Future for InvocationFuture<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         if this.output.is_none() {
-            let output = {
+            let polled = {
                 let _attached = this
                     .tracking
                     .as_ref()
                     .map(|(invocation, _)| invocation.context().clone().attach());
-                ready!(this.future.poll(cx))
+                this.future.poll(cx)
             };
-            if let Some((invocation, shared)) = this.tracking.take() {
-                *this.flush = shared.finish_at(FinishPoint::ResponsePosted, &invocation);
+            let Poll::Ready(output) = polled else {
+                watch_deadline(this.guard, this.tracking.as_ref(), this.flush, cx);
+                return Poll::Pending;
+            };
+            *this.guard = None;
+            // After the guard, `finish_at` has nothing to do: the guard's flush, if it is
+            // still under way, is the one awaited below.
+            if let Some((invocation, shared)) = this.tracking.take()
+                && let Some(flush) = shared.finish_at(FinishPoint::ResponsePosted, &invocation)
+            {
+                *this.flush = Some(flush);
             }
             *this.output = Some(output);
         }
@@ -67,6 +83,30 @@ impl<F: Future> Future for InvocationFuture<F> {
                 .take()
                 .expect("InvocationFuture polled after completion"),
         )
+    }
+}
+
+/// While the invocation runs: rings the deadline guard once its alarm has (ending the span and
+/// starting the guard's flush), and drives that flush side by side with the invocation, whose
+/// response must still be posted if it comes.
+fn watch_deadline(
+    guard: &mut Option<Alarm>,
+    tracking: Option<&(Invocation, Arc<Shared>)>,
+    flush: &mut Option<PendingFlush>,
+    cx: &mut Context<'_>,
+) {
+    if let Some(alarm) = guard
+        && Pin::new(alarm).poll(cx).is_ready()
+    {
+        *guard = None;
+        if let Some((invocation, shared)) = tracking {
+            *flush = shared.time_out(invocation);
+        }
+    }
+    if let Some(pending) = flush
+        && Pin::new(pending).poll(cx).is_ready()
+    {
+        *flush = None;
     }
 }
 
@@ -145,7 +185,11 @@ where
                 Err(payload) => Finished::Panic(payload),
             };
             if let Some((invocation, shared)) = this.tracking.take() {
-                finished.record(&invocation, this.on_response);
+                // After the deadline guard the span has ended: there is nothing to record on
+                // it, and `OnResponse` is called before the span ends or not at all.
+                if !invocation.timed_out() {
+                    finished.record(&invocation, this.on_response);
+                }
                 *this.flush = shared.finish_at(FinishPoint::HandlerReturned, &invocation);
             }
             *this.finished = Some(finished);

@@ -19,6 +19,9 @@ pub(crate) struct Shared {
     pub metrics: Option<FaasMetrics>,
     pub span: SpanSettings,
     pub flush_mode: FlushMode,
+    /// Whether an invocation about to time out ends its span and flushes by itself (see
+    /// [`arm_guard`](Self::arm_guard)).
+    pub deadline_guard: bool,
     /// Boxed rather than a type parameter: the layer is built by [`crate::Telemetry`] and used
     /// in two places, and one dynamic call per invocation is nothing beside the span itself.
     pub on_invocation: Option<Arc<dyn OnInvocation>>,
@@ -28,6 +31,7 @@ impl fmt::Debug for Shared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("flush_mode", &self.flush_mode)
+            .field("deadline_guard", &self.deadline_guard)
             .field("span", &self.span)
             .field("on_invocation", &self.on_invocation.is_some())
             .finish_non_exhaustive()

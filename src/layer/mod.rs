@@ -48,6 +48,35 @@
 //!    step bounded by the flush timeout and the invocation's deadline;
 //! 6. only then does the runtime ask `/next` for the next event, when Lambda may freeze the process.
 //!
+//! ## Near the deadline
+//!
+//! Lambda stops a handler that runs past the invocation's deadline, and with it the process:
+//! steps 3 to 6 never come, and without a guard neither would the span. So while the handler
+//! runs, [`OtelService`]'s future also watches the deadline: when the handler is still running
+//! at the deadline minus the flush timeout and 50 ms, the invocation span ends with status
+//! Error and `error.type=timeout` (counted in `faas.errors`), and everything buffered so far
+//! (spans, log records, the metrics) is flushed at once, as at step 5: within the flush
+//! timeout, ending at least 50 ms before the deadline, with the end-of-flush mark when the
+//! lambda-otel extension is there (so the extension, which otherwise makes a span for a
+//! timeout from Lambda's own record, does not make a second one).
+//!
+//! - The handler keeps running. If it answers after all, its response is posted as usual, but
+//!   nothing more is recorded on the span (nor is the [`OnResponse`] hook called) and nothing
+//!   more is flushed for it: what it records after the guard goes out with the next flush
+//!   (the next invocation's, or the shutdown's).
+//! - It is the handler that must still be running: once [`OtelHandler`] has seen it return,
+//!   there is no guard (a response being posted is on its way). With `.layer(otel)` alone,
+//!   the guard cannot see the handler return, and rings unless the invocation has ended.
+//! - No guard when the invocation has no deadline, when the deadline is already inside the
+//!   flush timeout at the start (a flush would not fit before it), when nothing is exported,
+//!   or when switched off (`LAMBDA_OTEL_DEADLINE_GUARD=off`,
+//!   [`TelemetryBuilder::with_deadline_guard`](crate::TelemetryBuilder::with_deadline_guard)):
+//!   for a handler that works, by design, into its last moments and still answers in time,
+//!   whose span would otherwise say timeout.
+//! - The timer is not the Tokio runtime's (which may have none): one thread for the process
+//!   wakes the invocation's task, which the layer already polls. No task is spawned; an
+//!   invocation that ends in time pays for setting and removing one alarm (about 0.15 µs).
+//!
 //! ## With the lambda-otel extension
 //!
 //! The lambda-otel extension (the `layer/` crate of this repository) receives the function's

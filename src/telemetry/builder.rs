@@ -200,6 +200,17 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Whether an invocation whose handler is still running when only the flush timeout (and
+    /// 50 ms) is left before its deadline ends its span by itself, as timed out
+    /// (`error.type=timeout`, status Error), and flushes, before Lambda stops it at the
+    /// deadline. Switch it off for a handler that works on, by design, into the last
+    /// moments before its deadline and still answers in time: its span would say timeout.
+    /// Default `true`; `LAMBDA_OTEL_DEADLINE_GUARD` (`on`, `off`).
+    pub fn with_deadline_guard(mut self, on: bool) -> Self {
+        self.overrides.deadline_guard = Some(on);
+        self
+    }
+
     /// The most spans held for export at once, from 1 to 1,000,000 ([`build`](Self::build)
     /// refuses other values); one more is dropped and counted. Default 2048;
     /// `OTEL_BSP_MAX_QUEUE_SIZE`.
@@ -315,6 +326,7 @@ impl TelemetryBuilder {
                 xray_trace_ids: settings.traces.exporter == Exporter::Xray,
             },
             flush_mode: settings.flush_mode,
+            deadline_guard: settings.deadline_guard,
             on_invocation: None,
         });
         let providers = Providers {

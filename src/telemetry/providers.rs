@@ -39,6 +39,7 @@ pub(super) fn request_ids_only(settings: &Settings) -> OtelLayer {
             xray_trace_ids: false,
         },
         flush_mode: settings.flush_mode,
+        deadline_guard: false,
         on_invocation: None,
     })
 }

@@ -175,6 +175,25 @@ fn propagation_settings_from_code_win_over_the_environment() {
 }
 
 #[test]
+fn the_deadline_guard_is_on_unless_switched_off() {
+    assert!(resolve(&[]).expect("valid").deadline_guard);
+    assert!(
+        resolve(&[("LAMBDA_OTEL_DEADLINE_GUARD", "")])
+            .expect("valid")
+            .deadline_guard,
+        "empty is unset"
+    );
+    let off = resolve(&[("LAMBDA_OTEL_DEADLINE_GUARD", " Off ")]).expect("valid");
+    assert!(!off.deadline_guard);
+    let code = Overrides {
+        deadline_guard: Some(true),
+        ..Overrides::default()
+    };
+    let s = resolve_with(code, &[("LAMBDA_OTEL_DEADLINE_GUARD", "off")]);
+    assert!(s.expect("code wins").deadline_guard);
+}
+
+#[test]
 fn service_name_precedence() {
     let fn_name = ("AWS_LAMBDA_FUNCTION_NAME", "my-fn");
     assert_eq!(resolve(&[fn_name]).expect("valid").service_name, "my-fn");
@@ -289,6 +308,7 @@ fn bad_values_are_errors_naming_the_variable() {
         ("OTEL_RESOURCE_ATTRIBUTES", "no-equals-sign"),
         ("OTEL_PROPAGATORS", "b3"),
         ("LAMBDA_OTEL_EVENT_EXTRACTION", "maybe"),
+        ("LAMBDA_OTEL_DEADLINE_GUARD", "true"),
         ("LAMBDA_OTEL_EMF_NAMESPACE", "AWS/Lambda"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
         ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "0"),
