@@ -181,8 +181,10 @@ async fn client_errors_server_errors_handler_errors_and_panics() {
     let (function, daemon) = start(invocations, |b| b);
     function.run(dice);
     function.wait_for_next_polls(5).await;
+    // Every datagram was sent before /next #5, but the daemon's thread may not have read the
+    // last ones yet: wait for all five documents (four invocations, Mallory's roll).
+    let documents = daemon.wait_for_documents(5);
     daemon.assert_no_violations();
-    let documents = daemon.documents();
 
     let not_found = invocation_document(&documents, "404");
     assert_eq!(not_found.http_status(), Some(404));
