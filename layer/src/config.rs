@@ -324,7 +324,7 @@ fn parse_headers(value: &str) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigEr
 }
 
 /// `%XX` sequences decoded (the OTLP exporters' `HEADERS` convention); `None` if malformed.
-fn percent_decode(value: &str) -> Option<String> {
+pub(crate) fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

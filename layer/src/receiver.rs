@@ -166,28 +166,9 @@ fn reply(status: StatusCode, message: &str) -> Reply {
     response
 }
 
-/// `%XX` decoded; anything malformed is kept as written (request ids are plain ASCII).
+/// `%XX` decoded; an id that does not decode is kept as written (request ids are plain ASCII).
 fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%')
-            .then(|| value.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match hex {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::config::percent_decode(value).unwrap_or_else(|| value.to_owned())
 }
 
 #[cfg(test)]
