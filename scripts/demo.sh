@@ -7,8 +7,17 @@
 #
 # Environment: DEMO_PORT (default 9000), DEMO_READY_SECS (default 60),
 # DEMO_INVOKE_SECS (default 300: the first invoke may still compile), DEMO_SPANS_SECS (10).
+#
+# `scripts/demo.sh --jaeger` runs scripts/demo-jaeger.sh instead: the same function behind an
+# OpenTelemetry Collector and Jaeger built from source (no Docker), its trace printed from
+# Jaeger's query API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == --jaeger ]]; then
+    shift
+    exec scripts/demo-jaeger.sh "$@"
+fi
 
 function_name=dice-roller
 port="${DEMO_PORT:-9000}"
