@@ -33,6 +33,7 @@ fail() {
     echo "demo-jaeger: $*" >&2
     exit 1
 }
+(($# == 0)) || fail "takes no arguments (settings are environment variables: see the top of $0)"
 
 started=$SECONDS
 scripts/setup-tools.sh
