@@ -25,6 +25,9 @@ cargo nextest run --workspace --no-fail-fast
 # End to end against the real backends: Jaeger's query API, a collector in the middle, X-Ray
 # documents read by the collector's awsxray receiver.
 cargo nextest run -p lambda-otel --test backends --run-ignored only --no-fail-fast
+# The README's Jaeger steps as written: the dice roller under cargo lambda watch, through the
+# collector into Jaeger; fails unless Jaeger's API returns GET /rolldice with its roll child.
+scripts/demo.sh --jaeger
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
 cargo nextest run -p lambda-otel --features tls --test tls --no-fail-fast
