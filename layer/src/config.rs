@@ -45,6 +45,11 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:4318";
 /// The name Lambda's Telemetry API documentation gives the sandbox's own address.
 const DEFAULT_TELEMETRY_HOST: &str = "sandbox.localdomain";
 
+/// Lambda Managed Instances: `INVOKE` is refused and the environment is never frozen.
+pub(crate) fn is_managed_instances(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    lookup("AWS_LAMBDA_INITIALIZATION_TYPE").is_some_and(|v| v == "lambda-managed-instances")
+}
+
 /// The three OTLP signals, as they arrive and as they are forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Signal {
@@ -217,8 +222,7 @@ impl Config {
             telemetry_host: get(TELEMETRY_HOST)
                 .map(|v| v.trim().to_owned())
                 .unwrap_or_else(|| DEFAULT_TELEMETRY_HOST.to_owned()),
-            managed_instances: get("AWS_LAMBDA_INITIALIZATION_TYPE")
-                .is_some_and(|v| v == "lambda-managed-instances"),
+            managed_instances: is_managed_instances(&lookup),
         })
     }
 

@@ -127,18 +127,10 @@ impl Forwarder {
 
     /// Until the invocation is over: the function's mark, else `runtimeDone`, else the deadline.
     async fn wait_for_end(&self, invoke: &InvokeEvent) -> Option<Ended> {
-        let deadline = tokio::time::Instant::now() + until_epoch_ms(invoke.deadline_ms);
-        loop {
-            let changed = self.shared.changed();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
-            if let Some(ended) = self.shared.ended(&invoke.request_id) {
-                return Some(ended);
-            }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return None;
-            }
-        }
+        let ended = self.shared.until(|s| s.ended(&invoke.request_id));
+        tokio::time::timeout(until_epoch_ms(invoke.deadline_ms), ended)
+            .await
+            .ok()
     }
 
     async fn forward_now(&self) {
@@ -184,10 +176,7 @@ impl Forwarder {
     }
 
     fn record(&self, outcome: &Outcome) {
-        self.shared.forwarded(outcome.forwarded, outcome.lost);
-        for failure in &outcome.failures {
-            log!("forward failed: {failure}");
-        }
+        record(&self.shared, outcome);
     }
 
     async fn shutdown(&mut self, shutdown: &ShutdownEvent) {
@@ -205,18 +194,10 @@ impl Forwarder {
             && self.subscribed
         {
             let half = deadline.saturating_duration_since(Instant::now()) / 2;
-            let waited = tokio::time::timeout(half, async {
-                loop {
-                    let changed = self.shared.changed();
-                    tokio::pin!(changed);
-                    changed.as_mut().enable();
-                    if self.shared.is_reported(&request_id) {
-                        return;
-                    }
-                    changed.await;
-                }
-            });
-            let _ = waited.await;
+            let reported = self
+                .shared
+                .until(|s| s.is_reported(&request_id).then_some(()));
+            let _ = tokio::time::timeout(half, reported).await;
         }
         self.take_metrics();
         loop {
@@ -271,16 +252,21 @@ pub(crate) async fn background(
         match due {
             Some(due) if shared.is_half_full() || due <= Instant::now() => {
                 let outcome = backend.forward(shared.take()).await;
-                shared.forwarded(outcome.forwarded, outcome.lost);
-                for failure in &outcome.failures {
-                    log!("forward failed: {failure}");
-                }
+                record(&shared, &outcome);
             }
             Some(due) => {
                 let _ = tokio::time::timeout_at(due.into(), changed).await;
             }
             None => changed.await,
         }
+    }
+}
+
+/// Counts a forward's results and logs its failures.
+fn record(shared: &Shared, outcome: &Outcome) {
+    shared.forwarded(outcome.forwarded, outcome.lost);
+    for failure in &outcome.failures {
+        log!("forward failed: {failure}");
     }
 }
 

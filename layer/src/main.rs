@@ -23,6 +23,7 @@ mod forward;
 mod lifecycle;
 mod platform;
 mod receiver;
+mod server;
 mod state;
 mod telemetry_api;
 
@@ -38,9 +39,6 @@ use crate::config::{Config, Signal};
 use crate::forward::Forwarder;
 use crate::lifecycle::ExtensionsApi;
 use crate::state::Shared;
-
-/// Lambda Managed Instances refuse `INVOKE` registrations and never freeze the environment.
-const LMI: &str = "lambda-managed-instances";
 
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -67,7 +65,7 @@ async fn run() -> Result<(), String> {
     let runtime_api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(|_| {
         "AWS_LAMBDA_RUNTIME_API is not set: this runs as a Lambda extension".to_owned()
     })?;
-    let lmi = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").is_ok_and(|v| v == LMI);
+    let lmi = config::is_managed_instances(|name| std::env::var(name).ok());
     let events: &[&str] = if lmi {
         &["SHUTDOWN"]
     } else {

@@ -10,7 +10,6 @@
 //! `layer/README.md`). On Lambda Managed Instances there is no `INVOKE` to end, so the header
 //! is left out and the function sends no marks.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,9 +18,6 @@ use http::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Signal};
@@ -38,29 +34,11 @@ type Reply = Response<Full<Bytes>>;
 
 /// Serves `listener` until the process ends.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, config: Arc<Config>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                log!("receiver: accept failed: {e}");
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = Arc::clone(&shared);
-        let config = Arc::clone(&config);
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                let config = Arc::clone(&config);
-                async move { Ok::<_, Infallible>(handle(req, &shared, &config).await) }
-            });
-            // A function frozen or killed mid-request is not the extension's problem.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    crate::server::serve("receiver", listener, move |req| {
+        let (shared, config) = (Arc::clone(&shared), Arc::clone(&config));
+        async move { handle(req, &shared, &config).await }
+    })
+    .await;
 }
 
 async fn handle(req: Request<Incoming>, shared: &Shared, config: &Config) -> Reply {

@@ -189,6 +189,21 @@ impl Shared {
         self.lock().counts
     }
 
+    /// Waits until `check` gives a value, looking again at every change (push, mark,
+    /// `runtimeDone`, report); unbounded: callers put a timeout around it.
+    pub(crate) async fn until<T>(&self, check: impl Fn(&Self) -> Option<T>) -> T {
+        loop {
+            let changed = self.changed();
+            tokio::pin!(changed);
+            // Registered before the check, so a change between the two is not missed.
+            changed.as_mut().enable();
+            if let Some(value) = check(self) {
+                return value;
+            }
+            changed.await;
+        }
+    }
+
     /// Resolves at the next change (push, mark, `runtimeDone`) after this call; callers check
     /// their condition after creating it and before awaiting it.
     pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {

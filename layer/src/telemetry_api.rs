@@ -6,16 +6,12 @@
 //! skipped, never fatal. `platform.runtimeDone` ends an invocation whose function sent no mark;
 //! every record goes to [`Platform`], whose spans and metrics are buffered with the function's.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_extension::{LambdaTelemetry, LambdaTelemetryRecord};
 use tokio::net::TcpListener;
 
@@ -35,27 +31,11 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     platform: Arc<Mutex<Platform>>,
 ) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                log!("telemetry listener: accept failed: {e}");
-                continue;
-            }
-        };
-        let shared = Arc::clone(&shared);
-        let platform = Arc::clone(&platform);
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let shared = Arc::clone(&shared);
-                let platform = Arc::clone(&platform);
-                async move { Ok::<_, Infallible>(handle(req, &shared, &platform).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    crate::server::serve("telemetry listener", listener, move |req| {
+        let (shared, platform) = (Arc::clone(&shared), Arc::clone(&platform));
+        async move { handle(req, &shared, &platform).await }
+    })
+    .await;
 }
 
 async fn handle(

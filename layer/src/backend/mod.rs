@@ -163,14 +163,15 @@ impl Backend {
     }
 
     async fn send(&self, uri: &Uri, request: otlp::Outgoing) -> Result<(), String> {
-        let signal = request.signal;
-        let what = format!("{} {signal} request(s) to {}", request.batches, shown(uri));
+        // Only a failure is described: nothing is formatted for a forward that succeeds.
+        let (signal, batches) = (request.signal, request.batches);
+        let what = || format!("{batches} {signal} request(s) to {}", shown(uri));
         let http = self.build(uri, request)?;
         let response = self
             .client
             .request(http)
             .await
-            .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("{}: {}", what(), error_chain(&e)))?;
         let status = response.status();
         // Read the answer whole so the connection goes back to the pool.
         let body = response
@@ -183,7 +184,7 @@ impl Backend {
             Ok(())
         } else {
             let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-            Err(format!("{what}: {status} {}", text.trim()))
+            Err(format!("{}: {status} {}", what(), text.trim()))
         }
     }
 
