@@ -189,3 +189,44 @@ async fn metrics_switched_off_are_neither_recorded_nor_exported() {
     assert_eq!(function.receiver.metric_requests(), 0);
     function.invocation_span("req-3");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_an_export_interval_metrics_go_with_the_first_invocation_then_at_shutdown() {
+    // The standard's default interval (60 s): this test's three invocations come well within it.
+    let function = Function::start(invocations(), Behaviour::Ok, |b| {
+        b.with_metric_export_interval(std::time::Duration::from_secs(60))
+    });
+    function.run(handler);
+    function.wait_for_next_polls(4).await;
+
+    let exports = exports(&function);
+    assert_eq!(
+        exports.len(),
+        1,
+        "one metrics export in the interval: {}",
+        function.timeline.describe()
+    );
+    let (at, first) = &exports[0];
+    let second_poll = function.position(|e| e.is_next_poll(2), "the second /next");
+    assert!(*at < second_poll, "{}", function.timeline.describe());
+    assert_eq!(count(first, "faas.invocations", "http"), 1);
+    // Spans are never held back.
+    for id in ["req-1", "req-2", "req-3"] {
+        function.invocation_span(id);
+    }
+
+    // Lambda's SIGTERM: what the interval held back goes out, nothing lost.
+    function.telemetry.shutdown().await;
+    let exports = self::exports(&function);
+    assert_eq!(exports.len(), 2, "{}", function.timeline.describe());
+    let (_, last) = &exports[1];
+    assert_eq!(count(last, "faas.invocations", "http"), 2);
+    assert_eq!(count(last, "faas.invocations", "other"), 1);
+    assert_eq!(
+        metric(last, "app.orders")
+            .sum_point("app.kind", "dice")
+            .value
+            .as_int(),
+        Some(6)
+    );
+}

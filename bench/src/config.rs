@@ -158,6 +158,8 @@ pub const ALL: [Config; 9] = [
             ("LAMBDA_OTEL_FLUSH", "after-response"),
             ("OTEL_TRACES_EXPORTER", "xray"),
             ("OTEL_METRICS_EXPORTER", "emf"),
+            // As the template sets it for this route: EMF lines with every invocation.
+            ("OTEL_METRIC_EXPORT_INTERVAL", "0"),
             ("OTEL_LOGS_EXPORTER", "none"),
             ("OTEL_PROPAGATORS", "tracecontext,baggage,xray-lambda"),
         ],

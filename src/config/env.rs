@@ -141,6 +141,14 @@ pub const DEFAULT_FLUSH_MODE: FlushMode = FlushMode::AfterResponse;
 pub const LAMBDA_OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_OTEL_FLUSH_TIMEOUT_MS";
 /// Default flush bound: well under a second, far above a healthy collector's round trip.
 pub const DEFAULT_FLUSH_TIMEOUT_MS: u64 = 200;
+/// Standard: the least time in milliseconds between two metric exports, 0 to 86400000. Read
+/// the Lambda way: no timer (a frozen process runs none), but the flush that ends an invocation
+/// collects and exports the metrics only when this long has passed since the last export (the
+/// first invocation's always), and shutdown always does. `0` exports them with every
+/// invocation. Spans and log records are not held back: they go with every flush.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Default of [`OTEL_METRIC_EXPORT_INTERVAL`]: the standard's 60 s.
+pub const DEFAULT_METRIC_EXPORT_INTERVAL_MS: u64 = 60_000;
 /// lambda-otel: whether an invocation whose handler still runs when only the flush bound (and
 /// 50 ms) is left before its deadline ends its span as timed out and flushes (`on`, `off`).
 pub const LAMBDA_OTEL_DEADLINE_GUARD: &str = "LAMBDA_OTEL_DEADLINE_GUARD";

@@ -65,6 +65,37 @@ pub(super) fn flush_timeout_in_code(
     }
 }
 
+/// The longest metric export interval: a day.
+const MAX_EXPORT_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// `OTEL_METRIC_EXPORT_INTERVAL`: 0 to 86,400,000 ms.
+pub(super) fn export_interval(variable: &'static str, value: &str) -> Result<Duration, Error> {
+    match value.trim().parse::<u64>() {
+        Ok(ms) if Duration::from_millis(ms) <= MAX_EXPORT_INTERVAL => Ok(Duration::from_millis(ms)),
+        _ => Err(Error::invalid(
+            variable,
+            value,
+            "a whole number of milliseconds from 0 to 86400000",
+        )),
+    }
+}
+
+/// A metric export interval set in code, held to the variable's range.
+pub(super) fn export_interval_in_code(
+    setter: &'static str,
+    interval: Duration,
+) -> Result<Duration, Error> {
+    if interval <= MAX_EXPORT_INTERVAL {
+        Ok(interval)
+    } else {
+        Err(Error::invalid(
+            setter,
+            format_args!("{interval:?}"),
+            "a duration of at most a day (24 h)",
+        ))
+    }
+}
+
 const QUEUE_SIZES: &str = "a whole number from 1 to 1000000";
 
 /// `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE`: 1 to 1,000,000 items.

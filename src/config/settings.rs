@@ -25,6 +25,7 @@ pub(crate) struct Overrides {
     pub sampler: Option<Sampler>,
     pub flush_mode: Option<FlushMode>,
     pub flush_timeout: Option<Duration>,
+    pub metric_export_interval: Option<Duration>,
     pub deadline_guard: Option<bool>,
     pub xray_sampled: Option<XraySampled>,
     pub propagators: Option<Vec<Propagator>>,
@@ -53,6 +54,8 @@ pub(crate) struct Settings {
     pub sampler: Sampler,
     pub flush_mode: FlushMode,
     pub flush_timeout: Duration,
+    /// The least time between two metric exports at the end of an invocation (zero: every one).
+    pub metric_export_interval: Duration,
     pub deadline_guard: bool,
     pub xray_sampled: XraySampled,
     /// In order, without duplicates; empty for `none`.
@@ -101,6 +104,7 @@ impl Settings {
             log_filter: log_filter(env)?,
             sampler: sampler(code.sampler, env)?,
             flush_mode: flush_mode(code.flush_mode, env)?,
+            metric_export_interval: metric_export_interval(code.metric_export_interval, env)?,
             deadline_guard: deadline_guard(code.deadline_guard, env)?,
             xray_sampled: xray_sampled(code.xray_sampled, xray, env)?,
             xray_daemon_address: xray_daemon_address(code.xray_daemon_address, xray, env)?,
@@ -174,6 +178,17 @@ fn flush_timeout(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error
         vars: &[env::LAMBDA_OTEL_FLUSH_TIMEOUT_MS],
         parse: parse::flush_timeout,
         default: Duration::from_millis(env::DEFAULT_FLUSH_TIMEOUT_MS),
+    })
+}
+
+fn metric_export_interval(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error> {
+    env.resolve(Setting {
+        code,
+        setter: "TelemetryBuilder::with_metric_export_interval (OTEL_METRIC_EXPORT_INTERVAL)",
+        check: parse::export_interval_in_code,
+        vars: &[env::OTEL_METRIC_EXPORT_INTERVAL],
+        parse: parse::export_interval,
+        default: Duration::from_millis(env::DEFAULT_METRIC_EXPORT_INTERVAL_MS),
     })
 }
 

@@ -10,6 +10,7 @@ use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -20,7 +21,7 @@ use tokio::sync::oneshot;
 pub(crate) struct Flusher {
     spans: Option<Arc<Buffer<SpanData>>>,
     logs: Option<Arc<Buffer<LogEntry>>>,
-    metrics: bool,
+    metrics: Option<Arc<MetricsSchedule>>,
     worker: Worker,
     timeout: Duration,
     reporter: Arc<Reporter>,
@@ -32,7 +33,7 @@ impl Flusher {
         Self {
             spans: None,
             logs: None,
-            metrics: false,
+            metrics: None,
             worker,
             timeout,
             reporter,
@@ -49,9 +50,11 @@ impl Flusher {
         self
     }
 
-    /// Collects and exports metrics on every flush (they change with every invocation).
-    pub(crate) fn with_metrics(mut self) -> Self {
-        self.metrics = true;
+    /// Collects and exports metrics in the flush that ends an invocation once `interval` has
+    /// passed since the last time (the first flush's always; every flush's for zero), and at
+    /// shutdown.
+    pub(crate) fn with_metrics(mut self, interval: Duration) -> Self {
+        self.metrics = Some(Arc::new(MetricsSchedule::new(interval)));
         self
     }
 
@@ -60,9 +63,10 @@ impl Flusher {
         self.timeout
     }
 
-    fn take(&self) -> Batch {
+    /// What is buffered, and the metrics if `metrics` says they are due.
+    fn take(&self, metrics: impl FnOnce(&MetricsSchedule) -> bool) -> Batch {
         let mut batch = Batch {
-            metrics: self.metrics,
+            metrics: self.metrics.as_deref().is_some_and(metrics),
             ..Batch::default()
         };
         if let Some(buffer) = &self.spans {
@@ -84,14 +88,14 @@ impl Flusher {
     /// extension (this flush's included), the export thread then tells it that the
     /// invocation's telemetry is out, within the same bound: even with nothing to export.
     /// Without the extension that costs one atomic load. `None` when there is nothing to
-    /// export and no extension: with metrics off and no spans or logs, that costs two locks
-    /// and no allocation.
+    /// export and no extension: with no spans or logs and the metrics not due (or off), that
+    /// costs two locks and no allocation.
     pub(crate) fn start(
         &self,
         hard_deadline: Option<Instant>,
         request_id: &Arc<str>,
     ) -> Option<PendingFlush> {
-        let mut batch = self.take();
+        let mut batch = self.take(|schedule| schedule.due(Instant::now()));
         let mark = match extension::presence() {
             Presence::Absent => false,
             // Only an export can find it.
@@ -120,7 +124,7 @@ impl Flusher {
     /// the warnings kept back is reported before it returns.
     pub(crate) fn shutdown_blocking(&self, timeout: Duration) -> bool {
         let start = Instant::now();
-        let batch = self.take();
+        let batch = self.take(|_| true);
         let report = if batch.is_empty() {
             ExportReport::default()
         } else {
@@ -156,6 +160,45 @@ impl Flusher {
     }
 }
 
+/// When the metrics are due: at most once per interval, at the end of an invocation. There is
+/// no timer (a frozen process runs none); the end of an invocation asks.
+#[derive(Debug)]
+pub(crate) struct MetricsSchedule {
+    interval: Duration,
+    origin: Instant,
+    /// Nanoseconds from `origin` to the last collection, plus one; zero for never.
+    last: AtomicU64,
+}
+
+impl MetricsSchedule {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the metrics are due at `now`, which makes them not due again for an interval:
+    /// of invocations ending side by side (`run_concurrent`), one collects.
+    pub(crate) fn due(&self, now: Instant) -> bool {
+        if self.interval.is_zero() {
+            return true;
+        }
+        let at = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX);
+        if last != 0 && at.saturating_sub(last) < interval {
+            return false;
+        }
+        self.last
+            .compare_exchange(last, at, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
 /// A flush under way: resolves when the export thread answers, which it does by the deadline.
 #[derive(Debug)]
 pub(crate) struct PendingFlush {
@@ -175,5 +218,33 @@ impl Future for PendingFlush {
         });
         self.flusher.report(&report);
         Poll::Ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MetricsSchedule;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn metrics_are_due_first_then_once_per_interval() {
+        let schedule = MetricsSchedule::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert!(
+            schedule.due(start),
+            "the first invocation's metrics are due"
+        );
+        assert!(!schedule.due(start), "not twice at once");
+        assert!(!schedule.due(start + Duration::from_secs(59)));
+        assert!(schedule.due(start + Duration::from_secs(61)));
+        assert!(!schedule.due(start + Duration::from_secs(62)));
+        assert!(schedule.due(start + Duration::from_secs(200)));
+    }
+
+    #[test]
+    fn a_zero_interval_makes_every_flush_collect() {
+        let schedule = MetricsSchedule::new(Duration::ZERO);
+        let now = Instant::now();
+        assert!((0..3).all(|_| schedule.due(now)));
     }
 }

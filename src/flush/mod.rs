@@ -13,9 +13,10 @@
 //! - the flush is bounded: the export thread cancels an export at its deadline (the flush
 //!   timeout, and never past the invocation's deadline), which also closes the connection of a
 //!   collector that never answers;
-//! - with metrics off, empty buffers cost an uncontended lock each: no thread hop, no
-//!   allocation. With metrics on there is always something to export (the invocation's own
-//!   FaaS metrics).
+//! - empty buffers cost an uncontended lock each: no thread hop, no allocation. Metrics are
+//!   collected only when due: at the end of an invocation once the export interval
+//!   (`OTEL_METRIC_EXPORT_INTERVAL`) has passed since the last collection, and at shutdown;
+//!   with a zero interval, every invocation's flush has them to export.
 //!
 //! When no exporter waits on the network (`xray`'s UDP datagrams, `emf` and `console` lines
 //! on stdout), there is no export thread at all: the same export runs inline, on the thread

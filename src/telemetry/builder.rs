@@ -200,6 +200,20 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The least time between two metric exports, at most a day ([`build`](Self::build)
+    /// refuses more). There is no timer (a frozen process runs none): the flush that ends an
+    /// invocation collects and exports the metrics only when this long has passed since the
+    /// last export (the first invocation's always), and [`Telemetry::shutdown`] always does, so
+    /// a busy function pays for one metrics export per interval instead of one per invocation.
+    /// `Duration::ZERO` exports them at the end of every invocation. Spans and log records are
+    /// never held back. Default 60 s; `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds).
+    ///
+    /// [`Telemetry::shutdown`]: crate::Telemetry::shutdown
+    pub fn with_metric_export_interval(mut self, interval: Duration) -> Self {
+        self.overrides.metric_export_interval = Some(interval);
+        self
+    }
+
     /// Whether an invocation whose handler is still running when only the flush timeout (and
     /// 50 ms) is left before its deadline ends its span by itself, as timed out
     /// (`error.type=timeout`, status Error), and flushes, before Lambda stops it at the

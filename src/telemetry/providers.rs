@@ -127,7 +127,7 @@ pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built
                 .with_reader(reader)
                 .build(),
         );
-        flusher = flusher.with_metrics();
+        flusher = flusher.with_metrics(settings.metric_export_interval);
     }
     Ok(Built {
         tracer: tracer.build(),

@@ -58,9 +58,12 @@ impl Function {
         api.set_env();
         // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
         unsafe { std::env::set_var("AWS_REGION", "eu-west-1") };
+        // Metrics with every invocation's flush, so a test sees each invocation's; the tests of
+        // the export interval set their own.
         let builder = Telemetry::builder()
             .with_traces_exporter(Exporter::Otlp)
-            .with_otlp_endpoint(receiver.endpoint());
+            .with_otlp_endpoint(receiver.endpoint())
+            .with_metric_export_interval(std::time::Duration::ZERO);
         let telemetry = configure(builder)
             .try_init()
             .expect("valid telemetry settings");

@@ -31,6 +31,7 @@ fn defaults() {
     assert_eq!(s.log_filter, "info");
     assert_eq!(s.flush_mode, FlushMode::AfterResponse);
     assert_eq!(s.flush_timeout, Duration::from_millis(200));
+    assert_eq!(s.metric_export_interval, Duration::from_secs(60));
     assert_eq!(s.xray_sampled, XraySampled::Ignore);
     assert_eq!(
         *s.propagators,
@@ -315,6 +316,8 @@ fn bad_values_are_errors_naming_the_variable() {
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
         ("OTEL_BLRP_MAX_QUEUE_SIZE", "1000001"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "86400001"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "-1"),
     ] {
         let err = resolve(&[(var, value)]).expect_err(var).to_string();
         assert!(err.contains(var) && err.contains(value), "{err}");
@@ -494,4 +497,29 @@ fn compression_is_none_or_an_error_naming_the_variable_and_the_feature() {
         ("OTEL_LOGS_EXPORTER", "none"),
     ];
     assert!(resolve(&unused).is_ok(), "checked only for OTLP");
+}
+
+#[test]
+fn the_metric_export_interval_code_over_env_over_default() {
+    let zero = resolve(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]).expect("valid");
+    assert_eq!(zero.metric_export_interval, Duration::ZERO);
+    let env = resolve(&[("OTEL_METRIC_EXPORT_INTERVAL", "5000")]).expect("valid");
+    assert_eq!(env.metric_export_interval, Duration::from_secs(5));
+    let code = Overrides {
+        metric_export_interval: Some(Duration::from_secs(1)),
+        ..Overrides::default()
+    };
+    let s = resolve_with(code, &[("OTEL_METRIC_EXPORT_INTERVAL", "5000")]).expect("valid");
+    assert_eq!(s.metric_export_interval, Duration::from_secs(1));
+    let too_long = Overrides {
+        metric_export_interval: Some(Duration::from_secs(86_401)),
+        ..Overrides::default()
+    };
+    let err = resolve_with(too_long, &[])
+        .expect_err("over a day")
+        .to_string();
+    assert!(
+        err.contains("TelemetryBuilder::with_metric_export_interval (OTEL_METRIC_EXPORT_INTERVAL)"),
+        "{err}"
+    );
 }
