@@ -1,16 +1,23 @@
-//! The AWS-native exporters: finished telemetry turned into bytes for the X-Ray daemon and for
-//! CloudWatch, with no collector, no HTTP exchange and no credentials.
+//! The exporters: finished telemetry turned into bytes and sent, to a collector or straight to
+//! AWS.
 //!
+//! - [`otlp`] (`otlp`, the default of every signal): OTLP over HTTP (protobuf or JSON) or gRPC,
+//!   to a collector or to the lambda-otel extension, through opentelemetry-otlp with an HTTP
+//!   client of this crate's.
 //! - [`xray`] (`OTEL_TRACES_EXPORTER=xray`): spans as X-Ray segment documents, one UDP
 //!   datagram each, to the daemon Lambda runs with Active tracing (`AWS_XRAY_DAEMON_ADDRESS`).
 //! - [`emf`] (`OTEL_METRICS_EXPORTER=emf`): metrics as CloudWatch Embedded Metric Format
 //!   lines on stdout, which CloudWatch Logs turns into metrics.
-//!
 //! - [`console`] (`console`, any signal): one JSON object per span, metric point or log record
 //!   on stdout, for a first run and for reading in CloudWatch Logs.
 //!
-//! Each one only turns data into bytes and sends them; when and how long to wait is the
+//! `xray`, `emf` and `console` need no collector, no HTTP exchange and no credentials. Each
+//! exporter only turns data into bytes and sends them; when and how long to wait is the
 //! flush's job, the same for every exporter.
+//!
+//! May use `config` (the resolved settings), `attributes`, the crate's
+//! [`Error`](crate::Error) and libraries; never the set-up in `telemetry`, which builds the
+//! exporters, nor the middleware above it (`layer`, `invocation`).
 
 pub mod console;
 pub(crate) mod emf;
