@@ -2,7 +2,7 @@
 //! in `main`, with a builder for code-level overrides.
 
 mod builder;
-mod exporter;
+mod exporters_from_settings;
 mod providers;
 mod resource;
 

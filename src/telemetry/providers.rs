@@ -1,7 +1,7 @@
 //! The providers of a telemetry that is on (tracer, meter, logger, each with its processor or
 //! reader and the flush that exports them), and the layer of a disabled SDK.
 
-use super::exporter;
+use super::exporters_from_settings;
 use crate::Error;
 use crate::config::{Exporter, Settings, Signal};
 use crate::flush::{
@@ -78,7 +78,7 @@ pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built
     };
     let reader =
         (settings.metrics.exporter != Exporter::None).then(|| SharedReader::new(temporality));
-    let worker = exporter::spawn_worker(settings, &resource, reader.as_ref())?;
+    let worker = exporters_from_settings::spawn_worker(settings, &resource, reader.as_ref())?;
     let mut tracer = SdkTracerProvider::builder()
         .with_resource(resource.clone())
         .with_sampler(LambdaSampler(settings.sampler.clone()));

@@ -1,5 +1,6 @@
-//! Building the configured exporters (OTLP, X-Ray, EMF, console) on the export thread's
-//! runtime, or on the function's own thread when none of them waits on the network.
+//! Each signal's exporter, chosen and built from the settings (OTLP, X-Ray, EMF, console), and
+//! the flush's worker that runs them: on an export thread with a runtime of its own, or on the
+//! function's own thread when none of them waits on the network.
 
 use crate::Error;
 use crate::config::{Exporter, Settings};
@@ -11,7 +12,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::trace::SpanExporter;
 
-/// when none of them waits on the network; `None` when every signal is off.
+/// The worker of the configured exporters: a thread of its own, or inline on the function's
+/// thread when none of them waits on the network; `None` when every signal is off.
 /// `reader` is the meter provider's reader, when metrics are on.
 pub(crate) fn spawn_worker(
     settings: &Settings,
