@@ -24,7 +24,7 @@
 //!     Ok(event.payload)
 //! }
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Error> {
 //!     let telemetry = lambda_otel::Telemetry::from_env()?;
 //!     let otel = telemetry.layer();
