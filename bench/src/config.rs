@@ -1,6 +1,6 @@
 //! The configurations under test: which binary, with which environment, held to which targets.
 
-use crate::report::{AWS_NATIVE_TARGETS, OTLP_TARGETS, Targets};
+use crate::report::{AWS_NATIVE_TARGETS, DEFAULTS_TARGETS, OTLP_TARGETS, PEER, Targets};
 
 /// Where a configuration's spans go, and so how the runner counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub const ALL: [Config; 9] = [
         ],
         traces: Traces::Otlp,
         emf: false,
-        targets: Some(OTLP_TARGETS),
+        targets: Some(DEFAULTS_TARGETS),
         after_response: true,
         extension: None,
     },
@@ -170,7 +170,7 @@ pub const ALL: [Config; 9] = [
         extension: None,
     },
     Config {
-        name: "lambda_runtime OpenTelemetryLayer",
+        name: PEER,
         binary: "runtime-layer",
         env: &[],
         traces: Traces::Otlp,

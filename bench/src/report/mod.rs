@@ -20,6 +20,10 @@ pub struct Targets {
     pub cold_start_ms: Option<f64>,
     pub peak_rss_mb: Option<f64>,
     pub binary_mb: Option<f64>,
+    /// Whether it must also beat lambda_runtime's `OpenTelemetryLayer` of the same run on
+    /// response, post-response, CPU, cold start and peak RSS (after-response rows: the peer
+    /// too flushes after the response).
+    pub ahead_of_peer: bool,
 }
 
 /// The targets for lambda-otel exporting OTLP.
@@ -30,6 +34,19 @@ pub const OTLP_TARGETS: Targets = Targets {
     cold_start_ms: Some(0.5),
     peak_rss_mb: Some(1.5),
     binary_mb: Some(1.2),
+    ahead_of_peer: true,
+};
+
+/// The targets with the defaults: traces, metrics (at the default export interval) and logs,
+/// all three over OTLP, at a steady invocation rate.
+pub const DEFAULTS_TARGETS: Targets = Targets {
+    response_p50_us: 25.0,
+    post_response_p50_us: 80.0,
+    cpu_us: 90.0,
+    cold_start_ms: Some(0.5),
+    peak_rss_mb: Some(2.0),
+    binary_mb: Some(2.5),
+    ahead_of_peer: true,
 };
 
 /// The AWS-native route's: a datagram per span and a line on stdout instead of an HTTP
@@ -41,6 +58,7 @@ pub const AWS_NATIVE_TARGETS: Targets = Targets {
     cold_start_ms: None,
     peak_rss_mb: None,
     binary_mb: None,
+    ahead_of_peer: false,
 };
 
 /// The machine, as the README's table reports it.
@@ -276,6 +294,13 @@ pub fn verdicts(summaries: &[Summary]) -> Vec<Verdict> {
             s.invocations - s.errors,
             s.invocations,
         ));
+        if t.ahead_of_peer
+            && c.after_response
+            && at_once
+            && let Some(peer) = peer(summaries, summary.delay)
+        {
+            out.extend(ahead_of_peer(c.name, &s, &peer));
+        }
         if c.emf {
             // At least one per invocation: each flush writes what the invocation recorded.
             out.push(Verdict {
@@ -300,6 +325,44 @@ fn correct(c: &Config, ms: u128, what: &str, got: usize, expected: usize) -> Ver
 }
 
 /// Bare's numbers at `delay`, if it ran.
+/// lambda_runtime's own layer, the peer lambda-otel is measured against.
+pub const PEER: &str = "lambda_runtime OpenTelemetryLayer";
+
+fn peer(summaries: &[Summary], delay: Duration) -> Option<Stats> {
+    summaries
+        .iter()
+        .find(|s| s.delay == delay && s.config.name == PEER)
+        .map(Summary::stats)
+}
+
+/// lambda-otel's row against the peer's, column by column: lower is ahead.
+fn ahead_of_peer(name: &str, s: &Stats, peer: &Stats) -> Vec<Verdict> {
+    [
+        ("response p50 µs", s.response_p50, peer.response_p50),
+        (
+            "post-response p50 µs",
+            s.post_response_p50,
+            peer.post_response_p50,
+        ),
+        (
+            "CPU / invocation µs",
+            s.cpu_per_invocation,
+            peer.cpu_per_invocation,
+        ),
+        ("cold start ms", s.cold_start, peer.cold_start),
+        ("peak RSS MB", s.peak_rss, peer.peak_rss),
+    ]
+    .into_iter()
+    .map(|(what, ours, theirs)| Verdict {
+        what: format!(
+            "{name} @ 0 ms: {what} {ours:.2} against {PEER}'s {theirs:.2} (target: ahead)"
+        ),
+        met: ours < theirs,
+        correctness: false,
+    })
+    .collect()
+}
+
 fn bare(summaries: &[Summary], delay: Duration) -> Option<Stats> {
     summaries
         .iter()
