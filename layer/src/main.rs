@@ -10,6 +10,9 @@
 //! registered but idle: it does not listen, so the function's exports fail and lambda-otel says
 //! so, and it never holds an invocation. Telemetry must not break the function.
 
+#![deny(unsafe_code)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
 /// One line on stdout, which Lambda puts in the function's log stream.
 macro_rules! log {
     ($($arg:tt)*) => {
