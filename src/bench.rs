@@ -4,8 +4,8 @@
 use crate::Error;
 use crate::config::env::OTEL_SDK_DISABLED;
 use crate::flush::{Buffer, Exporters, InvocationSpanProcessor, Worker};
-use crate::invocation::{Invocation, Outcome};
-use crate::layer::Shared;
+use crate::invocation::Outcome;
+use crate::layer::LayerState;
 use crate::propagation::LambdaSampler;
 use crate::telemetry::Telemetry;
 use lambda_runtime::LambdaInvocation;
@@ -30,7 +30,7 @@ const QUEUE_SIZE: usize = 2048;
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Invocations {
-    shared: Shared,
+    state: LayerState,
     provider: SdkTracerProvider,
     spans: Arc<Buffer<SpanData>>,
 }
@@ -40,9 +40,10 @@ impl Invocations {
     /// export thread, which has no exporter).
     ///
     /// # Errors
-    /// A layer without its shared state, or a thread that cannot start.
+    /// A layer without its state, or a thread that cannot start.
     pub fn new(telemetry: &Telemetry) -> Result<Self, Error> {
-        let Some(shared) = telemetry.layer().shared else {
+        let layer = telemetry.layer();
+        let Some(state) = layer.state() else {
             return Err(Error::invalid(
                 OTEL_SDK_DISABLED,
                 true,
@@ -62,10 +63,10 @@ impl Invocations {
                 crate::config::env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
             ))
             .build();
-        let mut shared = Shared::clone(&shared);
-        shared.tracer = provider.tracer("lambda-otel");
+        let mut state = state.clone();
+        state.tracer = provider.tracer("lambda-otel");
         Ok(Self {
-            shared,
+            state,
             provider,
             spans,
         })
@@ -76,19 +77,13 @@ impl Invocations {
     /// (`handler` returns the response's HTTP status code, if it has one), ends the span and
     /// records the FaaS metrics when they are on. The span goes to the buffer.
     pub fn invoke(&self, req: &LambdaInvocation, handler: impl FnOnce() -> Option<i64>) {
-        let shared = &self.shared;
-        let invocation = Invocation::start(
-            &shared.tracer,
-            &shared.span,
-            shared.on_invocation.as_deref(),
-            req,
-        );
+        let invocation = self.state.start(req);
         let status = {
             let _attached = invocation.context().clone().attach();
             handler()
         };
         invocation.record(&Outcome::Response(status));
-        invocation.end(shared.metrics.as_ref());
+        invocation.end(self.state.metrics.as_ref());
     }
 
     /// Takes the spans ended since the last call, as the per-invocation flush does, without

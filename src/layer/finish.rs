@@ -1,7 +1,7 @@
 //! Who ends the invocation span and flushes, and when: one rule, for the two futures, and the
 //! deadline guard for an invocation that is about to time out.
 
-use super::layer::Shared;
+use super::layer::LayerState;
 use crate::config::FlushMode;
 use crate::flush::{Alarm, PendingFlush};
 use crate::invocation::Invocation;
@@ -27,7 +27,7 @@ pub(crate) enum FinishPoint {
     ResponsePosted,
 }
 
-impl Shared {
+impl LayerState {
     /// Ends the invocation and starts its flush if they belong at `point`; each future calls
     /// this at its point and waits for the flush it returns (`None`: nothing to wait for).
     ///
@@ -86,7 +86,7 @@ impl Shared {
 /// The deadline guard: an invocation whose handler still runs when only the flush's bound (and
 /// [`GUARD_MARGIN`]) is left before its deadline ends its span as timed out and flushes, while
 /// the process still runs, instead of leaving nothing when Lambda stops it at the deadline.
-impl Shared {
+impl LayerState {
     /// The alarm of `invocation`'s guard, at its deadline minus the flush timeout and
     /// [`GUARD_MARGIN`]. `None`, no guard, when the guard is off, nothing is exported, the
     /// invocation has no deadline, or that instant has passed already (the deadline is too

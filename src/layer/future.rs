@@ -1,9 +1,9 @@
 //! The futures of the two services: run the inner future with the span attached, then record,
-//! and end and flush where [`Shared::finish_at`] says.
+//! and end and flush where [`LayerState::finish_at`] says.
 
 use super::OnResponse;
 use super::finish::FinishPoint;
-use super::layer::Shared;
+use super::layer::LayerState;
 use crate::flush::{Alarm, PendingFlush};
 use crate::invocation::{Invocation, Outcome, guarded, outcome};
 use futures_util::future::CatchUnwind;
@@ -20,11 +20,11 @@ use std::task::{Context, Poll, ready};
 pin_project! {
     /// The future of [`OtelService`](super::OtelService): the whole invocation, then the flush.
     /// While the invocation runs, it also watches the deadline guard's alarm (see
-    /// [`Shared::time_out`]): no task, no timer of the function's runtime.
+    /// [`LayerState::time_out`]): no task, no timer of the function's runtime.
     pub struct InvocationFuture<F: Future> {
         #[pin]
         future: F,
-        tracking: Option<(Invocation, Arc<Shared>)>,
+        tracking: Option<(Invocation, Arc<LayerState>)>,
         guard: Option<Alarm>,
         flush: Option<PendingFlush>,
         output: Option<F::Output>,
@@ -33,10 +33,10 @@ pin_project! {
 
 impl<F: Future> InvocationFuture<F> {
     /// `tracking` is `None` when telemetry is disabled.
-    pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<Shared>)>) -> Self {
+    pub(crate) fn new(future: F, tracking: Option<(Invocation, Arc<LayerState>)>) -> Self {
         let guard = tracking
             .as_ref()
-            .and_then(|(invocation, shared)| shared.arm_guard(invocation));
+            .and_then(|(invocation, state)| state.arm_guard(invocation));
         Self {
             future,
             tracking,
@@ -67,8 +67,8 @@ impl<F: Future> Future for InvocationFuture<F> {
             *this.guard = None;
             // After the guard, `finish_at` has nothing to do: the guard's flush, if it is
             // still under way, is the one awaited below.
-            if let Some((invocation, shared)) = this.tracking.take()
-                && let Some(flush) = shared.finish_at(FinishPoint::ResponsePosted, &invocation)
+            if let Some((invocation, state)) = this.tracking.take()
+                && let Some(flush) = state.finish_at(FinishPoint::ResponsePosted, &invocation)
             {
                 *this.flush = Some(flush);
             }
@@ -91,7 +91,7 @@ impl<F: Future> Future for InvocationFuture<F> {
 /// response must still be posted if it comes.
 fn watch_deadline(
     guard: &mut Option<Alarm>,
-    tracking: Option<&(Invocation, Arc<Shared>)>,
+    tracking: Option<&(Invocation, Arc<LayerState>)>,
     flush: &mut Option<PendingFlush>,
     cx: &mut Context<'_>,
 ) {
@@ -99,8 +99,8 @@ fn watch_deadline(
         && Pin::new(alarm).poll(cx).is_ready()
     {
         *guard = None;
-        if let Some((invocation, shared)) = tracking {
-            *flush = shared.time_out(invocation);
+        if let Some((invocation, state)) = tracking {
+            *flush = state.time_out(invocation);
         }
     }
     if let Some(pending) = flush
@@ -143,7 +143,7 @@ pin_project! {
     pub struct HandlerFuture<F: TryFuture, R = ()> {
         #[pin]
         future: CatchUnwind<AssertUnwindSafe<F>>,
-        tracking: Option<(Invocation, Arc<Shared>)>,
+        tracking: Option<(Invocation, Arc<LayerState>)>,
         on_response: R,
         flush: Option<PendingFlush>,
         finished: Option<Finished<F::Ok>>,
@@ -154,7 +154,7 @@ impl<F: TryFuture, R> HandlerFuture<F, R> {
     /// `tracking` is `None` when there is no invocation to record on.
     pub(crate) fn new(
         future: F,
-        tracking: Option<(Invocation, Arc<Shared>)>,
+        tracking: Option<(Invocation, Arc<LayerState>)>,
         on_response: R,
     ) -> Self {
         Self {
@@ -184,13 +184,13 @@ where
                 Ok(Err(error)) => Finished::Error(error.into()),
                 Err(payload) => Finished::Panic(payload),
             };
-            if let Some((invocation, shared)) = this.tracking.take() {
+            if let Some((invocation, state)) = this.tracking.take() {
                 // After the deadline guard the span has ended: there is nothing to record on
                 // it, and `OnResponse` is called before the span ends or not at all.
                 if !invocation.timed_out() {
                     finished.record(&invocation, this.on_response);
                 }
-                *this.flush = shared.finish_at(FinishPoint::HandlerReturned, &invocation);
+                *this.flush = state.finish_at(FinishPoint::HandlerReturned, &invocation);
             }
             *this.finished = Some(finished);
         }

@@ -2,7 +2,7 @@
 
 use super::OnResponse;
 use super::future::HandlerFuture;
-use super::layer::Shared;
+use super::layer::LayerState;
 use crate::invocation::{Invocation, Outcome, outcome};
 use futures_util::TryFuture;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -22,15 +22,15 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct OtelHandler<S, R = ()> {
     pub(super) inner: S,
-    pub(super) shared: Option<Arc<Shared>>,
+    pub(super) state: Option<Arc<LayerState>>,
     pub(super) on_response: R,
 }
 
 impl<S> OtelHandler<S> {
-    pub(crate) fn new(inner: S, shared: Option<Arc<Shared>>, on_response: ()) -> Self {
+    pub(crate) fn new(inner: S, state: Option<Arc<LayerState>>, on_response: ()) -> Self {
         Self {
             inner,
-            shared,
+            state,
             on_response,
         }
     }
@@ -57,7 +57,7 @@ impl<S, R> OtelHandler<S, R> {
     pub fn with_on_response<R2>(self, hook: R2) -> OtelHandler<S, R2> {
         OtelHandler {
             inner: self.inner,
-            shared: self.shared,
+            state: self.state,
             on_response: hook,
         }
     }
@@ -80,9 +80,7 @@ where
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
         let inner = &mut self.inner;
-        call_tracked(self.shared.as_ref(), &self.on_response, || {
-            inner.call(event)
-        })
+        call_tracked(self.state.as_ref(), &self.on_response, || inner.call(event))
     }
 }
 
@@ -90,22 +88,22 @@ where
 /// returned its future, and records a panic raised by the call itself before letting it go on
 /// to lambda_runtime (the invocation is then not handled here: the outer service ends it).
 pub(super) fn call_tracked<F: TryFuture, R: Clone>(
-    shared: Option<&Arc<Shared>>,
+    state: Option<&Arc<LayerState>>,
     on_response: &R,
     call: impl FnOnce() -> F,
 ) -> HandlerFuture<F, R> {
-    let tracked = shared.and_then(|shared| Some((shared, Invocation::current()?)));
-    let Some((shared, invocation)) = tracked else {
+    let tracked = state.and_then(|state| Some((state, Invocation::current()?)));
+    let Some((state, invocation)) = tracked else {
         return HandlerFuture::new(call(), None, on_response.clone());
     };
     match catch_unwind(AssertUnwindSafe(call)) {
         Ok(future) => {
             // Only now: a call that panicked has no future to end the span, so the outer
-            // service must (see `Shared::finish_at`).
+            // service must (see `LayerState::finish_at`).
             invocation.mark_handled();
             HandlerFuture::new(
                 future,
-                Some((invocation, Arc::clone(shared))),
+                Some((invocation, Arc::clone(state))),
                 on_response.clone(),
             )
         }

@@ -32,7 +32,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let inner = &mut self.inner;
         call_tracked(
-            self.shared.as_ref(),
+            self.state.as_ref(),
             &self.on_response,
             || -> ResponseFuture<S::Error> {
                 let future = inner.call(request);

@@ -1,17 +1,22 @@
-//! The layer: configuration only.
+//! The layer: configuration only, and the state every service it makes shares.
 
 use super::{OnInvocation, OtelHandler, OtelService};
-use crate::config::FlushMode;
+use crate::config::{Exporter, FlushMode, Settings};
 use crate::flush::Flusher;
-use crate::invocation::{FaasMetrics, SpanSettings};
-use opentelemetry_sdk::trace::SdkTracer;
+use crate::invocation::{FaasMetrics, Invocation, SpanSettings};
+use lambda_runtime::LambdaInvocation;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use std::fmt;
 use std::sync::Arc;
 use tower::Layer;
 
-/// What every service made by the layer shares.
+/// The layer's state: what every service made by the layer shares to start, end and flush an
+/// invocation. Built once, by [`LayerState::new`], when the telemetry is built.
 #[derive(Clone)]
-pub(crate) struct Shared {
+pub(crate) struct LayerState {
     pub tracer: SdkTracer,
     /// `None` when nothing is exported (every signal's exporter is `none`).
     pub flusher: Option<Flusher>,
@@ -27,9 +32,57 @@ pub(crate) struct Shared {
     pub on_invocation: Option<Arc<dyn OnInvocation>>,
 }
 
-impl fmt::Debug for Shared {
+impl LayerState {
+    /// The state of the layer `settings` describe: spans from `tracer`, the FaaS metrics on
+    /// `meter` (when metrics are on), flushed by `flusher` (when anything is exported), no hook.
+    ///
+    /// With the SDK disabled, `tracer` is one whose spans are never recorded: the layer only
+    /// carries each invocation's request id to the log lines, so nothing is read from the event
+    /// (no parent, no links, no attributes) and there is no deadline guard.
+    pub(crate) fn new(
+        settings: &Settings,
+        tracer: &SdkTracerProvider,
+        meter: Option<&SdkMeterProvider>,
+        flusher: Option<Flusher>,
+    ) -> Self {
+        let on = !settings.disabled;
+        let span = SpanSettings {
+            xray_sampled: settings.xray_sampled,
+            cold_start_possible: settings.cold_start_possible,
+            propagators: if on {
+                Arc::clone(&settings.propagators)
+            } else {
+                Arc::new([])
+            },
+            redacted_query_keys: if on {
+                Arc::clone(&settings.redacted_query_keys)
+            } else {
+                Arc::new([])
+            },
+            event_extraction: on && settings.event_extraction,
+            xray_trace_ids: on && settings.traces.exporter == Exporter::Xray,
+        };
+        Self {
+            tracer: tracer.tracer("lambda-otel"),
+            flusher,
+            metrics: meter.map(|provider| FaasMetrics::new(&provider.meter("lambda-otel"))),
+            span,
+            flush_mode: settings.flush_mode,
+            deadline_guard: on && settings.deadline_guard,
+            on_invocation: None,
+        }
+    }
+
+    /// Starts the invocation of `req`: reads the event, finds the parent, calls the hook and
+    /// starts the span (see [`Invocation::start`]).
+    pub(crate) fn start(&self, req: &LambdaInvocation) -> Invocation {
+        Invocation::start(&self.tracer, &self.span, self.on_invocation.as_deref(), req)
+    }
+}
+
+impl fmt::Debug for LayerState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("LayerState")
             .field("flush_mode", &self.flush_mode)
             .field("deadline_guard", &self.deadline_guard)
             .field("span", &self.span)
@@ -49,14 +102,19 @@ impl fmt::Debug for Shared {
 /// carries its request id to the stdout log lines.
 #[derive(Clone, Default)]
 pub struct OtelLayer {
-    pub(crate) shared: Option<Arc<Shared>>,
+    state: Option<Arc<LayerState>>,
 }
 
 impl OtelLayer {
-    pub(crate) fn new(shared: Shared) -> Self {
+    pub(crate) fn new(state: LayerState) -> Self {
         Self {
-            shared: Some(Arc::new(shared)),
+            state: Some(Arc::new(state)),
         }
+    }
+
+    /// The state its services share; `None` for [`OtelLayer::disabled`].
+    pub(crate) fn state(&self) -> Option<&LayerState> {
+        self.state.as_deref()
     }
 
     /// A layer that does nothing, for a function built without telemetry.
@@ -85,8 +143,8 @@ impl OtelLayer {
     /// ```
     #[must_use]
     pub fn with_on_invocation(mut self, hook: impl OnInvocation) -> Self {
-        if let Some(shared) = &mut self.shared {
-            Arc::make_mut(shared).on_invocation = Some(Arc::new(hook));
+        if let Some(state) = &mut self.state {
+            Arc::make_mut(state).on_invocation = Some(Arc::new(hook));
         }
         self
     }
@@ -96,7 +154,7 @@ impl OtelLayer {
     /// code, and so before-response flushing can happen before the response is posted.
     #[must_use]
     pub fn wrap<S>(&self, handler: S) -> OtelHandler<S> {
-        OtelHandler::new(handler, self.shared.clone(), ())
+        OtelHandler::new(handler, self.state.clone(), ())
     }
 }
 
@@ -104,17 +162,17 @@ impl<S> Layer<S> for OtelLayer {
     type Service = OtelService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OtelService::new(inner, self.shared.clone())
+        OtelService::new(inner, self.state.clone())
     }
 }
 
 impl fmt::Debug for OtelLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("OtelLayer");
-        match &self.shared {
-            Some(shared) => d
-                .field("flush_mode", &shared.flush_mode)
-                .field("exporting", &shared.flusher.is_some()),
+        match &self.state {
+            Some(state) => d
+                .field("flush_mode", &state.flush_mode)
+                .field("exporting", &state.flusher.is_some()),
             None => d.field("enabled", &false),
         }
         .finish()

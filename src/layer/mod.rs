@@ -1,5 +1,7 @@
-// The middleware (for users, the docs below): the layer, the two services and their futures,
-// who ends the span and flushes (finish.rs), and the public face of the hooks. May use
+// The middleware (for users, the docs below): the layer and the state its services share
+// (`LayerState`, layer.rs, built once by `telemetry` through `LayerState::new`), the two
+// services and their futures, who ends the span and flushes (finish.rs), and the public face
+// of the hooks. May use
 // `invocation` (the span itself, and the hooks it calls, re-exported here), `flush`, `config`
 // and the ground modules; never `telemetry`, which builds the layer.
 
@@ -126,7 +128,7 @@ mod service;
 pub use crate::invocation::{OnInvocation, SpanStart};
 pub use future::{HandlerFuture, InvocationFuture};
 pub use handler::OtelHandler;
+pub(crate) use layer::LayerState;
 pub use layer::OtelLayer;
-pub(crate) use layer::Shared;
 pub use on_response::OnResponse;
 pub use service::OtelService;

@@ -1,8 +1,7 @@
 //! The runtime-level service: one span per invocation, flushed before the next `/next`.
 
 use super::future::InvocationFuture;
-use super::layer::Shared;
-use crate::invocation::Invocation;
+use super::layer::LayerState;
 use lambda_runtime::LambdaInvocation;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,12 +12,12 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct OtelService<S> {
     inner: S,
-    shared: Option<Arc<Shared>>,
+    state: Option<Arc<LayerState>>,
 }
 
 impl<S> OtelService<S> {
-    pub(crate) fn new(inner: S, shared: Option<Arc<Shared>>) -> Self {
-        Self { inner, shared }
+    pub(crate) fn new(inner: S, state: Option<Arc<LayerState>>) -> Self {
+        Self { inner, state }
     }
 }
 
@@ -35,20 +34,15 @@ where
     }
 
     fn call(&mut self, req: LambdaInvocation) -> Self::Future {
-        let Some(shared) = &self.shared else {
+        let Some(state) = &self.state else {
             return InvocationFuture::new(self.inner.call(req), None);
         };
-        let invocation = Invocation::start(
-            &shared.tracer,
-            &shared.span,
-            shared.on_invocation.as_deref(),
-            &req,
-        );
+        let invocation = state.start(&req);
         // The handler may run code as soon as it is called: attach the span for the call too.
         let future = {
             let _attached = invocation.context().clone().attach();
             self.inner.call(req)
         };
-        InvocationFuture::new(future, Some((invocation, Arc::clone(shared))))
+        InvocationFuture::new(future, Some((invocation, Arc::clone(state))))
     }
 }

@@ -5,10 +5,8 @@ use crate::Error;
 use crate::config::{
     Exporter, FlushMode, LogFormat, Overrides, Propagator, Protocol, Settings, XraySampled,
 };
-use crate::invocation::{FaasMetrics, SpanSettings, coldstart};
-use crate::layer::{OtelLayer, Shared};
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry::trace::TracerProvider as _;
+use crate::invocation::coldstart;
+use crate::layer::{LayerState, OtelLayer};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::fmt;
@@ -315,40 +313,34 @@ impl TelemetryBuilder {
             value_limit: settings.log_attribute_value_length_limit,
         };
         if settings.disabled {
-            return Ok(Telemetry::new(
-                Providers::default(),
-                super::providers::request_ids_only(&settings),
+            let tracer = super::providers::request_ids_only();
+            return Ok(Telemetry {
+                providers: Providers::default(),
+                layer: OtelLayer::new(LayerState::new(&settings, &tracer, None, None)),
                 log,
-            ));
+                flusher: None,
+                outgoing: None,
+            });
         }
         let resource = resource::build(&settings);
         let built = super::providers::providers(&settings, resource)?;
-        let metrics = built
-            .meter
-            .as_ref()
-            .map(|provider| FaasMetrics::new(&provider.meter("lambda-otel")));
-        let layer = OtelLayer::new(Shared {
-            tracer: built.tracer.tracer("lambda-otel"),
-            flusher: built.flusher,
-            metrics,
-            span: SpanSettings {
-                xray_sampled: settings.xray_sampled,
-                cold_start_possible: settings.cold_start_possible,
-                propagators: settings.propagators,
-                redacted_query_keys: settings.redacted_query_keys,
-                event_extraction: settings.event_extraction,
-                xray_trace_ids: settings.traces.exporter == Exporter::Xray,
+        let state = LayerState::new(
+            &settings,
+            &built.tracer,
+            built.meter.as_ref(),
+            built.flusher.clone(),
+        );
+        Ok(Telemetry {
+            providers: Providers {
+                tracer: Some(built.tracer),
+                meter: built.meter,
+                logger: built.logger,
             },
-            flush_mode: settings.flush_mode,
-            deadline_guard: settings.deadline_guard,
-            on_invocation: None,
-        });
-        let providers = Providers {
-            tracer: Some(built.tracer),
-            meter: built.meter,
-            logger: built.logger,
-        };
-        Ok(Telemetry::new(providers, layer, log))
+            layer: OtelLayer::new(state),
+            log,
+            flusher: built.flusher,
+            outgoing: Some(settings.propagators),
+        })
     }
 
     /// Builds the telemetry and installs it: the global tracer and meter providers (for code
@@ -368,10 +360,10 @@ impl TelemetryBuilder {
             opentelemetry::global::set_meter_provider(provider.clone());
         }
         // With the SDK disabled the global propagator stays the API's no-op.
-        let shared = telemetry.layer.shared.as_ref();
-        if let Some(shared) = shared.filter(|_| telemetry.providers.tracer.is_some()) {
-            let propagator = crate::propagation::outgoing(&shared.span.propagators);
-            opentelemetry::global::set_text_map_propagator(propagator);
+        if let Some(propagators) = &telemetry.outgoing {
+            opentelemetry::global::set_text_map_propagator(crate::propagation::outgoing(
+                propagators,
+            ));
         }
         if install {
             crate::logging::install(
@@ -412,8 +404,8 @@ mod tests {
             })
             .build()
             .expect("valid settings");
-        let shared = telemetry.layer().shared.expect("enabled");
-        shared.span.clone()
+        let layer = telemetry.layer();
+        layer.state().expect("enabled").span.clone()
     }
 
     #[test]

@@ -1,3 +1,13 @@
+// Set-up (for users, the docs below): `TelemetryBuilder` resolves the settings, then builds,
+// in this order, the resource (resource.rs), each signal's exporter and the worker that runs
+// them (exporters_from_settings.rs), the providers with the flush's processors, reader and
+// `Flusher` (providers.rs), and the layer's state (`LayerState::new`). `Telemetry` keeps what
+// it needs itself (the providers, the flusher for `shutdown`, the outgoing propagators for
+// `try_init`) and never reads the layer's state. This is the top of the crate: it may use
+// every module below it (`config`, `export`, `flush`, `logging`, `propagation`, `invocation`
+// for the cold start, `layer` to build it); none of them uses it (only `bench.rs`, the
+// benchmarks' entry, sits above).
+
 //! Setting up the providers of traces, metrics and logs, and the log lines on stdout: one call
 //! in `main`, with a builder for code-level overrides.
 
@@ -10,10 +20,13 @@ pub use crate::export::console;
 pub use crate::logging::{logs_layer, otel_layer};
 pub use builder::TelemetryBuilder;
 
+use crate::config::Propagator;
+use crate::flush::Flusher;
 use crate::{LogFormat, OtelLayer};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Lambda gives 500 ms to shut down when only internal extensions are registered; leave room
@@ -48,6 +61,12 @@ pub struct Telemetry {
     providers: Providers,
     layer: OtelLayer,
     log: LogSettings,
+    /// The flush the layer uses too, for [`shutdown`](Self::shutdown); `None` when nothing is
+    /// exported.
+    flusher: Option<Flusher>,
+    /// The propagators of outgoing calls, which [`try_init`](TelemetryBuilder::try_init)
+    /// installs globally; `None` when the SDK is disabled.
+    outgoing: Option<Arc<[Propagator]>>,
 }
 
 impl Telemetry {
@@ -102,11 +121,7 @@ impl Telemetry {
             return;
         };
         let providers = self.providers.clone();
-        let flusher = self
-            .layer
-            .shared
-            .as_ref()
-            .and_then(|shared| shared.flusher.clone());
+        let flusher = self.flusher.clone();
         let (done, finished) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
             .name("lambda-otel-shutdown".into())
@@ -131,14 +146,6 @@ impl Telemetry {
         if spawned.is_ok() {
             // An Err means the thread is gone; nothing more can be done for the data either way.
             drop(finished.await);
-        }
-    }
-
-    pub(crate) fn new(providers: Providers, layer: OtelLayer, log: LogSettings) -> Self {
-        Self {
-            providers,
-            layer,
-            log,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The providers of a telemetry that is on (tracer, meter, logger, each with its processor or
-//! reader and the flush that exports them), and the layer of a disabled SDK.
+//! reader and the flush that exports them), and the tracer of a disabled SDK.
 
 use super::exporters_from_settings;
 use crate::Error;
@@ -7,41 +7,23 @@ use crate::config::{Exporter, Settings, Signal};
 use crate::flush::{
     Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, Reporter, SharedReader,
 };
-use crate::invocation::SpanSettings;
-use crate::layer::{OtelLayer, Shared};
 use crate::propagation::LambdaSampler;
-use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider};
 use std::sync::Arc;
 
-/// The layer of a disabled SDK. The log lines still need the request id, which the stdout
+/// The tracer of a disabled SDK. The log lines still need the request id, which the stdout
 /// writer finds in the invocation's context: so the layer still starts an invocation, with a
-/// span that is never recorded and has no valid ids (a line shows no trace that goes nowhere),
-/// no parent, no links and nothing read from the event; nothing is flushed.
-pub(super) fn request_ids_only(settings: &Settings) -> OtelLayer {
-    let provider = SdkTracerProvider::builder()
+/// span that is never recorded and has no valid ids (a line shows no trace that goes nowhere);
+/// [`LayerState::new`](crate::layer::LayerState::new) reads nothing from the event for it.
+pub(super) fn request_ids_only() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
         .with_sampler(Sampler::AlwaysOff)
         .with_id_generator(NoIds)
-        .build();
-    OtelLayer::new(Shared {
-        tracer: provider.tracer("lambda-otel"),
-        flusher: None,
-        metrics: None,
-        span: SpanSettings {
-            xray_sampled: settings.xray_sampled,
-            cold_start_possible: settings.cold_start_possible,
-            propagators: Arc::new([]),
-            redacted_query_keys: Arc::new([]),
-            event_extraction: false,
-            xray_trace_ids: false,
-        },
-        flush_mode: settings.flush_mode,
-        deadline_guard: false,
-        on_invocation: None,
-    })
+        .build()
 }
 
 /// The ids of the disabled SDK's spans: invalid, so they are never shown nor propagated.
