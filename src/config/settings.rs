@@ -5,11 +5,16 @@ use super::precedence::{Env, Setting, any_value};
 use super::signal::{OtlpOverrides, Signal, SignalOverrides, SignalSettings};
 use super::{Exporter, FlushMode, LogFormat, Propagator, XraySampled, env, parse};
 use crate::Error;
+use limits::{LOG_QUEUE, SPAN_QUEUE, length_limit, queue_size};
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
+use service::{emf_namespace, service};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod limits;
+mod service;
 
 /// Values set in code on the builder; `None` means "from the environment, else the default".
 #[derive(Debug, Clone, Default)]
@@ -147,29 +152,6 @@ fn disabled(code: Option<bool>, env: Env<'_>) -> Result<bool, Error> {
     })
 }
 
-/// The service name, and the resource attributes without theirs: the code's, else
-/// `OTEL_SERVICE_NAME`, else the attributes' `service.name`, else the function's name.
-fn service(code: Option<String>, env: Env<'_>) -> Result<(String, Vec<(String, String)>), Error> {
-    let mut attributes = env.read(
-        &[env::OTEL_RESOURCE_ATTRIBUTES],
-        parse::key_values,
-        Vec::new(),
-    )?;
-    let default = take_service_name(&mut attributes)
-        .or_else(|| env.get(env::AWS_LAMBDA_FUNCTION_NAME))
-        .unwrap_or_else(|| env::DEFAULT_SERVICE_NAME.to_owned());
-    let name = env.resolve(Setting {
-        code,
-        setter: "TelemetryBuilder::with_service_name (OTEL_SERVICE_NAME)",
-        check: any_value,
-        vars: &[env::OTEL_SERVICE_NAME],
-        parse: |_, value| Ok(value.to_owned()),
-        default,
-    })?;
-    attributes.retain(|(k, _)| k != "service.name");
-    Ok((name, attributes))
-}
-
 fn flush_timeout(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error> {
     env.resolve(Setting {
         code,
@@ -296,20 +278,6 @@ fn xray_daemon_address(
     })
 }
 
-/// Unset, the service name, cut down to what CloudWatch accepts when it would refuse it.
-fn emf_namespace(code: Option<String>, service_name: &str, env: Env<'_>) -> Result<String, Error> {
-    let var = env::LAMBDA_OTEL_EMF_NAMESPACE;
-    env.resolve(Setting {
-        code,
-        setter: "TelemetryBuilder::with_emf_namespace (LAMBDA_OTEL_EMF_NAMESPACE)",
-        check: |setter, namespace: String| parse::emf_namespace(setter, &namespace),
-        vars: &[var],
-        parse: parse::emf_namespace,
-        default: parse::emf_namespace(var, service_name)
-            .unwrap_or_else(|_| default_namespace(service_name)),
-    })
-}
-
 fn propagators(code: Option<Vec<Propagator>>, env: Env<'_>) -> Result<Vec<Propagator>, Error> {
     env.resolve(Setting {
         code,
@@ -349,51 +317,6 @@ fn event_extraction(code: Option<bool>, env: Env<'_>) -> Result<bool, Error> {
     })
 }
 
-/// A queue's builder method (with its variable, as errors name it) and its variable.
-struct Queue {
-    setter: &'static str,
-    var: &'static str,
-}
-
-const SPAN_QUEUE: Queue = Queue {
-    setter: "TelemetryBuilder::with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
-    var: env::OTEL_BSP_MAX_QUEUE_SIZE,
-};
-const LOG_QUEUE: Queue = Queue {
-    setter: "TelemetryBuilder::with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
-    var: env::OTEL_BLRP_MAX_QUEUE_SIZE,
-};
-
-fn queue_size(code: Option<usize>, queue: &Queue, env: Env<'_>) -> Result<usize, Error> {
-    env.resolve(Setting {
-        code,
-        setter: queue.setter,
-        check: parse::queue_size_in_code,
-        vars: &[queue.var],
-        parse: parse::queue_size,
-        default: env::DEFAULT_MAX_QUEUE_SIZE,
-    })
-}
-
-/// The span attributes' limit, else the limit of every attribute.
-/// A length limit: the one set in code for both signals, else `signal_var`, else the generic
-/// variable, else the default.
-fn length_limit(
-    code: Option<usize>,
-    signal_var: &'static str,
-    env: Env<'_>,
-) -> Result<usize, Error> {
-    env.resolve(Setting {
-        code,
-        setter: "TelemetryBuilder::with_attribute_value_length_limit \
-                 (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)",
-        check: parse::length_limit_in_code,
-        vars: &[signal_var, env::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT],
-        parse: parse::length_limit,
-        default: env::DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
-    })
-}
-
 /// Provisioned and restored environments are initialised before any invocation arrives.
 fn cold_start_possible(env: Env<'_>) -> Result<bool, Error> {
     let initialization = |_, value: &str| {
@@ -403,36 +326,6 @@ fn cold_start_possible(env: Env<'_>) -> Result<bool, Error> {
         ))
     };
     env.read(&[env::AWS_LAMBDA_INITIALIZATION_TYPE], initialization, true)
-}
-
-/// The service name as a CloudWatch namespace: printable ASCII without `:`, at most 255
-/// characters, never in the reserved `AWS/` space.
-fn default_namespace(service_name: &str) -> String {
-    let mut namespace: String = service_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != ':' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(255)
-        .collect();
-    if namespace.starts_with("AWS/") {
-        namespace.replace_range(..4, "AWS_");
-    }
-    if namespace.is_empty() {
-        namespace.push_str(env::DEFAULT_SERVICE_NAME);
-    }
-    namespace
-}
-
-fn take_service_name(attributes: &mut [(String, String)]) -> Option<String> {
-    attributes
-        .iter()
-        .find(|(k, _)| k == "service.name")
-        .map(|(_, v)| v.clone())
 }
 
 #[cfg(test)]
