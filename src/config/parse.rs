@@ -10,7 +10,7 @@ use std::time::Duration;
 mod otlp;
 
 pub(super) use otlp::{
-    compression, endpoint, export_timeout, header, headers, protocol, without_userinfo,
+    compression, endpoint, export_timeout, grpc_header, header, headers, protocol, shown,
 };
 
 pub(super) fn bool_flag(variable: &'static str, value: &str) -> Result<bool, Error> {

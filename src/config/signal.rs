@@ -186,11 +186,12 @@ impl SignalSettings {
         } else {
             flush_timeout
         };
+        let grpc = otlp && protocol == Protocol::Grpc;
         Ok(Self {
             exporter,
             protocol,
             endpoint,
-            headers: resolve_headers(signal, &all.headers, env)?,
+            headers: resolve_headers(signal, grpc, &all.headers, env)?,
             timeout,
         })
     }
@@ -228,7 +229,7 @@ fn export_timeout(
 /// The signal's full endpoint, set in code (`full`) or by the signal's variable, else the base
 /// endpoint, set in code (`all`) or by the generic variable, with the signal's path for HTTP.
 /// When `check`, it must be a URL the exporter can use; errors name the setter or the variable
-/// it came from.
+/// it came from and show the value as it was given, without the path added to a base.
 fn endpoint(
     signal: Signal,
     protocol: Protocol,
@@ -237,50 +238,71 @@ fn endpoint(
     all: &OtlpOverrides,
     env: Env<'_>,
 ) -> Result<String, Error> {
-    let valid = |source: &'static str, endpoint: String| {
+    let from = |source: &'static str, value: &str| {
         if check {
-            parse::endpoint(source, &endpoint)?;
-            if protocol != Protocol::Grpc {
-                check_tls(source, &endpoint)?;
-            }
+            check_endpoint(source, protocol, value)?;
         }
-        Ok(endpoint)
+        Ok(match source {
+            WITH_OTLP_ENDPOINT | env::OTEL_EXPORTER_OTLP_ENDPOINT => {
+                signal_endpoint(signal, protocol, Some(value))
+            }
+            _ => value.to_owned(),
+        })
     };
-    let (code, setter) = match (full, &all.endpoint) {
-        (Some(full), _) => (Some(full), signal.endpoint_setter()),
-        (None, Some(base)) => (
-            Some(signal_endpoint(signal, protocol, Some(base))),
-            WITH_OTLP_ENDPOINT,
-        ),
-        (None, None) => (None, signal.endpoint_setter()),
+    let setter = match (&full, &all.endpoint) {
+        (None, Some(_)) => WITH_OTLP_ENDPOINT,
+        _ => signal.endpoint_setter(),
     };
     env.resolve(Setting {
-        code,
+        code: full.or_else(|| all.endpoint.clone()),
         setter,
-        check: valid,
+        check: |setter, value: String| from(setter, &value),
         vars: &[signal.endpoint_var(), env::OTEL_EXPORTER_OTLP_ENDPOINT],
-        parse: |variable, value| match variable {
-            env::OTEL_EXPORTER_OTLP_ENDPOINT => {
-                valid(variable, signal_endpoint(signal, protocol, Some(value)))
-            }
-            _ => valid(variable, value.to_owned()),
-        },
+        parse: from,
         default: signal_endpoint(signal, protocol, None),
     })
+}
+
+/// An endpoint as given, checked for the protocol it is used with: a URL, and a scheme this
+/// build can speak.
+fn check_endpoint(source: &'static str, protocol: Protocol, endpoint: &str) -> Result<(), Error> {
+    parse::endpoint(source, endpoint)?;
+    match protocol {
+        Protocol::Grpc => check_grpc_plain(source, endpoint),
+        Protocol::HttpProtobuf | Protocol::HttpJson => check_tls(source, endpoint),
+    }
+}
+
+fn is_https(endpoint: &str) -> bool {
+    endpoint
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
 /// An `https://` endpoint needs the `tls` feature: without it, the HTTP client only speaks
 /// plain HTTP, and every export would fail at run time instead of here.
 fn check_tls(variable: &'static str, endpoint: &str) -> Result<(), Error> {
-    let https = endpoint
-        .get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
-    if https && !cfg!(feature = "tls") {
+    if is_https(endpoint) && !cfg!(feature = "tls") {
         return Err(Error::FeatureDisabled {
             variable,
-            value: parse::without_userinfo(endpoint),
+            value: parse::shown(endpoint),
             feature: "tls",
         });
+    }
+    Ok(())
+}
+
+/// gRPC goes out through tonic, which lambda-otel builds without any of its TLS features (the
+/// `tls` feature is rustls for OTLP/HTTP): an `https://` endpoint would fail when the exporter
+/// is built, with a message that names no variable.
+fn check_grpc_plain(variable: &'static str, endpoint: &str) -> Result<(), Error> {
+    if is_https(endpoint) {
+        return Err(Error::invalid(
+            variable,
+            parse::shown(endpoint),
+            "an `http://` URL with the `grpc` protocol, which lambda-otel sends without TLS; \
+             for HTTPS use `http/protobuf` with the `tls` cargo feature",
+        ));
     }
     Ok(())
 }
@@ -298,20 +320,32 @@ fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> St
 /// Generic headers, then the signal's over them, then the code's over both: the precedence
 /// rule, header by header (the variables are merged, as the OTLP exporter spec asks). Values
 /// from the environment are percent-decoded once; values set in code are used as they are.
+/// When `grpc`, each must also be valid gRPC metadata; errors name the variable or setter that
+/// held the header.
 fn resolve_headers(
     signal: Signal,
+    grpc: bool,
     code: &[(String, String)],
     env: Env<'_>,
 ) -> Result<Vec<(String, String)>, Error> {
+    let grpc_check = |source: &'static str, headers: &[(String, String)]| {
+        headers
+            .iter()
+            .filter(|_| grpc)
+            .try_for_each(|(name, _)| parse::grpc_header(source, name))
+    };
     let mut headers = Vec::new();
     for name in [env::OTEL_EXPORTER_OTLP_HEADERS, signal.headers_var()] {
         if let Some(v) = env.get(name) {
-            merge(&mut headers, parse::headers(name, &v)?);
+            let parsed = parse::headers(name, &v)?;
+            grpc_check(name, &parsed)?;
+            merge(&mut headers, parsed);
         }
     }
     for (index, (name, value)) in code.iter().enumerate() {
         parse::header(WITH_HEADER, index + 1, name, value)?;
     }
+    grpc_check(WITH_HEADER, code)?;
     merge(&mut headers, code.to_vec());
     Ok(headers)
 }
@@ -580,6 +614,8 @@ mod tests {
             "http://",
             "http://[::1/v1/traces",
             "not a url",
+            "http://exa mple:4318/v1/traces",
+            "http://collector:4318/v1/tra\nces",
         ] {
             let err = error(&[(var, bad)]);
             assert!(err.contains(var), "{err}");
@@ -633,6 +669,19 @@ mod tests {
             err.contains("TelemetryBuilder::with_logs_endpoint (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT)"),
             "{err}"
         );
+        let base = OtlpOverrides {
+            endpoint: Some("collector:4318".into()),
+            ..OtlpOverrides::default()
+        };
+        let err = resolve(Signal::Traces, SignalOverrides::default(), &base, &[])
+            .expect_err("no scheme")
+            .to_string();
+        assert!(
+            err.contains(
+                "invalid value \"collector:4318\" for TelemetryBuilder::with_otlp_endpoint"
+            ),
+            "the value as given, without the signal's path: {err}"
+        );
         let off = [("OTEL_TRACES_EXPORTER", "none"), (var, "ftp://collector")];
         assert!(
             resolve(
@@ -644,5 +693,144 @@ mod tests {
             .is_ok(),
             "checked only when used"
         );
+    }
+
+    #[test]
+    fn a_bad_base_endpoint_is_shown_as_typed_without_the_signal_path() {
+        for (signal, protocol) in [
+            (Signal::Traces, "http/protobuf"),
+            (Signal::Logs, "http/json"),
+            (Signal::Metrics, "grpc"),
+        ] {
+            let vars = [
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ];
+            let err = resolve(
+                signal,
+                SignalOverrides::default(),
+                &OtlpOverrides::default(),
+                &vars,
+            )
+            .expect_err("no scheme")
+            .to_string();
+            assert!(
+                err.starts_with(
+                    "invalid value \"localhost:4318\" for OTEL_EXPORTER_OTLP_ENDPOINT: expected"
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoint_errors_show_no_query_fragment_or_credentials() {
+        let var = "OTEL_EXPORTER_OTLP_ENDPOINT";
+        for (value, shown) in [
+            (
+                "http://collector:99999?token=s3cr3t",
+                "\"http://collector:99999?REDACTED\"",
+            ),
+            (
+                "http://collector:0/v1#s3cr3t",
+                "\"http://collector:0/v1#REDACTED\"",
+            ),
+            (
+                "http://user:s3cr3t@collector/otlp?api-key=s3cr3t",
+                "\"http://REDACTED@collector/otlp?REDACTED\"",
+            ),
+            (
+                "http://u:pa?s3cr3t@collector",
+                "\"http://REDACTED@collector\"",
+            ),
+            ("collector:4318?token=s3cr3t", "\"collector:4318?REDACTED\""),
+        ] {
+            let err = error(&[(var, value)]);
+            assert!(err.contains(var) && err.contains(shown), "{err}");
+            assert!(!err.contains("s3cr3t"), "a secret in {err}");
+        }
+        if !cfg!(feature = "tls") {
+            let err = error(&[(var, "https://collector/otlp?token=s3cr3t")]);
+            assert!(err.contains("https://collector/otlp?REDACTED"), "{err}");
+            assert!(!err.contains("s3cr3t"), "a secret in {err}");
+        }
+    }
+
+    #[test]
+    fn https_with_grpc_is_refused_naming_its_variable() {
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        for var in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "HTTPS://collector:4317",
+            ),
+        ] {
+            let err = error(&[grpc, var]);
+            assert!(
+                err.starts_with(&format!("invalid value \"{}\" for {}:", var.1, var.0)),
+                "{err}"
+            );
+            assert!(err.contains("`grpc` protocol"), "{err}");
+        }
+        let code = OtlpOverrides {
+            protocol: Some(Protocol::Grpc),
+            endpoint: Some("https://collector:4317".into()),
+            ..OtlpOverrides::default()
+        };
+        let err = resolve(Signal::Logs, SignalOverrides::default(), &code, &[])
+            .expect_err("https")
+            .to_string();
+        assert!(
+            err.contains("TelemetryBuilder::with_otlp_endpoint"),
+            "{err}"
+        );
+        assert!(
+            env_only(
+                Signal::Traces,
+                &[grpc, ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")]
+            )
+            .endpoint
+                == "http://c:4317"
+        );
+    }
+
+    #[test]
+    fn grpc_header_errors_name_the_variable_or_setter_that_held_the_header() {
+        let grpc = ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
+            let err = error(&[grpc, (var, "x-team=dice,Trace-BIN=s3cr3t")]);
+            assert!(
+                err.contains(&format!("header `Trace-BIN` in {var}:")),
+                "{err}"
+            );
+            assert!(err.contains("`-bin`") && !err.contains("s3cr3t"), "{err}");
+        }
+        let code = OtlpOverrides {
+            headers: vec![("x-key-bin".into(), "s3cr3t".into())],
+            ..OtlpOverrides::default()
+        };
+        let err = resolve(
+            Signal::Metrics,
+            SignalOverrides::default(),
+            &code,
+            &[grpc, ("OTEL_EXPORTER_OTLP_HEADERS", "x-team=dice")],
+        )
+        .expect_err("binary")
+        .to_string();
+        assert!(
+            err.contains("header `x-key-bin` in TelemetryBuilder::with_header:"),
+            "{err}"
+        );
+        let http = resolve(
+            Signal::Metrics,
+            SignalOverrides::default(),
+            &code,
+            &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Trace-BIN=x")],
+        );
+        assert!(http.is_ok(), "only gRPC refuses them: {http:?}");
     }
 }

@@ -35,12 +35,13 @@ pub(in crate::config) fn compression(variable: &'static str, value: &str) -> Res
     }
 }
 
-/// An OTLP endpoint: `http://` or `https://`, a host, an optional port from 1 to 65535, and
-/// no user name or password. Errors show the URL without its user name and password.
+/// An OTLP endpoint: `http://` or `https://`, a host, an optional port from 1 to 65535, no
+/// user name or password, and a URL the exporters' URI parser takes (`http::Uri`, as
+/// opentelemetry-otlp and tonic read it). Errors show the URL as [`shown`] writes it.
 pub(in crate::config) fn endpoint(variable: &'static str, value: &str) -> Result<(), Error> {
     const EXPECTED: &str = "an `http://` or `https://` URL with a host and an optional port \
                             from 1 to 65535, for example `http://localhost:4318`";
-    let invalid = || Error::invalid(variable, without_userinfo(value), EXPECTED);
+    let invalid = || Error::invalid(variable, shown(value), EXPECTED);
     let (scheme, rest) = value.split_once("://").ok_or_else(invalid)?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(invalid());
@@ -49,7 +50,7 @@ pub(in crate::config) fn endpoint(variable: &'static str, value: &str) -> Result
     if authority.contains('@') {
         return Err(Error::invalid(
             variable,
-            without_userinfo(value),
+            shown(value),
             "a URL without a user name or password: send credentials as a header \
              (`OTEL_EXPORTER_OTLP_HEADERS` or `TelemetryBuilder::with_header`)",
         ));
@@ -69,23 +70,58 @@ pub(in crate::config) fn endpoint(variable: &'static str, value: &str) -> Result
         },
     };
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p != 0));
-    if host.is_empty() || !port_ok {
+    // The exporters parse the URL when they are built: a character it refuses (`exa mple`)
+    // would fail there, with a message that names no variable.
+    if host.is_empty() || !port_ok || value.parse::<http::Uri>().is_err() {
         return Err(invalid());
     }
     Ok(())
 }
 
-/// `value` with the user name and password of its authority (`user:pass@`) replaced by
-/// `REDACTED@`, scheme or not, so that no error repeats a credential.
-pub(in crate::config) fn without_userinfo(value: &str) -> String {
-    let start = value.find("://").map_or(0, |i| i + 3);
-    let end = value[start..]
-        .find(['/', '?', '#'])
-        .map_or(value.len(), |i| start + i);
-    match value[start..end].rfind('@') {
-        Some(at) => format!("{}REDACTED{}", &value[..start], &value[start + at..]),
-        None => value.to_owned(),
+/// `endpoint` as an error may show it: the user name and password of its authority
+/// (`user:pass@`) replaced by `REDACTED@`, its query and fragment by `?REDACTED` or
+/// `#REDACTED`, scheme or not, so that no error repeats a credential or a token.
+pub(in crate::config) fn shown(endpoint: &str) -> String {
+    let start = endpoint.find("://").map_or(0, |i| i + 3);
+    // The authority ends at the path; a `?` or `#` before the last `@` may be part of a
+    // password, so the user information is everything up to that `@`.
+    let end = endpoint[start..]
+        .find('/')
+        .map_or(endpoint.len(), |i| start + i);
+    let (mut shown, rest) = match endpoint[start..end].rfind('@') {
+        Some(at) => (
+            format!("{}REDACTED@", &endpoint[..start]),
+            &endpoint[start + at + 1..],
+        ),
+        None => (endpoint[..start].to_owned(), &endpoint[start..]),
+    };
+    match rest.find(['?', '#']) {
+        Some(at) => {
+            shown.push_str(&rest[..=at]);
+            shown.push_str("REDACTED");
+        }
+        None => shown.push_str(rest),
     }
+    shown
+}
+
+/// A header sent as gRPC metadata: tonic refuses a name ending in `-bin` for a text value
+/// (binary metadata), so a gRPC exporter could not be built with it. Errors name `variable`.
+pub(in crate::config) fn grpc_header(variable: &'static str, name: &str) -> Result<(), Error> {
+    let binary = name
+        .len()
+        .checked_sub(4)
+        .and_then(|at| name.get(at..))
+        .is_some_and(|suffix| suffix.eq_ignore_ascii_case("-bin"));
+    if !binary {
+        return Ok(());
+    }
+    Err(Error::InvalidHeader {
+        variable,
+        header: format!("`{name}`"),
+        expected: "with the `grpc` protocol, a name not ending in `-bin` (gRPC's binary \
+                   metadata, which lambda-otel does not send)",
+    })
 }
 
 /// `OTEL_EXPORTER_OTLP_*HEADERS`: comma-separated `name=value` pairs, each value
