@@ -59,29 +59,7 @@ impl Daemon {
     /// take at once (its send buffer full) is counted as lost. UDP sends complete in the
     /// call, so the flush can run this on the function's own thread.
     pub(super) fn send(&self, documents: Vec<SegmentDocument<'_>>) -> Sent {
-        let mut result = Sent::default();
-        let mut datagram = Vec::with_capacity(2048);
-        for document in documents {
-            if !encode(&document, &mut datagram) {
-                result.too_large += 1;
-                continue;
-            }
-            match self.socket.send(&datagram) {
-                Ok(_) => result.sent += 1,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    result.no_daemon = true;
-                    break;
-                }
-                Err(e) => {
-                    result.failed += 1;
-                    result.error = Some(if e.kind() == io::ErrorKind::WouldBlock {
-                        "the socket's send buffer was full".to_owned()
-                    } else {
-                        e.to_string()
-                    });
-                }
-            }
-        }
+        let mut result = send_each(documents, |datagram| self.socket.send(datagram));
         // Port unreachable comes back after the send that caused it: look once more, so a
         // missing daemon fails every batch alike instead of every other one.
         if let Ok(Some(e)) = self.socket.take_error()
@@ -91,6 +69,39 @@ impl Daemon {
         }
         result
     }
+}
+
+/// Encodes and sends each document with `send`, counting what did not go. Apart from
+/// [`Daemon::send`] so a test can fail a send as a full buffer would: on loopback the kernel
+/// drops what the receiver has no room for and never answers `WouldBlock`.
+pub(super) fn send_each(
+    documents: Vec<SegmentDocument<'_>>,
+    mut send: impl FnMut(&[u8]) -> io::Result<usize>,
+) -> Sent {
+    let mut result = Sent::default();
+    let mut datagram = Vec::with_capacity(2048);
+    for document in documents {
+        if !encode(&document, &mut datagram) {
+            result.too_large += 1;
+            continue;
+        }
+        match send(&datagram) {
+            Ok(_) => result.sent += 1,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                result.no_daemon = true;
+                break;
+            }
+            Err(e) => {
+                result.failed += 1;
+                result.error = Some(if e.kind() == io::ErrorKind::WouldBlock {
+                    "the socket's send buffer was full".to_owned()
+                } else {
+                    e.to_string()
+                });
+            }
+        }
+    }
+    result
 }
 
 /// Writes the header and `document` into `datagram`. A document over the limit is written

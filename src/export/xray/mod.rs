@@ -24,6 +24,10 @@
 //!   traces use X-Ray's id generator, a parent with a foreign (W3C random) trace id becomes a
 //!   link at span start (see [`crate::config::Exporter::Xray`]); a span that still has one is
 //!   counted as lost here, never sent to be dropped silently;
+//! - links: the translator drops them, and so would drop the caller's trace id that the rule
+//!   above made a link. Each goes into the metadata as a W3C `traceparent`
+//!   (`metadata.default.links`), which the console shows with the segment: X-Ray's schema has
+//!   no field for a link to a trace it refuses (see [`prepare`]);
 //! - [`daemon`] sends the documents, within the 64 KB datagram limit, and reports a missing
 //!   daemon as one failure.
 //!

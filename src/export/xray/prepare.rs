@@ -2,7 +2,7 @@
 //! it is translated (the narrowest point: the translator itself is used as it is).
 
 use opentelemetry::trace::{SpanId, SpanKind, Status};
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_semantic_conventions::attribute::{
@@ -17,6 +17,8 @@ use std::borrow::Cow;
 
 /// X-Ray's longest segment name.
 const MAX_NAME_CHARS: usize = 200;
+/// The metadata key of a span's links.
+pub(super) const LINKS: &str = "links";
 
 /// Fixes one span for X-Ray:
 ///
@@ -36,7 +38,9 @@ const MAX_NAME_CHARS: usize = 200;
 ///    `_.:/%&#=+\-@`; the translator drops a span with any other name (a route such as
 ///    `GET /users/{id}`, a name with parentheses). Other characters become `_`, and the name
 ///    is cut to 200 characters.
+/// 5. **Links as metadata**: see [`links`].
 pub(super) fn prepare(span: &mut SpanData) {
+    links(span);
     if span.span_kind == SpanKind::Server
         && let Some(url) = full_url(&span.attributes)
     {
@@ -138,6 +142,39 @@ pub(super) fn resource(resource: &Resource) -> Resource {
     Resource::builder_empty()
         .with_attributes(attributes)
         .build()
+}
+
+/// The translator ignores span links, and they matter most here: a W3C caller's context, whose
+/// trace id X-Ray refuses, is a link of the invocation span, not its parent. X-Ray's segment
+/// document schema has no field for links (the Collector's exporter writes a `links` array,
+/// but only of trace ids X-Ray accepts, so not this one), and a field X-Ray refuses could cost
+/// the whole document. So each link goes into the metadata (`metadata.default.links`, shown
+/// with the segment in the console) as the W3C `traceparent` it came from,
+/// `00-<trace id>-<span id>-<flags>`: the caller's trace id as its own backend writes it. A
+/// span attribute named `links` wins (metadata keys are unique); links are dropped with the
+/// rest of the metadata when a document is over 64 KB.
+fn links(span: &mut SpanData) {
+    if span.links.links.is_empty() || span.attributes.iter().any(|kv| kv.key.as_str() == LINKS) {
+        return;
+    }
+    let traceparents = span
+        .links
+        .links
+        .iter()
+        .map(|link| {
+            let cx = &link.span_context;
+            StringValue::from(format!(
+                "00-{}-{}-{:02x}",
+                cx.trace_id(),
+                cx.span_id(),
+                cx.trace_flags().to_u8()
+            ))
+        })
+        .collect();
+    span.attributes.push(KeyValue::new(
+        LINKS,
+        Value::Array(Array::String(traceparents)),
+    ));
 }
 
 /// `name` within X-Ray's rules; borrowed when it already is.

@@ -1,14 +1,15 @@
 //! The exporter against a real UDP socket standing in for the daemon.
 
-use super::daemon::{HEADER, MAX_DATAGRAM};
+use super::daemon::{HEADER, MAX_DATAGRAM, send_each};
 use super::*;
 use opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::io;
 use std::net::UdpSocket;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -272,6 +273,114 @@ fn client_errors_are_errors_server_errors_and_failures_are_faults_with_their_cau
         "{failed}"
     );
     assert!(exceptions.contains("DiceError"), "{failed}");
+}
+
+#[test]
+fn too_many_requests_are_a_throttle_and_an_error_not_a_fault() {
+    let (result, datagrams) = export(vec![http_invocation(trace_id(), 429)]);
+    assert_eq!(result, Ok(()));
+    let throttled = document(&datagrams[0]);
+    assert_eq!(throttled["throttle"], true, "{throttled}");
+    assert_eq!(throttled["error"], true, "{throttled}");
+    assert!(
+        throttled.get("fault").is_none_or(|f| f == false),
+        "{throttled}"
+    );
+}
+
+#[test]
+fn links_are_metadata_as_the_traceparents_they_came_from() {
+    let caller = SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex"),
+        SpanId::from_hex("00f067aa0ba902b7").expect("hex"),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    let producer = SpanContext::new(
+        trace_id(),
+        SpanId::from_hex("1111111111111111").expect("hex"),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let mut linked = http_invocation(trace_id(), 200);
+    linked.links.links = vec![Link::with_context(caller), Link::with_context(producer)];
+    let mut own = span(
+        trace_id(),
+        ROLL,
+        Some((INVOCATION, false)),
+        SpanKind::Internal,
+        "roll",
+        vec![KeyValue::new("links", "the user's own")],
+    );
+    own.links.links = linked.links.links.clone();
+    let (result, datagrams) = export(vec![linked, own]);
+    assert_eq!(result, Ok(()));
+    let documents: Vec<Value> = datagrams.iter().map(|d| document(d)).collect();
+    let linked = by_id(&documents, INVOCATION);
+    assert_eq!(
+        linked["metadata"]["default"]["links"],
+        serde_json::json!([
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            format!("00-{}-1111111111111111-00", trace_id()),
+        ]),
+        "{linked}"
+    );
+    assert!(
+        linked.get("links").is_none(),
+        "no field X-Ray's schema lacks"
+    );
+    let own = by_id(&documents, ROLL);
+    assert_eq!(own["metadata"]["default"]["links"], "the user's own");
+}
+
+#[test]
+fn a_send_the_socket_cannot_take_at_once_is_counted_as_lost() {
+    let trace = trace_id();
+    let mut batch = vec![
+        http_invocation(trace, 200),
+        span(
+            trace,
+            ROLL,
+            Some((INVOCATION, false)),
+            SpanKind::Internal,
+            "roll",
+            vec![],
+        ),
+        span(
+            trace,
+            "1111111111111111",
+            Some((INVOCATION, false)),
+            SpanKind::Internal,
+            "roll",
+            vec![],
+        ),
+    ];
+    batch.iter_mut().for_each(prepare::prepare);
+    let translator = translator();
+    let documents = translator.translate_spans(&batch);
+    assert_eq!(documents.len(), 3);
+    let mut calls = 0;
+    // The first fits in the send buffer, then it is full.
+    let sent = send_each(documents, |datagram| {
+        calls += 1;
+        if calls == 1 {
+            Ok(datagram.len())
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    });
+    assert_eq!((sent.sent, sent.failed), (1, 2));
+    let address = "127.0.0.1:2000".parse().expect("address");
+    let loss = sent.loss(3, None, address).expect("two lost");
+    assert_eq!(loss.lost, 2);
+    assert!(
+        loss.reason
+            .contains("2 datagrams failed: the socket's send buffer was full"),
+        "{}",
+        loss.reason
+    );
 }
 
 #[test]
