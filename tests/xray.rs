@@ -344,6 +344,114 @@ async fn a_caller_trace_id_x_ray_refuses_becomes_a_link_and_lambdas_trace_the_pa
     assert_eq!(documents.len(), 2, "{}", daemon.describe());
     let invocation = invocation_document(&documents, "w3c");
     assert_eq!(invocation.parent_id(), Some(parent.as_str()));
+    // The caller's context is not lost on the way: the link is in the document.
+    assert_eq!(
+        invocation.metadata().expect("metadata")["default"]["links"],
+        json!([TRACEPARENT]),
+        "{:#}",
+        invocation.json
+    );
+}
+
+/// Seconds since the epoch.
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// The function of the new-traces test, run by it in a child process so its stdout (where the
+/// export warnings go) can be read. No invocation has Lambda's X-Ray header (tracing not
+/// Active, or outside Lambda): each starts a trace of its own.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by with_no_x_ray_header_each_invocation_starts_a_trace_x_ray_takes"]
+async fn new_traces_function() {
+    let invocations = vec![
+        Invocation::new("alone", roll_event("Alice", "/rolldice", None)),
+        Invocation::new("w3c", roll_event("Bob", "/rolldice", Some(TRACEPARENT))),
+    ];
+    let (function, daemon) = start(invocations, |b| b);
+    let started = epoch_seconds();
+    function.run(dice);
+    function.wait_for_next_polls(3).await;
+    let ended = epoch_seconds();
+    // The checker's TraceIdEpoch rule: the trace ids start with a recent epoch second.
+    daemon.assert_no_violations();
+    let mut traces = Vec::new();
+    for (n, request_id) in ["alone", "w3c"].into_iter().enumerate() {
+        let documents = daemon.documents_before_next_poll(n + 2);
+        let invocation = invocation_document(&documents, request_id);
+        let trace = invocation.trace_id().to_owned();
+        assert!(
+            !invocation.is_subsegment() && invocation.parent_id().is_none(),
+            "a root segment: {:#}",
+            invocation.json
+        );
+        // X-Ray's id generator: the epoch second the trace began, not 32 random bits.
+        let epoch = u64::from_str_radix(&trace[2..10], 16).expect("hex");
+        assert!((started..=ended).contains(&epoch), "{trace}");
+        let sent =
+            daemon.assert_arrived_before_next_poll(n + 2, request_id, |d| d.trace_id() == trace);
+        assert_eq!(
+            sent.len(),
+            2,
+            "the invocation and its roll: {}",
+            daemon.describe()
+        );
+        traces.push(trace);
+    }
+    assert_ne!(traces[0], traces[1]);
+    let w3c = invocation_document(&daemon.documents(), "w3c").clone();
+    assert_eq!(
+        w3c.metadata().expect("metadata")["default"]["links"],
+        json!([TRACEPARENT]),
+        "the caller's context, a link of the new trace: {:#}",
+        w3c.json
+    );
+    println!("new-traces-checked");
+}
+
+#[test]
+fn with_no_x_ray_header_each_invocation_starts_a_trace_x_ray_takes() {
+    let stdout = run_ignored("new_traces_function", &[]);
+    assert!(stdout.contains("new-traces-checked"), "{stdout}");
+    assert!(
+        !stdout.contains("telemetry export failed"),
+        "nothing lost:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_the_always_off_sampler_nothing_is_sent() {
+    let invocations: Vec<_> = (1..=2)
+        .map(|n| {
+            Invocation::new(format!("req-{n}"), roll_event("Alice", "/rolldice", None))
+                .with_xray(lambda_header(n, true).0)
+        })
+        .collect();
+    let (function, daemon) = start(invocations, |b| {
+        b.with_env_lookup(|name| match name {
+            "OTEL_TRACES_SAMPLER" => Some("always_off".to_owned()),
+            _ => std::env::var(name).ok(),
+        })
+    });
+    function.run(dice);
+    function.wait_for_next_polls(3).await;
+    // Whatever the two invocations sent was queued before the marker of /next #3.
+    assert!(
+        daemon.documents_before_next_poll(3).is_empty(),
+        "{}",
+        daemon.describe()
+    );
+    assert_eq!(daemon.datagram_count(), 0, "{}", daemon.describe());
+    let responses = function
+        .timeline
+        .events()
+        .iter()
+        .filter(|e| matches!(e, TimelineEvent::ResponsePosted { .. }))
+        .count();
+    assert_eq!(responses, 2);
 }
 
 #[tokio::test(flavor = "current_thread")]
