@@ -13,12 +13,14 @@
 //!
 //! `xray`, `emf` and `console` need no collector, no HTTP exchange and no credentials. Each
 //! exporter only turns data into bytes and sends them; when and how long to wait is the
-//! flush's job, the same for every exporter.
+//! flush's job, the same for every exporter: it holds each one behind [`boxed`]'s object-safe
+//! traits, whichever the settings chose.
 //!
 //! May use `config` (the resolved settings), `attributes`, the crate's
 //! [`Error`](crate::Error) and libraries; never the set-up in `telemetry`, which builds the
 //! exporters, nor the middleware above it (`layer`, `invocation`).
 
+pub(crate) mod boxed;
 pub mod console;
 pub(crate) mod emf;
 pub(crate) mod otlp;

@@ -65,8 +65,20 @@ impl<T: Item> Buffer<T> {
     }
 
     pub(crate) fn push(&self, item: T) {
+        self.push_within(item, self.cap);
+    }
+
+    /// As [`push`](Self::push), past a full buffer: for an invocation's own span, which must
+    /// not be the one the cap drops (it is what the invocation's other spans hang from). It
+    /// takes its place in the cap like any other item, and memory stays bounded by count: at
+    /// most twice the cap, whatever claims to be an invocation span.
+    pub(crate) fn push_reserved(&self, item: T) {
+        self.push_within(item, self.cap.saturating_mul(2));
+    }
+
+    fn push_within(&self, item: T, limit: usize) {
         let mut items = self.lock();
-        if items.len() + self.in_flight.load(Ordering::Relaxed) >= self.cap {
+        if items.len() + self.in_flight.load(Ordering::Relaxed) >= limit {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -104,43 +116,8 @@ impl<T: Item> Buffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::exporters::Exporters;
-    use opentelemetry::InstrumentationScope;
-    use opentelemetry::trace::{SpanContext, SpanKind, Status};
-    use opentelemetry_sdk::error::OTelSdkResult;
-    use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
-    use std::time::SystemTime;
-
-    /// A collector that never answers.
-    #[derive(Debug)]
-    struct Hung;
-
-    impl SpanExporter for Hung {
-        fn export(
-            &self,
-            _batch: Vec<SpanData>,
-        ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-            std::future::pending()
-        }
-    }
-
-    fn span() -> SpanData {
-        SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: opentelemetry::trace::SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Internal,
-            name: "step".into(),
-            start_time: SystemTime::now(),
-            end_time: SystemTime::now(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
-            status: Status::Unset,
-            instrumentation_scope: InstrumentationScope::builder("test").build(),
-        }
-    }
+    use crate::flush::Exporters;
+    use crate::flush::testing::{Hung, span};
 
     #[test]
     fn the_cap_counts_what_is_on_its_way_out_and_every_drop() {
@@ -162,5 +139,34 @@ mod tests {
         assert_eq!(buffer.take_dropped(), 900);
         assert!(buffer.take().0.is_empty());
         assert_eq!(buffer.in_flight.load(Ordering::Relaxed), 100);
+    }
+
+    #[test]
+    fn an_invocation_span_gets_past_a_full_buffer_within_a_second_cap() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let exporters = Exporters {
+            spans: Some(Box::new(Hung)),
+            ..Exporters::default()
+        };
+        let worker = Worker::spawn(exporters, runtime).expect("thread");
+        let buffer = Buffer::new(worker, Duration::from_secs(60), 100, Arc::default());
+        for _ in 0..101 {
+            buffer.push(span());
+        }
+        assert_eq!(buffer.take_dropped(), 1, "full");
+        buffer.push_reserved(span());
+        assert_eq!(buffer.take_dropped(), 0, "the invocation span got in");
+        // 99 more fill the second cap's worth (one background export of 100 hangs, holding
+        // its place): the next is dropped even if it claims to be an invocation span.
+        for _ in 0..99 {
+            buffer.push_reserved(span());
+        }
+        assert_eq!(buffer.take_dropped(), 0);
+        buffer.push_reserved(span());
+        assert_eq!(buffer.take_dropped(), 1);
+        assert_eq!(buffer.in_flight.load(Ordering::Relaxed), 200);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::batch::{Batch, LogEntry};
 use super::buffer::Buffer;
-use super::report::{ExportFailure, ExportReport, Reporter};
+use super::report::{ExportFailure, ExportReport, Reporter, Shape};
 use super::worker::{Reply, Worker};
 use crate::config::Signal;
 use crate::export::otlp::extension::{self, Presence};
@@ -112,9 +112,11 @@ impl Flusher {
             deadline = deadline.min(hard);
         }
         let (tx, rx) = oneshot::channel();
+        let shape = Shape::from(&batch);
         self.worker.export(batch, deadline, Reply::Async(tx));
         Some(PendingFlush {
             rx,
+            shape,
             flusher: self.clone(),
         })
     }
@@ -203,6 +205,8 @@ impl MetricsSchedule {
 #[derive(Debug)]
 pub(crate) struct PendingFlush {
     rx: oneshot::Receiver<ExportReport>,
+    /// What the flush carries, counted as lost if the export thread drops it.
+    shape: Shape,
     flusher: Flusher,
 }
 
@@ -211,11 +215,10 @@ impl Future for PendingFlush {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let report = ready!(Pin::new(&mut self.rx).poll(cx));
-        // The sender is dropped only if the export thread died with the job.
-        let report = report.unwrap_or_else(|_| ExportReport {
-            spans: Some(Err(ExportFailure::WorkerGone(0))),
-            ..ExportReport::default()
-        });
+        // The sender is dropped only if the export thread ended with the job.
+        let shape = self.shape;
+        let report =
+            report.unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::WorkerGone));
         self.flusher.report(&report);
         Poll::Ready(())
     }
@@ -223,8 +226,40 @@ impl Future for PendingFlush {
 
 #[cfg(test)]
 mod tests {
-    use super::MetricsSchedule;
-    use std::time::{Duration, Instant};
+    use super::*;
+    use crate::flush::Exporters;
+    use crate::flush::testing::{Hung, span};
+
+    /// A flush the export thread drops unanswered (its runtime ends with the thread, at
+    /// shutdown) counts its items lost: every span of it.
+    #[test]
+    fn a_flush_the_export_thread_drops_counts_its_items_lost() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let exporters = Exporters {
+            spans: Some(Box::new(Hung)),
+            ..Exporters::default()
+        };
+        let worker = Worker::spawn(exporters, runtime).expect("thread");
+        let reporter = Arc::new(Reporter::quiet());
+        let timeout = Duration::from_secs(600);
+        let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
+        for _ in 0..5 {
+            buffer.push(span());
+        }
+        let flusher = Flusher::new(worker.clone(), timeout, Arc::clone(&reporter))
+            .with_spans(buffer);
+        let pending = flusher.start(None, &Arc::from("req")).expect("a flush");
+        // The thread takes the flush, then the shutdown, and ends with the flush pending.
+        assert!(worker.shutdown(Duration::from_secs(30)));
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        executor.block_on(pending);
+        assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
+    }
 
     #[test]
     fn metrics_are_due_first_then_once_per_interval() {

@@ -31,22 +31,31 @@
 //! out; its timer is an [`Alarm`] on this module's clock, a thread of its own, so the guard too
 //! needs no timer from the function's runtime.
 //!
-//! Failures are logged through `tracing` at most once a minute, with a count of the rest.
+//! Failures are logged through `tracing` at most once a minute, with a count of the rest;
+//! every lost item is counted, whatever lost it (a full buffer, a failed, late or cut-off
+//! export, a panicking exporter, a stopped export thread).
+//!
+//! May use `config` (the resolved settings, the signals), `attributes` (limits on values) and
+//! `export` (the exporters behind [`export::boxed`](crate::export::boxed)'s object-safe traits,
+//! and the lambda-otel extension's mark); never the set-up in `telemetry`, which builds the
+//! flush, nor the middleware above it (`layer`, `invocation`), which calls it.
 
 mod alarm;
 mod batch;
 mod buffer;
-mod exporters;
 mod flusher;
+mod job;
 mod processor;
 mod reader;
 mod report;
+#[cfg(test)]
+mod testing;
 mod worker;
 
 pub(crate) use alarm::Alarm;
 pub(crate) use buffer::Buffer;
-pub(crate) use exporters::{ExportLogs, ExportSpans, Exporters, MetricsExport};
 pub(crate) use flusher::{Flusher, PendingFlush};
+pub(crate) use job::{Exporters, MetricsExport};
 pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
 pub(crate) use reader::SharedReader;
 #[cfg(test)]

@@ -4,10 +4,12 @@
 use super::batch::LogEntry;
 use super::buffer::Buffer;
 use crate::attributes::truncate;
+use opentelemetry::trace::SpanId;
 use opentelemetry::{Array, Context, InstrumentationScope, StringValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_semantic_conventions::attribute::FAAS_INVOCATION_ID;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +50,17 @@ fn limit_values(span: &mut SpanData, limit: usize) {
     }
 }
 
+/// Whether `span` is an invocation's own span: the root of the invocation's spans in this
+/// process (no parent, or a remote one), with the invocation's id. A child span stops at the
+/// first test.
+fn is_invocation_span(span: &SpanData) -> bool {
+    let root = span.parent_span_is_remote || span.parent_span_id == SpanId::INVALID;
+    root && span
+        .attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == FAAS_INVOCATION_ID)
+}
+
 fn limit_value(value: &mut Value, limit: usize) {
     let cut = |s: &mut StringValue| {
         if s.as_str().len() > limit {
@@ -65,8 +78,13 @@ impl SpanProcessor for InvocationSpanProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, mut span: SpanData) {
-        if span.span_context.is_sampled() {
-            limit_values(&mut span, self.value_limit);
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        limit_values(&mut span, self.value_limit);
+        if is_invocation_span(&span) {
+            self.buffer.push_reserved(span);
+        } else {
             self.buffer.push(span);
         }
     }

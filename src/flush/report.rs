@@ -14,8 +14,10 @@ pub(crate) enum ExportFailure {
     Timeout(usize),
     /// The exporter returned an error (refused connection, HTTP error status...).
     Failed(usize, String),
-    /// The export thread is gone.
+    /// The export thread is gone, or dropped the export (its runtime ended with it).
     WorkerGone(usize),
+    /// An exporter panicked during the export.
+    Panicked(usize),
     /// Items were dropped because the buffer was full (the exports could not keep up).
     BufferFull(usize),
 }
@@ -23,7 +25,11 @@ pub(crate) enum ExportFailure {
 impl ExportFailure {
     pub(crate) fn lost(&self) -> usize {
         match self {
-            Self::Timeout(n) | Self::Failed(n, _) | Self::WorkerGone(n) | Self::BufferFull(n) => *n,
+            Self::Timeout(n)
+            | Self::Failed(n, _)
+            | Self::WorkerGone(n)
+            | Self::Panicked(n)
+            | Self::BufferFull(n) => *n,
         }
     }
 }
@@ -34,6 +40,7 @@ impl std::fmt::Display for ExportFailure {
             Self::Timeout(_) => f.write_str("the export did not finish before its deadline"),
             Self::Failed(_, e) => write!(f, "the exporter failed: {e}"),
             Self::WorkerGone(_) => f.write_str("the export thread has stopped"),
+            Self::Panicked(_) => f.write_str("the exporter panicked"),
             Self::BufferFull(_) => f.write_str("the buffer was full"),
         }
     }
@@ -299,6 +306,23 @@ impl Reporter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+impl Reporter {
+    /// A reporter whose quiet period has just begun: what is lost from now on is counted and
+    /// kept for the next message, where a test can read it.
+    pub(crate) fn quiet() -> Self {
+        let reporter = Self::default();
+        reporter.lock().said(Instant::now());
+        reporter
+    }
+
+    /// The spans, log records and metric exports lost since the last message.
+    pub(crate) fn unsaid_losses(&self) -> (usize, usize, usize) {
+        let lost = self.lock().lost;
+        (lost.spans, lost.log_records, lost.metric_exports)
     }
 }
 

@@ -5,28 +5,62 @@
 //! On the thread, jobs never queue behind each other: a flush is bounded by its own deadline
 //! whatever else is under way (a background export of a long invocation, another invocation's
 //! flush under `run_concurrent`). A flush also waits, within that same deadline, for the
-//! background exports started before it, and cuts off (and counts as lost) those still
-//! running at its deadline: nothing is left half-sent when the runtime asks for the next event
-//! and Lambda may freeze the process. The flush that ends an invocation then tells the
-//! lambda-otel extension, once found, that the invocation's telemetry is out: last, within the
-//! same deadline.
+//! background exports started before it, since they may carry its invocation's items. When
+//! Lambda may freeze the process once the flush is over (one invocation at a time), those
+//! still running at its deadline are cut off: nothing is left half-sent through a freeze.
+//! When invocations run side by side (Lambda Managed Instances), the process is not frozen
+//! between them, and a flush leaves them running to their own deadline: one invocation's
+//! deadline never cuts off what another's items are in. The flush that ends an invocation
+//! then tells the lambda-otel extension, once found, that the invocation's telemetry is out:
+//! last, within the same deadline.
+//!
+//! Every export reports what it lost, however it ends: failed, past its deadline, cut off, or
+//! with an exporter that panicked.
 
-use super::batch::{Batch, LogEntry};
-use super::exporters::{Exporters, MetricsExport};
-use super::report::{ExportFailure, ExportReport, ExportResult, Reporter, Shape};
-use crate::export::Loss;
+use super::batch::Batch;
+use super::job::{Exporters, export, export_owned};
+use super::report::{ExportFailure, ExportReport, Reporter, Shape};
 use crate::export::otlp::extension::{self, Extension};
 use futures_util::FutureExt as _;
-use opentelemetry::InstrumentationScope;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
+use futures_util::future::{BoxFuture, Shared, join_all};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::reader::MetricReader as _;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc as queue, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::AbortHandle;
+
+/// Lambda Managed Instances' variable: the most invocations one process runs side by side.
+/// `lambda_runtime`'s `run_concurrent` polls side by side when it is above 1.
+const AWS_LAMBDA_MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+
+/// Whether Lambda may freeze the process once a flush is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freeze {
+    /// One invocation at a time: the process may freeze as soon as the flush that ends an
+    /// invocation is over, so that flush leaves no export running.
+    AfterEachFlush,
+    /// Invocations side by side (Lambda Managed Instances, `run_concurrent`): the process is
+    /// not frozen between invocations, and a flush cuts off no export but its own.
+    Never,
+}
+
+impl Freeze {
+    /// As `lambda_runtime` decides, from the process environment it reads itself (not through
+    /// `with_env_lookup`, which it does not know): side by side when
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` is a number above 1.
+    fn from_env() -> Self {
+        let concurrency = std::env::var(AWS_LAMBDA_MAX_CONCURRENCY)
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
+        if concurrency.is_some_and(|n| n > 1) {
+            Self::Never
+        } else {
+            Self::AfterEachFlush
+        }
+    }
+}
 
 /// Where the answer to a job goes.
 pub(crate) enum Reply {
@@ -96,12 +130,20 @@ impl Worker {
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
     ) -> std::io::Result<Self> {
+        Self::spawn_with(exporters, runtime, Freeze::from_env())
+    }
+
+    pub(crate) fn spawn_with(
+        exporters: Exporters,
+        runtime: tokio::runtime::Runtime,
+        freeze: Freeze,
+    ) -> std::io::Result<Self> {
         // Unbounded, yet bounded by count: every export job holds its items' place in their
         // buffer's cap, and a flush is awaited before the next one starts.
         let (tx, rx) = queue::unbounded_channel();
         std::thread::Builder::new()
             .name("lambda-otel-export".into())
-            .spawn(move || run(exporters, runtime, rx))?;
+            .spawn(move || run(exporters, runtime, rx, freeze))?;
         Ok(Self {
             route: Route::Thread(tx),
         })
@@ -134,9 +176,14 @@ impl Worker {
                 // answer, and with an OTLP exporter the exports run on the thread.
                 let mut inline = inline.lock().unwrap_or_else(|p| p.into_inner());
                 let Inline { exporters, rm } = &mut *inline;
-                let report = export(exporters, rm, batch, None)
-                    .now_or_never()
-                    .unwrap_or_else(|| ExportReport::failed(shape, ExportFailure::Timeout));
+                // On the function's own thread: a panicking exporter loses its batch, not
+                // the invocation.
+                let export = AssertUnwindSafe(|| export(exporters, rm, batch, None).now_or_never());
+                let report = match std::panic::catch_unwind(export) {
+                    Ok(Some(report)) => report,
+                    Ok(None) => ExportReport::failed(shape, ExportFailure::Timeout),
+                    Err(_) => ExportReport::failed(shape, ExportFailure::Panicked),
+                };
                 drop(inline);
                 reply.send(report);
             }
@@ -159,7 +206,14 @@ impl Worker {
         let (tx, rx) = mpsc::sync_channel(1);
         self.export(batch, Instant::now() + timeout, Reply::Blocking(tx));
         rx.recv_timeout(timeout + Duration::from_millis(50))
-            .unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::Timeout))
+            .unwrap_or_else(|e| {
+                let failure = match e {
+                    mpsc::RecvTimeoutError::Timeout => ExportFailure::Timeout,
+                    // The thread dropped the job: it had stopped.
+                    mpsc::RecvTimeoutError::Disconnected => ExportFailure::WorkerGone,
+                };
+                ExportReport::failed(shape, failure)
+            })
     }
 
     /// Shuts the exporters down and stops the thread, within `timeout`.
@@ -179,17 +233,76 @@ impl Worker {
     }
 }
 
-/// A background export under way, and what it carries (to count it if it is cut off).
+/// A background export under way, as the flushes after it see it: when it is over (however it
+/// ended), and how to cut it off. Cheap to clone: every flush started while it runs waits for
+/// it.
+#[derive(Clone)]
 struct Background {
-    task: JoinHandle<()>,
+    over: Shared<BoxFuture<'static, ()>>,
+    abort: AbortHandle,
+}
+
+impl Background {
+    /// Starts exporting `batch` in the background; its report goes to `reporter`.
+    fn spawn(
+        exporters: Arc<Exporters>,
+        batch: Batch,
+        deadline: tokio::time::Instant,
+        reporter: Arc<Reporter>,
+    ) -> Self {
+        let shape = Shape::from(&batch);
+        let unreported = Unreported {
+            shape,
+            reporter: Some(Arc::clone(&reporter)),
+        };
+        let task = tokio::spawn(async move {
+            let report = unwind_safe(shape, export_owned(&exporters, batch, Some(deadline))).await;
+            unreported.reported();
+            reporter.report(&report);
+        });
+        Self {
+            abort: task.abort_handle(),
+            // A task that ended in any way is over; how it ended, it reported itself.
+            over: task.map(drop).boxed().shared(),
+        }
+    }
+}
+
+/// A background export's batch, counted as lost if its task is dropped before it reported:
+/// cut off by a flush, or left at shutdown.
+struct Unreported {
     shape: Shape,
-    reporter: Arc<Reporter>,
+    reporter: Option<Arc<Reporter>>,
+}
+
+impl Unreported {
+    fn reported(mut self) {
+        self.reporter = None;
+    }
+}
+
+impl Drop for Unreported {
+    fn drop(&mut self) {
+        if let Some(reporter) = self.reporter.take() {
+            reporter.report(&ExportReport::failed(self.shape, ExportFailure::Timeout));
+        }
+    }
+}
+
+/// `export`'s report, or, if an exporter panics, everything `shape` carries counted as lost:
+/// the panic ends this export, not the task that reports it.
+async fn unwind_safe(shape: Shape, export: impl Future<Output = ExportReport>) -> ExportReport {
+    AssertUnwindSafe(export)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::Panicked))
 }
 
 fn run(
     exporters: Exporters,
     runtime: tokio::runtime::Runtime,
     mut jobs: queue::UnboundedReceiver<Job>,
+    freeze: Freeze,
 ) {
     let exporters = Arc::new(exporters);
     runtime.block_on(async move {
@@ -205,71 +318,50 @@ fn run(
                     // Background exports still under way get half the budget, then are cut
                     // off and counted: with the runtime gone, nothing would report them.
                     let start = tokio::time::Instant::now();
-                    settle(std::mem::take(&mut background), start + timeout / 2).await;
+                    settle(&background, start + timeout / 2, Freeze::AfterEachFlush).await;
                     exporters.shutdown(timeout.saturating_sub(start.elapsed()));
                     let _ = reply.send(());
                     return;
                 }
             };
-            background.retain(|b| !b.task.is_finished());
+            background.retain(|b| !b.abort.is_finished());
             let exporters = Arc::clone(&exporters);
-            if let Reply::Detached(reporter) = &reply {
-                let (shape, reporter) = (Shape::from(&batch), Arc::clone(reporter));
-                let task = tokio::spawn(async move {
-                    reply.send(export_owned(&exporters, batch, Some(deadline)).await);
-                });
-                background.push(Background {
-                    task,
-                    shape,
-                    reporter,
-                });
-            } else {
-                let before = std::mem::take(&mut background);
-                let mark = batch.mark.take();
-                tokio::spawn(async move {
-                    let mut report = export_owned(&exporters, batch, Some(deadline)).await;
-                    settle(before, deadline).await;
-                    // Looked up now: this flush's own exports may have found it.
-                    if let Some(request_id) = mark
-                        && let Some(extension) = extension::detected()
-                    {
-                        report.mark = Some(mark_flushed(extension, &request_id, deadline).await);
-                    }
-                    reply.send(report);
-                });
+            if let Reply::Detached(reporter) = reply {
+                background.push(Background::spawn(exporters, batch, deadline, reporter));
+                continue;
             }
+            let before = background.clone();
+            let mark = batch.mark.take();
+            tokio::spawn(async move {
+                let shape = Shape::from(&batch);
+                let export = export_owned(&exporters, batch, Some(deadline));
+                let mut report = unwind_safe(shape, export).await;
+                settle(&before, deadline, freeze).await;
+                // Looked up now: this flush's own exports may have found it.
+                if let Some(request_id) = mark
+                    && let Some(extension) = extension::detected()
+                {
+                    report.mark = Some(mark_flushed(extension, &request_id, deadline).await);
+                }
+                reply.send(report);
+            });
         }
     });
 }
 
-/// [`export`] with a metrics buffer of its own: exports run side by side.
-async fn export_owned(
-    exporters: &Exporters,
-    batch: Batch,
-    deadline: Option<tokio::time::Instant>,
-) -> ExportReport {
-    let mut rm = ResourceMetrics::default();
-    export(exporters, &mut rm, batch, deadline).await
-}
-
-/// Waits for the background exports started before a flush, until its deadline; those still
-/// running then are cut off, and what they carried is counted as lost.
-async fn settle(background: Vec<Background>, deadline: tokio::time::Instant) {
-    for Background {
-        mut task,
-        shape,
-        reporter,
-    } in background
-    {
-        if tokio::time::timeout_at(deadline, &mut task).await.is_ok() {
-            continue;
-        }
-        task.abort();
-        // A task that finished between the timeout and the abort has reported itself.
-        if task.await.is_err() {
-            reporter.report(&ExportReport::failed(shape, ExportFailure::Timeout));
-        }
+/// Waits for the background exports started before a flush, until its deadline. When the
+/// process may freeze once the flush is over, those still running then are cut off (each
+/// counts what it carried as lost); otherwise they go on to their own deadline.
+async fn settle(background: &[Background], deadline: tokio::time::Instant, freeze: Freeze) {
+    let over = || join_all(background.iter().map(|b| b.over.clone()));
+    if tokio::time::timeout_at(deadline, over()).await.is_ok() || freeze == Freeze::Never {
+        return;
     }
+    for b in background {
+        b.abort.abort();
+    }
+    // Quick: a cut-off task only has its export dropped, which reports the loss.
+    over().await;
 }
 
 /// Tells `extension` that `request_id`'s telemetry is out, once every export of the flush is
@@ -288,87 +380,5 @@ async fn mark_flushed(
         .unwrap_or_else(|_| Err("no answer to the mark before the flush's deadline".to_owned()))
 }
 
-/// Exports every signal of `batch` side by side, each cancelled at `deadline` (which also
-/// closes the connection of a collector that never answers); with no deadline, for the inline
-/// route, nothing is waited for.
-async fn export(
-    exporters: &Exporters,
-    rm: &mut ResourceMetrics,
-    batch: Batch,
-    deadline: Option<tokio::time::Instant>,
-) -> ExportReport {
-    let Batch {
-        spans,
-        logs,
-        metrics: collect,
-        held: _held,
-        mark: _,
-    } = batch;
-    let collected = match (&exporters.metrics, collect) {
-        (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
-        _ => None,
-    };
-    let rm = &*rm;
-    let spans = async {
-        let exporter = exporters.spans.as_ref().filter(|_| !spans.is_empty())?;
-        let n = spans.len();
-        Some(bounded(deadline, n, exporter.export(spans)).await)
-    };
-    let logs = async {
-        let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
-        let n = logs.len();
-        let export = export_logs(exporter.as_ref(), &logs);
-        Some(bounded(deadline, n, whole(n, export)).await)
-    };
-    let metrics = async {
-        let export = exporters.metrics.as_ref()?;
-        Some(match collected? {
-            Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
-            Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
-        })
-    };
-    let (spans, logs, metrics) = futures_util::future::join3(spans, logs, metrics).await;
-    ExportReport {
-        spans,
-        logs,
-        metrics,
-        mark: None,
-    }
-}
-
-async fn export_logs(
-    exporter: &dyn super::exporters::ExportLogs,
-    logs: &[LogEntry],
-) -> OTelSdkResult {
-    let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
-        logs.iter().map(|e| (&e.record, &e.scope)).collect();
-    exporter.export(LogBatch::new(&refs)).await
-}
-
-/// An SDK exporter's export: an error loses all `n` items.
-async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<(), Loss> {
-    export.await.map_err(|e| Loss {
-        lost: n,
-        reason: super::exporters::reason(&e),
-    })
-}
-
-async fn bounded(
-    deadline: Option<tokio::time::Instant>,
-    n: usize,
-    export: impl Future<Output = Result<(), Loss>>,
-) -> ExportResult {
-    let result = match deadline {
-        None => export.await,
-        Some(deadline) if deadline <= tokio::time::Instant::now() => {
-            return Err(ExportFailure::Timeout(n));
-        }
-        Some(deadline) => match tokio::time::timeout_at(deadline, export).await {
-            Ok(result) => result,
-            Err(_) => return Err(ExportFailure::Timeout(n)),
-        },
-    };
-    result
-        .map(|()| n)
-        .map_err(|loss| ExportFailure::Failed(loss.lost, loss.reason))
-}
+#[cfg(test)]
+mod tests;

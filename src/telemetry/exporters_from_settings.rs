@@ -4,10 +4,11 @@
 
 use crate::Error;
 use crate::config::{Exporter, Settings};
+use crate::export::boxed::{ExportLogs, ExportSpans};
 use crate::export::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
 use crate::export::emf::EmfExporter;
 use crate::export::otlp::{self, Connectors};
-use crate::flush::{ExportLogs, ExportSpans, Exporters, MetricsExport, SharedReader, Worker};
+use crate::flush::{Exporters, MetricsExport, SharedReader, Worker};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::trace::SpanExporter;

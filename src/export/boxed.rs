@@ -1,6 +1,9 @@
-//! The exporters the export thread owns, one per signal, behind object-safe wrappers: the SDK's
-//! exporter traits return `impl Future`, and a function may mix OTLP and console exporters.
+//! Every exporter behind one object-safe trait per signal, so the flush can hold whichever the
+//! settings chose without knowing its type: the SDK's exporter traits return `impl Future`,
+//! and a function may mix OTLP, X-Ray, EMF and console exporters.
 
+use super::Loss;
+use futures_util::FutureExt as _;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
@@ -9,10 +12,6 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-
-use super::reader::SharedReader;
-use crate::export::Loss;
-use futures_util::FutureExt as _;
 
 pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
@@ -30,7 +29,7 @@ pub(crate) fn reason(error: &OTelSdkError) -> String {
     }
 }
 
-/// A span exporter the export thread can hold without knowing its type.
+/// A span exporter the flush can hold without knowing its type.
 pub(crate) trait ExportSpans: Send + Sync {
     fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
@@ -53,11 +52,11 @@ impl<E: SpanExporter + 'static> ExportSpans for E {
 }
 
 #[cfg(feature = "xray")]
-impl ExportSpans for crate::export::xray::XrayExporter {
+impl ExportSpans for super::xray::XrayExporter {
     fn export(&self, batch: Vec<SpanData>) -> SpanExportFuture<'_> {
-        Box::pin(std::future::ready(
-            crate::export::xray::XrayExporter::export(self, batch),
-        ))
+        Box::pin(std::future::ready(super::xray::XrayExporter::export(
+            self, batch,
+        )))
     }
 
     /// UDP holds nothing back: there is nothing to shut down.
@@ -66,7 +65,7 @@ impl ExportSpans for crate::export::xray::XrayExporter {
     }
 }
 
-/// A [`LogExporter`] the export thread can hold without knowing its type.
+/// A [`LogExporter`] the flush can hold without knowing its type.
 pub(crate) trait ExportLogs: Send + Sync {
     fn export<'a>(&'a self, batch: LogBatch<'a>) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
@@ -82,7 +81,7 @@ impl<E: LogExporter + 'static> ExportLogs for E {
     }
 }
 
-/// A [`PushMetricExporter`] the export thread can hold without knowing its type.
+/// A [`PushMetricExporter`] the flush can hold without knowing its type.
 pub(crate) trait ExportMetrics: Send + Sync {
     fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
@@ -95,38 +94,5 @@ impl<E: PushMetricExporter> ExportMetrics for E {
 
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
         PushMetricExporter::shutdown_with_timeout(self, timeout)
-    }
-}
-
-/// Metrics are collected from the reader on the export thread, then exported.
-pub(crate) struct MetricsExport {
-    pub exporter: Box<dyn ExportMetrics>,
-    pub reader: SharedReader,
-}
-
-/// What the export thread exports to; `None` for a signal that is switched off.
-#[derive(Default)]
-pub(crate) struct Exporters {
-    pub spans: Option<Box<dyn ExportSpans>>,
-    pub logs: Option<Box<dyn ExportLogs>>,
-    pub metrics: Option<MetricsExport>,
-}
-
-impl Exporters {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_none() && self.logs.is_none() && self.metrics.is_none()
-    }
-
-    /// Errors at shutdown have nowhere to go: the process is ending.
-    pub(crate) fn shutdown(&self, timeout: Duration) {
-        if let Some(spans) = &self.spans {
-            drop(spans.shutdown(timeout));
-        }
-        if let Some(logs) = &self.logs {
-            drop(logs.shutdown(timeout));
-        }
-        if let Some(metrics) = &self.metrics {
-            drop(metrics.exporter.shutdown(timeout));
-        }
     }
 }

@@ -1,0 +1,95 @@
+//! What the flush's unit tests share: spans, and exporters that hang, panic or wait to be let
+//! through.
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter, SpanLinks};
+use std::future::Future;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::SystemTime;
+use tokio::sync::Semaphore;
+
+pub(crate) fn span() -> SpanData {
+    SpanData {
+        span_context: SpanContext::empty_context(),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: "step".into(),
+        start_time: SystemTime::now(),
+        end_time: SystemTime::now(),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: InstrumentationScope::builder("test").build(),
+    }
+}
+
+pub(crate) fn spans(n: usize) -> Vec<SpanData> {
+    (0..n).map(|_| span()).collect()
+}
+
+/// A collector that never answers.
+#[derive(Debug)]
+pub(crate) struct Hung;
+
+impl SpanExporter for Hung {
+    fn export(&self, _batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        std::future::pending()
+    }
+}
+
+/// An exporter with a bug.
+#[derive(Debug)]
+pub(crate) struct Panics;
+
+impl SpanExporter for Panics {
+    fn export(&self, _batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        std::future::poll_fn::<OTelSdkResult, _>(|_| panic!("an exporter's bug"))
+    }
+}
+
+/// A collector that answers each export once the test lets it through ([`Gate::open`]), and
+/// tells the test how many spans each answered export carried.
+#[derive(Debug)]
+pub(crate) struct Gated {
+    gate: Arc<Semaphore>,
+    done: Mutex<mpsc::Sender<usize>>,
+}
+
+/// The test's side of [`Gated`].
+pub(crate) struct Gate {
+    gate: Arc<Semaphore>,
+    /// The size of each export answered, in order.
+    pub done: mpsc::Receiver<usize>,
+}
+
+impl Gate {
+    /// Lets one export through.
+    pub(crate) fn open(&self) {
+        self.gate.add_permits(1);
+    }
+}
+
+pub(crate) fn gated() -> (Gated, Gate) {
+    let gate = Arc::new(Semaphore::new(0));
+    let (tx, done) = mpsc::channel();
+    let exporter = Gated {
+        gate: Arc::clone(&gate),
+        done: Mutex::new(tx),
+    };
+    (exporter, Gate { gate, done })
+}
+
+impl SpanExporter for Gated {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let permit = self.gate.acquire().await.expect("the gate is never closed");
+        permit.forget();
+        let done = self.done.lock().expect("unpoisoned");
+        let _ = done.send(batch.len());
+        Ok(())
+    }
+}
