@@ -87,4 +87,52 @@ mod tests {
             );
         }
     }
+
+    /// The targets of `text`'s Markdown links (`[text](target)`, `[name]: target`) and HTML
+    /// `href`/`src` attributes that are neither absolute URLs nor anchors, with their lines.
+    fn relative_links(text: &str) -> Vec<(usize, String)> {
+        let absolute = |target: &str| {
+            let target = target.trim_start_matches(['<', ' ']);
+            ["http://", "https://", "#"]
+                .iter()
+                .any(|prefix| target.starts_with(prefix))
+        };
+        let mut found = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let inline = line.match_indices("](").map(|(at, _)| &line[at + 2..]);
+            let reference = line
+                .trim_start()
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once("]: "))
+                .map(|(_, target)| target);
+            let html = ["href=\"", "src=\""]
+                .iter()
+                .flat_map(|attribute| line.match_indices(attribute))
+                .map(|(at, attribute)| &line[at + attribute.len()..]);
+            for target in inline.chain(reference).chain(html) {
+                if !absolute(target) {
+                    let end = target.find([')', '"', ' ']).unwrap_or(target.len());
+                    found.push((index + 1, target[..end].to_owned()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_readme_has_no_relative_links() {
+        // The README ships in the crate package and is what crates.io and docs.rs show, where
+        // a path of this repository (`[x](layer/README.md)`) leads nowhere.
+        assert_eq!(relative_links(README), [], "(line, target)");
+        let sample = "[a](#quick-start) [b](https://example.com) [c](layer/README.md)\n\
+                      [d]: ./LICENSE\n<img src=\"docs/x.png\"> <a href=\"http://x\">";
+        assert_eq!(
+            relative_links(sample),
+            [
+                (1, "layer/README.md".to_owned()),
+                (2, "./LICENSE".to_owned()),
+                (3, "docs/x.png".to_owned())
+            ]
+        );
+    }
 }
