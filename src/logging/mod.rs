@@ -1,12 +1,15 @@
 //! Logging: the log lines a function writes to stdout (Lambda's `Text` and `JSON` formats,
 //! with the request id and the trace and span ids), the `tracing` subscriber that carries
 //! `tracing` spans, events and `log` records into OpenTelemetry, and the span events of events
-//! logged outside any `tracing` span.
+//! logged outside any `tracing` span. The lines and the span events read an event's fields
+//! with the one collector in `fields.rs`, each applying its own rules.
 //!
-//! May use `config` (the log format) and libraries. The request id on every line comes from
-//! the context the invocation attaches ([`RequestId`], defined here so that logging needs
-//! nothing from the modules above it).
+//! May use `config` (the log format, the default length limit), `attributes` (cutting a log
+//! record's values to that limit) and libraries. The request id on every line comes from the
+//! context the invocation attaches ([`RequestId`], defined here so that logging needs nothing
+//! from the modules above it, its tests included).
 
+mod fields;
 mod span_events;
 mod stdout;
 mod subscriber;

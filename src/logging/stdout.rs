@@ -47,11 +47,11 @@
 //! u32", line: 1, column: 25)`. lambda_runtime's other errors (a failed request to the Runtime
 //! API) lose their strings too, not their kinds and codes.
 
+use super::fields::{Collect, Value};
 use crate::LogFormat;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fmt;
-use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
@@ -119,7 +119,7 @@ where
             message: None,
             values: Vec::new(),
         };
-        event.record(&mut fields);
+        event.record(&mut Collect(|name, value| fields.push(name, value)));
 
         let mut timestamp = String::with_capacity(32);
         SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
@@ -294,8 +294,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn push(&mut self, field: &Field, value: Value) {
-        let name = field.name();
+    fn push(&mut self, name: &'static str, value: Value) {
         if name == "message" {
             self.message = Some(match value {
                 Value::Text(text) => text,
@@ -313,43 +312,6 @@ impl Fields {
     }
 }
 
-impl Visit for Fields {
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.push(field, Value::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.push(field, Value::U64(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.push(field, Value::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.push(field, Value::Bool(value));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::Text(value.to_owned()));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, Value::Text(format!("{value:?}")));
-    }
-}
-
-/// A field's value, keeping the types JSON can show.
-#[derive(Debug)]
-enum Value {
-    I64(i64),
-    U64(u64),
-    F64(f64),
-    Bool(bool),
-    /// A string, or the `Debug` text of anything else.
-    Text(String),
-}
-
 impl Value {
     /// `key=value` text stays splittable on spaces: text with whitespace, `=`, `"` or an
     /// unsafe character (or none at all) is written as a JSON string.
@@ -364,18 +326,6 @@ impl Value {
                 write_quoted(w, text)
             }
             other => write!(w, "{other}"),
-        }
-    }
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::I64(v) => v.fmt(f),
-            Value::U64(v) => v.fmt(f),
-            Value::F64(v) => v.fmt(f),
-            Value::Bool(v) => v.fmt(f),
-            Value::Text(v) => f.write_str(v),
         }
     }
 }

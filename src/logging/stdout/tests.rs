@@ -2,10 +2,9 @@ mod lines;
 
 use super::layer;
 use crate::LogFormat;
-use crate::invocation::{Invocation, SpanSettings};
-use lambda_runtime::LambdaInvocation;
+use crate::logging::RequestId;
 use lines::{Buffer, assert_timestamp, json, text};
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use serde_json::Value as Json;
 use std::io;
@@ -31,15 +30,24 @@ fn capture(format: LogFormat, f: impl FnOnce(&SdkTracer)) -> Vec<String> {
     buffer.lines()
 }
 
+/// What an invocation attaches while its code runs, as far as the lines can tell: its span
+/// and its request id.
+struct Invocation(opentelemetry::Context);
+
+impl Invocation {
+    fn context(&self) -> &opentelemetry::Context {
+        &self.0
+    }
+}
+
 fn invocation(tracer: &SdkTracer) -> Invocation {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = REQUEST_ID.to_owned();
-    let req = LambdaInvocation {
-        parts: http::Response::new(()).into_parts().0,
-        body: bytes::Bytes::from_static(b"{}"),
-        context,
-    };
-    Invocation::start(tracer, &SpanSettings::default(), None, &req)
+    // A root span, as the invocation's is without a parent in the event.
+    let root = opentelemetry::Context::new();
+    let span = tracer.start_with_context("invocation", &root);
+    Invocation(
+        root.with_span(span)
+            .with_value(RequestId(REQUEST_ID.into())),
+    )
 }
 
 /// The ids an event sees: trace and span id of the invocation, and of a span entered in it.
