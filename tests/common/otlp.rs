@@ -82,6 +82,10 @@ pub enum Behaviour {
     /// [`Behaviour::Ok`] (other signals are answered at once): two flushes get their spans out
     /// only if their exports are in flight side by side.
     SpansInPairs,
+    /// Holds every export until the function has posted a response (any invocation's), then
+    /// answers like [`Behaviour::Ok`]: what a buffer exports in the background while the
+    /// handler runs keeps its place in the buffer's cap until the handler is done.
+    UntilResponse,
     /// Answers like the lambda-otel extension: every export like [`Behaviour::Ok`] with the
     /// header `lambda-otel-extension: 1`, every mark with 204 at once.
     Extension,
@@ -452,6 +456,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             if signal == Signal::Traces {
                 state.pairs.wait().await;
             }
+            success(signal, json)
+        }
+        Behaviour::UntilResponse => {
+            let timeline = state.timeline.clone();
+            tokio::task::spawn_blocking(move || {
+                timeline.wait_for(
+                    |events| {
+                        events
+                            .iter()
+                            .any(|e| matches!(e, TimelineEvent::ResponsePosted { .. }))
+                    },
+                    "a response",
+                )
+            })
+            .await
+            .expect("the wait");
             success(signal, json)
         }
     }
