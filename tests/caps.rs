@@ -115,6 +115,9 @@ async fn a_full_buffer_never_drops_the_invocation_span() {
     let steps = spans.iter().filter(|(_, s)| s.name == "step").count();
     assert_eq!(steps, 2048, "the cap's worth of child spans");
     let (_, invocation) = function.invocation_span("full");
-    assert!(spans.iter().all(|(_, s)| s.name != "step"
-        || s.parent_span_id == invocation.span_id));
+    assert!(
+        spans
+            .iter()
+            .all(|(_, s)| s.name != "step" || s.parent_span_id == invocation.span_id)
+    );
 }

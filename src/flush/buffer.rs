@@ -54,6 +54,11 @@ impl<T: Item> Buffer<T> {
         (items, held)
     }
 
+    /// Items taken out whose export is not over.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Items dropped because the buffer was full, since the last call.
     pub(crate) fn take_dropped(&self) -> usize {
         self.dropped.swap(0, Ordering::Relaxed)

@@ -88,8 +88,8 @@ impl Flusher {
     /// extension (this flush's included), the export thread then tells it that the
     /// invocation's telemetry is out, within the same bound: even with nothing to export.
     /// Without the extension that costs one atomic load. `None` when there is nothing to
-    /// export and no extension: with no spans or logs and the metrics not due (or off), that
-    /// costs two locks and no allocation.
+    /// export, no export under way and no extension: with no spans or logs and the metrics not
+    /// due (or off), that costs two locks and no allocation.
     pub(crate) fn start(
         &self,
         hard_deadline: Option<Instant>,
@@ -104,7 +104,7 @@ impl Flusher {
         };
         if mark {
             batch.mark = Some(Arc::clone(request_id));
-        } else if batch.is_empty() {
+        } else if batch.is_empty() && !self.exports_under_way() {
             return None;
         }
         let mut deadline = Instant::now() + self.timeout;
@@ -119,6 +119,13 @@ impl Flusher {
             shape,
             flusher: self.clone(),
         })
+    }
+
+    /// Whether items left a buffer in an export that is not over: a flush with nothing of its
+    /// own still waits for it (and cuts it off at its deadline when the process may freeze).
+    fn exports_under_way(&self) -> bool {
+        self.spans.as_ref().is_some_and(|b| b.in_flight() > 0)
+            || self.logs.as_ref().is_some_and(|b| b.in_flight() > 0)
     }
 
     /// Exports everything buffered and stops the export thread, blocking the calling thread
@@ -229,6 +236,7 @@ mod tests {
     use super::*;
     use crate::flush::Exporters;
     use crate::flush::testing::{Hung, span};
+    use crate::flush::worker::Freeze;
 
     /// A flush the export thread drops unanswered (its runtime ends with the thread, at
     /// shutdown) counts its items lost: every span of it.
@@ -249,8 +257,8 @@ mod tests {
         for _ in 0..5 {
             buffer.push(span());
         }
-        let flusher = Flusher::new(worker.clone(), timeout, Arc::clone(&reporter))
-            .with_spans(buffer);
+        let flusher =
+            Flusher::new(worker.clone(), timeout, Arc::clone(&reporter)).with_spans(buffer);
         let pending = flusher.start(None, &Arc::from("req")).expect("a flush");
         // The thread takes the flush, then the shutdown, and ends with the flush pending.
         assert!(worker.shutdown(Duration::from_secs(30)));
@@ -259,6 +267,38 @@ mod tests {
             .expect("runtime");
         executor.block_on(pending);
         assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
+    }
+
+    /// A long invocation's spans all left in a background export: its flush has nothing of its
+    /// own, yet still settles that export before the process may freeze.
+    #[test]
+    fn a_flush_with_nothing_of_its_own_settles_the_exports_under_way() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let exporters = Exporters {
+            spans: Some(Box::new(Hung)),
+            ..Exporters::default()
+        };
+        let worker =
+            Worker::spawn_with(exporters, runtime, Freeze::AfterEachFlush).expect("thread");
+        let reporter = Arc::new(Reporter::quiet());
+        let timeout = Duration::from_secs(600);
+        let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
+        for _ in 0..100 {
+            buffer.push(span());
+        }
+        let flusher = Flusher::new(worker, timeout, Arc::clone(&reporter)).with_spans(buffer);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let pending = flusher
+            .start(Some(deadline), &Arc::from("req"))
+            .expect("a flush for the export under way");
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        executor.block_on(pending);
+        assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
     }
 
     #[test]

@@ -72,6 +72,10 @@ fn side_by_side_a_flush_cuts_off_no_other_invocation_s_background_export() {
     flush(&worker, Duration::from_millis(20));
     gate.open();
     flush(&worker, Duration::from_secs(30));
-    assert_eq!(gate.done.try_recv(), Ok(3), "over before B's flush answered");
+    assert_eq!(
+        gate.done.try_recv(),
+        Ok(3),
+        "over before B's flush answered"
+    );
     assert_eq!(reporter.unsaid_losses(), (0, 0, 0));
 }
