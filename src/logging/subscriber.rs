@@ -87,9 +87,23 @@ fn span_filter<S>() -> impl Filter<S> {
 }
 
 /// Lets everything through but lambda_runtime's payload events. A `FilterFn` of the metadata
-/// alone, so tracing-subscriber caches the answer per callsite.
+/// alone, so tracing-subscriber caches the answer per callsite. Its level hint (any level) lets
+/// the filters it is combined with set the subscriber's maximum level: without a hint, an `and`
+/// has none, the subscriber's maximum is `TRACE`, and every `debug!` and `trace!` callsite of
+/// lambda_runtime, hyper and tokio is checked at run time instead of skipped by its macro's
+/// level comparison.
 fn no_payload() -> FilterFn {
-    filter_fn(|metadata| !is_payload_event(metadata))
+    let filter: FilterFn = filter_fn(|metadata| !is_payload_event(metadata));
+    filter.with_max_level_hint(LevelFilter::TRACE)
+}
+
+/// Events only: the stdout lines take the request id and the trace ids from the invocation's
+/// OpenTelemetry context, never from `tracing` spans, so the stdout layer neither formats nor
+/// stores the fields of spans it would never print (lambda_runtime's span of every invocation
+/// among them).
+fn events_only() -> FilterFn {
+    let filter: FilterFn = filter_fn(|metadata| metadata.is_event());
+    filter.with_max_level_hint(LevelFilter::TRACE)
 }
 
 /// Whether `metadata` is one of lambda_runtime's events that carry the raw event or a
@@ -315,7 +329,7 @@ pub(crate) fn install(
     logger: Option<&SdkLoggerProvider>,
 ) {
     let stdout = super::stdout::layer(format, std::io::stdout)
-        .with_filter(directives(filter).and(no_payload()));
+        .with_filter(directives(filter).and(events_only()).and(no_payload()));
     let spans = tracer.map(otel_layer::<Registry>);
     let events = tracer.map(|_| super::span_events::SpanEvents.with_filter(span_filter()));
     let logs = logger.map(|provider| limited_logs_layer(provider, filter, value_limit));
@@ -347,6 +361,26 @@ mod tests {
             let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
             seen.push(event.metadata().target().to_owned());
         }
+    }
+
+    #[test]
+    fn the_subscriber_s_maximum_level_is_the_filter_s_so_debug_callsites_are_skipped() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let logger = SdkLoggerProvider::builder().build();
+        super::install(
+            crate::config::LogFormat::Json,
+            "info",
+            1024,
+            Some(&provider),
+            Some(&logger),
+        );
+        // Every layer's filter has a level hint: the subscriber's maximum is INFO, so the
+        // `debug!` and `trace!` macros of lambda_runtime, hyper and tokio return at their level
+        // comparison. Without the payload and events-only filters' hints it was TRACE.
+        assert_eq!(
+            tracing::level_filters::LevelFilter::current(),
+            tracing::level_filters::LevelFilter::INFO
+        );
     }
 
     #[test]
