@@ -37,6 +37,10 @@
 //!   `AWS_LAMBDA_RUNTIME_API`, the `AWS_LAMBDA_FUNCTION_*` and `AWS_LAMBDA_LOG_*_NAME`
 //!   variables of its `Config`, `AWS_LAMBDA_MAX_CONCURRENCY` (`run_concurrent`) and
 //!   `AWS_LAMBDA_INITIALIZATION_TYPE`.
+//! - the flush itself (`flush`), from the process environment as lambda_runtime reads it,
+//!   whatever `with_env_lookup` says: `AWS_LAMBDA_MAX_CONCURRENCY`, whose value above 1 means
+//!   invocations side by side and no freeze between them, so a flush does not cut off the
+//!   background exports still under way at its deadline.
 
 pub mod env;
 mod parse;
