@@ -20,9 +20,11 @@
 //!   its own errors). They are aggregated in memory and exported as one delta point per
 //!   series when the forwarding asks ([`Platform::take_metrics`]), not once per report.
 
+mod metrics;
+mod otlp;
+mod spans;
+
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -35,23 +37,13 @@ use serde_json::{Value, json};
 use crate::config::Signal;
 use crate::state::Batch;
 
+use self::metrics::Window;
+use self::otlp::resource;
+
 /// The scope of everything the extension makes.
 const SCOPE: &str = "lambda-otel-extension";
 /// How many invocations' `platform.start` are remembered until their `runtimeDone`.
 const REMEMBERED: usize = 64;
-/// `faas.mem_usage` buckets, in bytes: Lambda's memory sizes from 128 MB to 10 GB.
-const MEMORY_BOUNDARIES_MB: [f64; 8] =
-    [128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 10240.0];
-/// Duration buckets in seconds, as lambda-otel's `faas.invoke_duration`.
-const DURATION_BOUNDARIES: [f64; 20] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-    30.0, 60.0, 300.0, 900.0,
-];
-/// OTLP's `SPAN_KIND_INTERNAL`, `SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`, delta temporality.
-const KIND_INTERNAL: u8 = 1;
-const KIND_SERVER: u8 = 2;
-const STATUS_ERROR: u8 = 2;
-const DELTA: u8 = 1;
 
 /// The parts of the environment the resource is made of (the function's, which it shares).
 #[derive(Debug, Clone, Default)]
@@ -107,141 +99,6 @@ pub(crate) struct Platform {
 #[derive(Debug, Default)]
 struct Made {
     spans: Vec<Value>,
-}
-
-/// One histogram's delta over a window.
-#[derive(Debug, Clone)]
-struct Hist {
-    bounds: Vec<f64>,
-    counts: Vec<u64>,
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Hist {
-    fn new(bounds: &[f64]) -> Self {
-        Self {
-            bounds: bounds.to_vec(),
-            counts: vec![0; bounds.len() + 1],
-            count: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
-    }
-
-    fn record(&mut self, value: f64) {
-        // A bucket holds the values up to and including its upper bound, as OTLP defines.
-        let bucket = self.bounds.iter().take_while(|b| value > **b).count();
-        self.counts[bucket] += 1;
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-    }
-}
-
-/// The platform's metrics, aggregated between two forwards: one data point per series and
-/// window, not one export per invocation (each report would otherwise cost the extension an
-/// OTLP request of its own).
-#[derive(Debug, Clone)]
-struct Window {
-    start: DateTime<Utc>,
-    billed: Hist,
-    memory: Hist,
-    init: Hist,
-    timeouts: u64,
-    /// `faas.errors` by `error.type`.
-    errors: Vec<(&'static str, u64)>,
-}
-
-impl Window {
-    fn new(start: DateTime<Utc>) -> Self {
-        let bytes: Vec<f64> = MEMORY_BOUNDARIES_MB
-            .iter()
-            .map(|mb| mb * 1024.0 * 1024.0)
-            .collect();
-        Self {
-            start,
-            billed: Hist::new(&DURATION_BOUNDARIES),
-            memory: Hist::new(&bytes),
-            init: Hist::new(&DURATION_BOUNDARIES),
-            timeouts: 0,
-            errors: Vec::new(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.billed.count == 0
-            && self.init.count == 0
-            && self.timeouts == 0
-            && self.errors.is_empty()
-    }
-
-    fn error(&mut self, kind: &'static str) {
-        match self.errors.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => self.errors.push((kind, 1)),
-        }
-    }
-
-    /// The window's metrics, ending at `end`.
-    fn metrics(&self, end: DateTime<Utc>) -> Vec<Value> {
-        let (start, end) = (nanos(self.start).to_string(), nanos(end).to_string());
-        let mut metrics = Vec::new();
-        let mut histogram = |name: &str, unit: &str, description: &str, h: &Hist| {
-            if h.count > 0 {
-                metrics.push(histogram(name, unit, description, h, &start, &end));
-            }
-        };
-        histogram(
-            "aws.lambda.billed_duration",
-            "s",
-            "Billed duration of the invocations, as Lambda reports it",
-            &self.billed,
-        );
-        histogram(
-            "faas.mem_usage",
-            "By",
-            "Maximum memory used by each invocation, as Lambda reports it",
-            &self.memory,
-        );
-        histogram(
-            "faas.init_duration",
-            "s",
-            "The init phase of a cold start, as Lambda reports it",
-            &self.init,
-        );
-        if self.timeouts > 0 {
-            metrics.push(sum(
-                "faas.timeouts",
-                "{timeout}",
-                "Invocations that ran past their timeout",
-                &[(Vec::new(), self.timeouts)],
-                &start,
-                &end,
-            ));
-        }
-        if !self.errors.is_empty() {
-            let points: Vec<(Vec<Value>, u64)> = self
-                .errors
-                .iter()
-                .map(|(kind, n)| (vec![attr_str("error.type", kind)], *n))
-                .collect();
-            metrics.push(sum(
-                "faas.errors",
-                "{error}",
-                "Invocations that ended in a timeout, a crash or an error without the \
-                 function's own telemetry",
-                &points,
-                &start,
-                &end,
-            ));
-        }
-        metrics
-    }
 }
 
 impl Platform {
@@ -419,250 +276,6 @@ impl Platform {
             _ => {}
         }
     }
-
-    /// The init span, once: in the trace of `header` (the first invocation's X-Ray header).
-    fn emit_init(&mut self, header: Option<&str>, made: &mut Made) {
-        let Some(init) = &mut self.init else { return };
-        if init.done {
-            return;
-        }
-        init.done = true;
-        let Some(end) = init.end else { return };
-        let context = header.and_then(XrayContext::parse);
-        if context.as_ref().is_some_and(|c| !c.sampled) {
-            return;
-        }
-        let mut attributes = vec![
-            attr_str("aws.lambda.init.type", init.init_type),
-            attr_str("aws.lambda.init.phase", init.phase),
-            attr_int(
-                "lambda_otel.init.duration_ns",
-                nanos(end) - nanos(init.start),
-            ),
-            attr_str("faas.name", &self.env.function_name),
-        ];
-        let status = init.failed.as_ref().map(|error| {
-            attributes.push(attr_str("error.type", error));
-            json!({ "code": STATUS_ERROR, "message": format!("the init phase failed: {error}") })
-        });
-        made.spans.push(span(
-            "init",
-            KIND_INTERNAL,
-            context.as_ref(),
-            init.start,
-            end,
-            attributes,
-            status,
-        ));
-    }
-
-    fn failed_invocation(
-        &self,
-        request_id: &str,
-        kind: &str,
-        error_type: Option<&str>,
-        header: Option<&str>,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Option<Value> {
-        let context = header.and_then(XrayContext::parse);
-        if context.as_ref().is_some_and(|c| !c.sampled) {
-            return None;
-        }
-        let message = match error_type {
-            Some(error_type) => format!("the invocation ended with status {kind} ({error_type})"),
-            None => format!("the invocation ended with status {kind}"),
-        };
-        let attributes = vec![
-            attr_str("faas.invocation_id", request_id),
-            attr_str("error.type", kind),
-            attr_str("faas.name", &self.env.function_name),
-            attr_int(
-                "lambda_otel.invocation.duration_ns",
-                nanos(end) - nanos(start),
-            ),
-        ];
-        Some(span(
-            &self.env.function_name,
-            KIND_SERVER,
-            context.as_ref(),
-            start,
-            end,
-            attributes,
-            Some(json!({ "code": STATUS_ERROR, "message": message })),
-        ))
-    }
-}
-
-/// The trace and parent of an X-Ray header (`Root=1-5759e988-bd86...;Parent=53995c3f42cd8ad8;Sampled=1`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct XrayContext {
-    trace_id: String,
-    parent: Option<String>,
-    sampled: bool,
-}
-
-impl XrayContext {
-    fn parse(header: &str) -> Option<Self> {
-        let mut trace_id = None;
-        let mut parent = None;
-        let mut sampled = true;
-        for part in header.split(';') {
-            let Some((key, value)) = part.trim().split_once('=') else {
-                continue;
-            };
-            match key {
-                "Root" => {
-                    let mut pieces = value.split('-');
-                    let (Some("1"), Some(time), Some(random), None) =
-                        (pieces.next(), pieces.next(), pieces.next(), pieces.next())
-                    else {
-                        return None;
-                    };
-                    let id = format!("{time}{random}").to_ascii_lowercase();
-                    if id.len() != 32 || !is_hex(&id) {
-                        return None;
-                    }
-                    trace_id = Some(id);
-                }
-                "Parent" if value.len() == 16 && is_hex(value) => {
-                    parent = Some(value.to_ascii_lowercase());
-                }
-                "Sampled" => sampled = value != "0",
-                _ => {}
-            }
-        }
-        Some(Self {
-            trace_id: trace_id?,
-            parent,
-            sampled,
-        })
-    }
-}
-
-fn is_hex(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn span(
-    name: &str,
-    kind: u8,
-    context: Option<&XrayContext>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    attributes: Vec<Value>,
-    status: Option<Value>,
-) -> Value {
-    let trace_id = context.map_or_else(
-        || format!("{:016x}{:016x}", random(), random()),
-        |c| c.trace_id.clone(),
-    );
-    let mut span = json!({
-        "traceId": trace_id,
-        "spanId": format!("{:016x}", random()),
-        "name": name,
-        "kind": kind,
-        "startTimeUnixNano": nanos(start).to_string(),
-        "endTimeUnixNano": nanos(end).to_string(),
-        "attributes": attributes,
-    });
-    if let Some(parent) = context.and_then(|c| c.parent.as_ref()) {
-        span["parentSpanId"] = json!(parent);
-    }
-    if let Some(status) = status {
-        span["status"] = status;
-    }
-    span
-}
-
-fn histogram(name: &str, unit: &str, description: &str, h: &Hist, start: &str, end: &str) -> Value {
-    let counts: Vec<String> = h.counts.iter().map(ToString::to_string).collect();
-    json!({
-        "name": name,
-        "unit": unit,
-        "description": description,
-        "histogram": {
-            "aggregationTemporality": DELTA,
-            "dataPoints": [{
-                "startTimeUnixNano": start,
-                "timeUnixNano": end,
-                "count": h.count.to_string(),
-                "sum": h.sum,
-                "min": h.min,
-                "max": h.max,
-                "bucketCounts": counts,
-                "explicitBounds": h.bounds,
-            }],
-        },
-    })
-}
-
-/// A monotonic delta sum: one point per attribute set.
-fn sum(
-    name: &str,
-    unit: &str,
-    description: &str,
-    points: &[(Vec<Value>, u64)],
-    start: &str,
-    end: &str,
-) -> Value {
-    let points: Vec<Value> = points
-        .iter()
-        .map(|(attributes, n)| {
-            json!({
-                "startTimeUnixNano": start,
-                "timeUnixNano": end,
-                "asInt": n.to_string(),
-                "attributes": attributes,
-            })
-        })
-        .collect();
-    json!({
-        "name": name,
-        "unit": unit,
-        "description": description,
-        "sum": { "aggregationTemporality": DELTA, "isMonotonic": true, "dataPoints": points },
-    })
-}
-
-fn resource(env: &Environment) -> Value {
-    let mut attributes = vec![
-        attr_str(
-            "service.name",
-            env.service_name.as_deref().unwrap_or(&env.function_name),
-        ),
-        attr_str("cloud.provider", "aws"),
-        attr_str("cloud.platform", "aws_lambda"),
-        attr_str("faas.name", &env.function_name),
-    ];
-    if let Some(region) = &env.region {
-        attributes.push(attr_str("cloud.region", region));
-    }
-    if let Some(version) = &env.function_version {
-        attributes.push(attr_str("faas.version", version));
-    }
-    if let Some(stream) = &env.log_stream {
-        attributes.push(attr_str("faas.instance", stream));
-    }
-    if let Some(mb) = env.memory_mb {
-        attributes.push(attr_int(
-            "faas.max_memory",
-            i64::try_from(mb * 1024 * 1024).unwrap_or(i64::MAX),
-        ));
-    }
-    json!({ "attributes": attributes })
-}
-
-fn attr_str(key: &str, value: &str) -> Value {
-    json!({ "key": key, "value": { "stringValue": value } })
-}
-
-fn attr_int(key: &str, value: i64) -> Value {
-    json!({ "key": key, "value": { "intValue": value.to_string() } })
-}
-
-fn nanos(time: DateTime<Utc>) -> i64 {
-    time.timestamp_nanos_opt().unwrap_or_default()
 }
 
 fn init_type(init_type: &InitType) -> &'static str {
@@ -689,31 +302,12 @@ pub(crate) fn status_name(status: &Status) -> &'static str {
     }
 }
 
-/// A random 64-bit id, never zero (OTLP's invalid id): std's per-process random hasher keys
-/// over a counter and the clock.
-fn random() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let mut hasher = std::hash::RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        let id = hasher.finish();
-        if id != 0 {
-            return id;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const XRAY: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    use super::otlp::STATUS_ERROR;
 
     fn records(json: Value) -> Vec<LambdaTelemetry<Value>> {
         crate::telemetry_api::records(json.to_string().as_bytes())
@@ -884,25 +478,5 @@ mod tests {
         ]));
         assert!(spans(&platform.records(&delivery, |id| id == "r-1")).is_empty());
         assert_eq!(spans(&platform.records(&delivery, |_| false)).len(), 1);
-    }
-
-    #[test]
-    fn histograms_put_a_value_in_the_bucket_bounded_above_by_it() {
-        let mut h = Hist::new(&[0.001, 0.0025, 0.005]);
-        for value in [0.003, 9.0, 0.0025] {
-            h.record(value);
-        }
-        assert_eq!(h.counts, [0, 1, 1, 1]);
-    }
-
-    #[test]
-    fn xray_headers_give_trace_parent_and_sampling() {
-        let context = XrayContext::parse("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")
-            .expect("valid");
-        assert_eq!(context.trace_id, "5759e988bd862e3fe1be46a994272793");
-        assert_eq!(context.parent, None);
-        assert!(!context.sampled);
-        assert_eq!(XrayContext::parse("Root=2-1-2"), None);
-        assert_eq!(XrayContext::parse("Parent=53995c3f42cd8ad8"), None);
     }
 }
