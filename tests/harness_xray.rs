@@ -1,4 +1,4 @@
-//! Proves the loopback X-Ray daemon in `tests/common/xray.rs` with hand-made
+//! Proves the loopback X-Ray daemon in `tests/common/xray/` with hand-made
 //! datagrams: valid documents are kept, each kind of violation is named, a
 //! burst arrives whole, and `/next` polls are placed among the datagrams.
 
