@@ -18,6 +18,7 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p lambda-otel --all-targets --all-features -- -D warnings
+cargo clippy -p lambda-otel --no-default-features --all-targets -- -D warnings
 cargo clippy -p lambda-otel-extension --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 # Each test runs in its own process: the integration tests set the Lambda environment.

@@ -9,6 +9,9 @@
 //! `cargo nextest run -p lambda-otel --test backends --run-ignored only`; run that way without
 //! the backends, every test fails saying to run the script.
 
+// Run with the default features only (`--run-ignored only` in scripts/test.sh).
+#![cfg(all(feature = "metrics", feature = "logs", feature = "xray"))]
+
 mod common;
 
 use common::backends::collector::Collector;

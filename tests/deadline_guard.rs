@@ -93,6 +93,7 @@ fn marks_for(function: &Function, id: &str) -> usize {
 }
 
 /// The value of the sum `name` in the last metrics export, 0 when it has none.
+#[cfg(all(feature = "metrics", feature = "logs"))]
 fn last_sum(events: &[TimelineEvent], name: &str) -> i64 {
     let last = events
         .iter()
@@ -113,6 +114,7 @@ async fn works_then_hangs(_: LambdaEvent<Value>) -> Result<Value, Error> {
     std::future::pending().await
 }
 
+#[cfg(all(feature = "metrics", feature = "logs"))]
 #[tokio::test(flavor = "current_thread")]
 async fn a_handler_that_never_completes_leaves_a_timeout_span_with_its_telemetry_so_far() {
     let function = Function::start(vec![invocation("stuck", 2_000)], Behaviour::Ok, |b| b);

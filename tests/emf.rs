@@ -10,6 +10,9 @@
 //! `dice.rolls` by `roll.value`, log the outcome, answer with the rolls. The dice are
 //! seeded by the request id, so a second run rolls the same.
 
+// EMF is a metrics exporter: the `metrics` feature.
+#![cfg(feature = "metrics")]
+
 mod common;
 
 use common::child::run_ignored;

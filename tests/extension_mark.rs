@@ -4,6 +4,9 @@
 //! so the extension can call its own `/next` at once. Without the header, nothing is sent; a
 //! mark that is never answered holds the invocation no longer than the flush's bound.
 
+// Every signal's export comes before the mark: the default features.
+#![cfg(all(feature = "metrics", feature = "logs"))]
+
 mod common;
 
 use common::function::{Function, event};

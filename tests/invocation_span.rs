@@ -217,6 +217,7 @@ async fn without_the_handler_wrapper_the_span_is_still_recorded_and_flushed() {
     ));
 }
 
+#[cfg(feature = "lambda-http")]
 #[tokio::test(flavor = "current_thread")]
 async fn lambda_http_handlers_report_their_status_code() {
     use lambda_http::{Adapter, Body, Request, Response};

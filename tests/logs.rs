@@ -2,6 +2,9 @@
 //! records carrying the ids of the span they were emitted in, exported before the runtime asks
 //! for the next event.
 
+// Log records need the `logs` feature.
+#![cfg(feature = "logs")]
+
 mod common;
 
 use common::function::{Function, event};

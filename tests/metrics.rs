@@ -1,6 +1,9 @@
 //! Metrics, end to end: the FaaS metrics of every invocation and the function's own, decoded
 //! at the loopback collector, exported before the runtime asks for the next event.
 
+// Metrics need the `metrics` feature.
+#![cfg(feature = "metrics")]
+
 mod common;
 
 use common::function::{Function, event};

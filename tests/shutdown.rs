@@ -101,6 +101,7 @@ fn field(line: &str, name: &str) -> usize {
         })
 }
 
+#[cfg(all(feature = "metrics", feature = "logs"))]
 #[test]
 fn a_hung_collector_at_shutdown_counts_the_losses_of_every_signal() {
     let stdout = run_ignored("hung_collector_function", &[]);

@@ -152,7 +152,8 @@ async fn function() {
     let handled = records
         .iter()
         .any(|r| r.body_str().is_some_and(|b| b.contains(MARK)));
-    let expected = !matches!(case, Case::Deserialization);
+    // Without the `logs` feature there are no log records, only the lines checked below.
+    let expected = cfg!(feature = "logs") && !matches!(case, Case::Deserialization);
     assert_eq!(
         handled, expected,
         "the handler's record is exported when it runs: {records:#?}"

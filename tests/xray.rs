@@ -1,6 +1,9 @@
 //! `OTEL_TRACES_EXPORTER=xray` end to end: the real lambda_runtime loop, the real exporter, and
 //! a loopback X-Ray daemon that checks every datagram as the daemon and X-Ray would.
 
+// The X-Ray exporter needs the `xray` feature.
+#![cfg(feature = "xray")]
+
 mod common;
 
 use common::child::run_ignored;

@@ -6,6 +6,7 @@
 //! default.
 
 use super::{Exporter, FlushMode, LogFormat, Propagator, Protocol};
+#[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::Temporality;
 
 /// Standard: turns the SDK off (`true`/`false`).
@@ -29,14 +30,16 @@ pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
 /// Standard: the log record exporter (`otlp`, `console`, `none`).
 pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
-/// Default of [`OTEL_TRACES_EXPORTER`], [`OTEL_METRICS_EXPORTER`] and [`OTEL_LOGS_EXPORTER`].
+/// Default of [`OTEL_TRACES_EXPORTER`], [`OTEL_METRICS_EXPORTER`] and [`OTEL_LOGS_EXPORTER`];
+/// `none` for metrics without the `metrics` feature and for logs without the `logs` feature.
 pub const DEFAULT_EXPORTER: Exporter = Exporter::Otlp;
 
 /// Standard: the temporality of exported metrics (`cumulative`, `delta`, `lowmemory`).
 pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
 /// Default of [`OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`] (the `emf` exporter always
-/// uses delta).
+/// uses delta). With the `metrics` feature.
+#[cfg(feature = "metrics")]
 pub const DEFAULT_TEMPORALITY: Temporality = Temporality::Cumulative;
 
 /// Standard: the OTLP protocol for every signal.
@@ -249,6 +252,7 @@ mod tests {
     fn the_defaults_of_enum_settings_are_the_enums_defaults() {
         assert_eq!(DEFAULT_EXPORTER, Exporter::default());
         assert_eq!(DEFAULT_PROTOCOL, Protocol::default());
+        #[cfg(feature = "metrics")]
         assert_eq!(DEFAULT_TEMPORALITY, Temporality::default());
         assert_eq!(DEFAULT_LOG_FORMAT, LogFormat::default());
         assert_eq!(DEFAULT_FLUSH_MODE, FlushMode::default());

@@ -14,6 +14,19 @@
 //! [`Error`](crate::Error) naming the variable (or, for a value set in code, the builder
 //! method) and the accepted values.
 //!
+//! # Cargo features
+//!
+//! A setting that needs a feature this build leaves out is an
+//! [`Error::FeatureDisabled`](crate::Error::FeatureDisabled) naming the variable (or builder
+//! method) and the feature: `OTEL_TRACES_EXPORTER=xray` without `xray`,
+//! `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` without `grpc`, any `OTEL_METRICS_EXPORTER` but `none`
+//! without `metrics`, any `OTEL_LOGS_EXPORTER` but `none` without `logs`. The defaults never
+//! need one: without `metrics` (or `logs`) that signal's exporter defaults to `none`, so a
+//! traces-only build (`default-features = false`) starts with no variable set. The settings
+//! only metrics or logs read (temporality, export interval, EMF namespace, log queue size and
+//! value length) are then neither read nor checked, and the builder methods that only set them
+//! do not exist.
+//!
 //! # What libraries still read by themselves
 //!
 //! Some libraries under this crate read the process environment on their own, behind these
@@ -76,7 +89,8 @@ pub enum Exporter {
     /// Needs the `xray` feature.
     Xray,
     /// Metrics only (`emf`): CloudWatch Embedded Metric Format lines on stdout, which
-    /// CloudWatch Logs turns into metrics (`LAMBDA_OTEL_EMF_NAMESPACE`).
+    /// CloudWatch Logs turns into metrics (`LAMBDA_OTEL_EMF_NAMESPACE`). Needs the `metrics`
+    /// feature.
     Emf,
     /// One JSON object per span, metric or log record on stdout.
     Console,

@@ -2,6 +2,7 @@
 
 use super::{Exporter, FlushMode, LogFormat, Propagator, Signal, XraySampled, env};
 use crate::Error;
+#[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::net::SocketAddr;
@@ -66,9 +67,11 @@ pub(super) fn flush_timeout_in_code(
 }
 
 /// The longest metric export interval: a day.
+#[cfg(feature = "metrics")]
 const MAX_EXPORT_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// `OTEL_METRIC_EXPORT_INTERVAL`: 0 to 86,400,000 ms.
+#[cfg(feature = "metrics")]
 pub(super) fn export_interval(variable: &'static str, value: &str) -> Result<Duration, Error> {
     match value.trim().parse::<u64>() {
         Ok(ms) if Duration::from_millis(ms) <= MAX_EXPORT_INTERVAL => Ok(Duration::from_millis(ms)),
@@ -81,6 +84,7 @@ pub(super) fn export_interval(variable: &'static str, value: &str) -> Result<Dur
 }
 
 /// A metric export interval set in code, held to the variable's range.
+#[cfg(feature = "metrics")]
 pub(super) fn export_interval_in_code(
     setter: &'static str,
     interval: Duration,
@@ -275,6 +279,7 @@ pub(super) fn xray_daemon_address(
 
 /// `LAMBDA_OTEL_EMF_NAMESPACE`: CloudWatch's namespace rules (1 to 255 characters, no `:` and
 /// not starting with `AWS/`, printable ASCII).
+#[cfg(feature = "metrics")]
 pub(super) fn emf_namespace(variable: &'static str, value: &str) -> Result<String, Error> {
     let value = value.trim();
     let valid = (1..=255).contains(&value.len())
@@ -293,6 +298,7 @@ pub(super) fn emf_namespace(variable: &'static str, value: &str) -> Result<Strin
 }
 
 /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, as the OTLP exporter spec defines it.
+#[cfg(feature = "metrics")]
 pub(super) fn temporality(variable: &'static str, value: &str) -> Result<Temporality, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "cumulative" => Ok(Temporality::Cumulative),
@@ -431,6 +437,7 @@ mod tests {
     use super::*;
 
     const XRAY: &str = env::AWS_XRAY_DAEMON_ADDRESS;
+    #[cfg(feature = "metrics")]
     const TEMPORALITY: &str = env::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE;
 
     #[test]
@@ -507,6 +514,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "metrics")]
     fn emf_namespaces_follow_cloudwatch_rules() {
         let var = env::LAMBDA_OTEL_EMF_NAMESPACE;
         assert_eq!(
@@ -520,6 +528,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "metrics")]
     fn lambda_log_settings_and_temporality() {
         assert_eq!(
             log_format(env::AWS_LAMBDA_LOG_FORMAT, " JSON ").ok(),

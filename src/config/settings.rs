@@ -5,10 +5,13 @@ use super::precedence::{Env, Setting, any_value};
 use super::signal::{OtlpOverrides, Signal, SignalOverrides, SignalSettings};
 use super::{Exporter, FlushMode, LogFormat, Propagator, XraySampled, env, parse};
 use crate::Error;
-use limits::{LOG_QUEUE, SPAN_QUEUE, length_limit, queue_size};
+#[cfg(feature = "logs")]
+use limits::LOG_QUEUE;
+use limits::{SPAN_QUEUE, length_limit, queue_size};
+#[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
-use service::{emf_namespace, service};
+use service::service;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,11 +28,13 @@ pub(crate) struct Overrides {
     pub traces: SignalOverrides,
     pub metrics: SignalOverrides,
     pub logs: SignalOverrides,
+    #[cfg(feature = "metrics")]
     pub temporality: Option<Temporality>,
     pub log_format: Option<LogFormat>,
     pub sampler: Option<Sampler>,
     pub flush_mode: Option<FlushMode>,
     pub flush_timeout: Option<Duration>,
+    #[cfg(feature = "metrics")]
     pub metric_export_interval: Option<Duration>,
     pub deadline_guard: Option<bool>,
     pub xray_sampled: Option<XraySampled>,
@@ -37,8 +42,10 @@ pub(crate) struct Overrides {
     pub redacted_query_keys: Option<Vec<String>>,
     pub event_extraction: Option<bool>,
     pub xray_daemon_address: Option<SocketAddr>,
+    #[cfg(feature = "metrics")]
     pub emf_namespace: Option<String>,
     pub span_queue_size: Option<usize>,
+    #[cfg(feature = "logs")]
     pub log_queue_size: Option<usize>,
     pub attribute_value_length_limit: Option<usize>,
 }
@@ -52,6 +59,7 @@ pub(crate) struct Settings {
     pub traces: SignalSettings,
     pub metrics: SignalSettings,
     pub logs: SignalSettings,
+    #[cfg(feature = "metrics")]
     pub temporality: Temporality,
     pub log_format: LogFormat,
     /// `tracing` filter directives for log lines and log records.
@@ -60,6 +68,7 @@ pub(crate) struct Settings {
     pub flush_mode: FlushMode,
     pub flush_timeout: Duration,
     /// The least time between two metric exports at the end of an invocation (zero: every one).
+    #[cfg(feature = "metrics")]
     pub metric_export_interval: Duration,
     pub deadline_guard: bool,
     pub xray_sampled: XraySampled,
@@ -71,15 +80,18 @@ pub(crate) struct Settings {
     /// Where the `xray` exporter sends segment documents.
     pub xray_daemon_address: SocketAddr,
     /// The CloudWatch namespace of the `emf` exporter.
+    #[cfg(feature = "metrics")]
     pub emf_namespace: String,
     /// The most spans buffered or on their way out (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub span_queue_size: usize,
     /// The most log records buffered or on their way out (`OTEL_BLRP_MAX_QUEUE_SIZE`).
+    #[cfg(feature = "logs")]
     pub log_queue_size: usize,
     /// The most bytes of a span's string attribute value (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
     pub span_attribute_value_length_limit: usize,
     /// The most bytes of a log record's string body or attribute value
     /// (`OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+    #[cfg(feature = "logs")]
     pub log_attribute_value_length_limit: usize,
     /// Whether this process can have a cold start (not provisioned, not restored from a snapshot).
     pub cold_start_possible: bool,
@@ -104,26 +116,31 @@ impl Settings {
         let logs = signal(Signal::Logs, code.logs)?;
         let xray = traces.exporter == Exporter::Xray;
         Ok(Self {
+            #[cfg(feature = "metrics")]
             temporality: temporality(code.temporality, env)?,
             log_format: log_format(code.log_format, env)?,
             log_filter: log_filter(env)?,
             sampler: sampler(code.sampler, env)?,
             flush_mode: flush_mode(code.flush_mode, env)?,
+            #[cfg(feature = "metrics")]
             metric_export_interval: metric_export_interval(code.metric_export_interval, env)?,
             deadline_guard: deadline_guard(code.deadline_guard, env)?,
             xray_sampled: xray_sampled(code.xray_sampled, xray, env)?,
             xray_daemon_address: xray_daemon_address(code.xray_daemon_address, xray, env)?,
-            emf_namespace: emf_namespace(code.emf_namespace, &service_name, env)?,
+            #[cfg(feature = "metrics")]
+            emf_namespace: service::emf_namespace(code.emf_namespace, &service_name, env)?,
             propagators: propagators(code.propagators, env)?.into(),
             redacted_query_keys: redacted_query_keys(code.redacted_query_keys, env)?.into(),
             event_extraction: event_extraction(code.event_extraction, env)?,
             span_queue_size: queue_size(code.span_queue_size, &SPAN_QUEUE, env)?,
+            #[cfg(feature = "logs")]
             log_queue_size: queue_size(code.log_queue_size, &LOG_QUEUE, env)?,
             span_attribute_value_length_limit: length_limit(
                 code.attribute_value_length_limit,
                 env::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
                 env,
             )?,
+            #[cfg(feature = "logs")]
             log_attribute_value_length_limit: length_limit(
                 code.attribute_value_length_limit,
                 env::OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT,
@@ -163,6 +180,7 @@ fn flush_timeout(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error
     })
 }
 
+#[cfg(feature = "metrics")]
 fn metric_export_interval(code: Option<Duration>, env: Env<'_>) -> Result<Duration, Error> {
     env.resolve(Setting {
         code,
@@ -174,6 +192,7 @@ fn metric_export_interval(code: Option<Duration>, env: Env<'_>) -> Result<Durati
     })
 }
 
+#[cfg(feature = "metrics")]
 fn temporality(code: Option<Temporality>, env: Env<'_>) -> Result<Temporality, Error> {
     env.resolve(Setting {
         code,
@@ -328,5 +347,6 @@ fn cold_start_possible(env: Env<'_>) -> Result<bool, Error> {
     env.read(&[env::AWS_LAMBDA_INITIALIZATION_TYPE], initialization, true)
 }
 
-#[cfg(test)]
+// Most of them read metrics and logs settings too.
+#[cfg(all(test, feature = "metrics", feature = "logs"))]
 mod tests;

@@ -38,6 +38,16 @@ impl Signal {
         }
     }
 
+    /// The cargo feature this signal needs, when this build leaves it out: its exporter then
+    /// defaults to `none`, and any other is an error naming the feature.
+    pub(crate) fn missing_feature(self) -> Option<&'static str> {
+        match self {
+            Self::Metrics if cfg!(not(feature = "metrics")) => Some("metrics"),
+            Self::Logs if cfg!(not(feature = "logs")) => Some("logs"),
+            _ => None,
+        }
+    }
+
     /// The values of this signal's exporter variable, in words.
     pub(crate) fn accepted_exporters(self) -> &'static str {
         match self {
@@ -197,15 +207,31 @@ impl SignalSettings {
     }
 }
 
+/// The signal's exporter; `none` by default, and the only one accepted, when this build leaves
+/// the signal out (the `metrics` or `logs` feature), so a traces-only build starts with no
+/// variable set.
 fn exporter(signal: Signal, code: Option<Exporter>, env: Env<'_>) -> Result<Exporter, Error> {
-    env.resolve(Setting {
+    let missing = signal.missing_feature();
+    let variable = match code {
+        Some(_) => signal.exporter_setter(),
+        None => signal.exporter_var(),
+    };
+    let exporter = env.resolve(Setting {
         code,
         setter: signal.exporter_setter(),
         check: |setter, exporter| parse::exporter_in_code(signal, setter, exporter),
         vars: &[signal.exporter_var()],
         parse: |variable, value| parse::exporter(signal, variable, value),
-        default: env::DEFAULT_EXPORTER,
-    })
+        default: missing.map_or(env::DEFAULT_EXPORTER, |_| Exporter::None),
+    })?;
+    match missing {
+        Some(feature) if exporter != Exporter::None => Err(Error::FeatureDisabled {
+            variable,
+            value: format!("{exporter:?}").to_ascii_lowercase(),
+            feature,
+        }),
+        _ => Ok(exporter),
+    }
 }
 
 /// The export timeout, bounded by `flush_timeout`. The compression is checked on the way:
@@ -357,7 +383,8 @@ fn merge(into: &mut Vec<(String, String)>, from: Vec<(String, String)>) {
     }
 }
 
-#[cfg(test)]
+// Most of them resolve metrics and logs settings too.
+#[cfg(all(test, feature = "metrics", feature = "logs"))]
 mod tests {
     use super::*;
     use std::collections::HashMap;

@@ -5,14 +5,16 @@
 use super::Loss;
 use futures_util::FutureExt as _;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+#[cfg(feature = "metrics")]
+use opentelemetry_sdk::metrics::{data::ResourceMetrics, exporter::PushMetricExporter};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+#[cfg(any(feature = "logs", feature = "metrics"))]
 pub(crate) type ExportFuture<'a> = Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>;
 
 /// A span export that can lose part of its batch (the X-Ray exporter counts what it could not
@@ -66,11 +68,13 @@ impl ExportSpans for super::xray::XrayExporter {
 }
 
 /// A [`LogExporter`] the flush can hold without knowing its type.
+#[cfg(feature = "logs")]
 pub(crate) trait ExportLogs: Send + Sync {
     fn export<'a>(&'a self, batch: LogBatch<'a>) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }
 
+#[cfg(feature = "logs")]
 impl<E: LogExporter + 'static> ExportLogs for E {
     fn export<'a>(&'a self, batch: LogBatch<'a>) -> ExportFuture<'a> {
         Box::pin(LogExporter::export(self, batch))
@@ -82,11 +86,13 @@ impl<E: LogExporter + 'static> ExportLogs for E {
 }
 
 /// A [`PushMetricExporter`] the flush can hold without knowing its type.
+#[cfg(feature = "metrics")]
 pub(crate) trait ExportMetrics: Send + Sync {
     fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a>;
     fn shutdown(&self, timeout: Duration) -> OTelSdkResult;
 }
 
+#[cfg(feature = "metrics")]
 impl<E: PushMetricExporter> ExportMetrics for E {
     fn export<'a>(&'a self, metrics: &'a ResourceMetrics) -> ExportFuture<'a> {
         Box::pin(PushMetricExporter::export(self, metrics))

@@ -6,7 +6,7 @@
 //!   client of this crate's.
 //! - [`xray`] (`OTEL_TRACES_EXPORTER=xray`): spans as X-Ray segment documents, one UDP
 //!   datagram each, to the daemon Lambda runs with Active tracing (`AWS_XRAY_DAEMON_ADDRESS`).
-//! - [`emf`] (`OTEL_METRICS_EXPORTER=emf`): metrics as CloudWatch Embedded Metric Format
+//! - `emf` (`OTEL_METRICS_EXPORTER=emf`, with the `metrics` feature): metrics as CloudWatch Embedded Metric Format
 //!   lines on stdout, which CloudWatch Logs turns into metrics.
 //! - [`console`] (`console`, any signal): one JSON object per span, metric point or log record
 //!   on stdout, for a first run and for reading in CloudWatch Logs.
@@ -22,6 +22,7 @@
 
 pub(crate) mod boxed;
 pub mod console;
+#[cfg(feature = "metrics")]
 pub(crate) mod emf;
 pub(crate) mod otlp;
 #[cfg(feature = "xray")]

@@ -1,12 +1,15 @@
 //! What one export carries, and the items still on their way out.
 
+#[cfg(feature = "logs")]
 use opentelemetry::InstrumentationScope;
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::SdkLogRecord;
 use opentelemetry_sdk::trace::SpanData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A log record and the scope of the logger that emitted it.
+#[cfg(feature = "logs")]
 #[derive(Debug, Clone)]
 pub(crate) struct LogEntry {
     pub record: SdkLogRecord,
@@ -17,8 +20,9 @@ pub(crate) struct LogEntry {
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
     pub spans: Vec<SpanData>,
+    #[cfg(feature = "logs")]
     pub logs: Vec<LogEntry>,
-    /// Whether to collect and export metrics.
+    /// Whether to collect and export metrics (never without the `metrics` feature).
     pub metrics: bool,
     /// The batch's items still count against their buffers' caps until the export is over.
     pub held: Vec<Held>,
@@ -31,7 +35,18 @@ pub(crate) struct Batch {
 impl Batch {
     /// Whether there is nothing to export (a mark is no export).
     pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_empty() && self.logs.is_empty() && !self.metrics
+        self.spans.is_empty() && self.log_count() == 0 && !self.metrics
+    }
+
+    /// The log records it carries.
+    #[cfg(feature = "logs")]
+    pub(crate) fn log_count(&self) -> usize {
+        self.logs.len()
+    }
+
+    #[cfg(not(feature = "logs"))]
+    pub(crate) fn log_count(&self) -> usize {
+        0
     }
 }
 
@@ -50,6 +65,7 @@ impl Item for SpanData {
     }
 }
 
+#[cfg(feature = "logs")]
 impl Item for LogEntry {
     fn into_batch(logs: Vec<Self>, held: Held) -> Batch {
         Batch {

@@ -121,8 +121,7 @@ impl<T: Item> Buffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::Exporters;
-    use crate::flush::testing::{Hung, span};
+    use crate::flush::testing::{Hung, span, spans_only};
 
     #[test]
     fn the_cap_counts_what_is_on_its_way_out_and_every_drop() {
@@ -130,10 +129,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let exporters = Exporters {
-            spans: Some(Box::new(Hung)),
-            ..Exporters::default()
-        };
+        let exporters = spans_only(Hung);
         let worker = Worker::spawn(exporters, runtime).expect("thread");
         // Nothing finishes for a minute: the first 100 leave in a background export that
         // hangs, and hold their place in the cap.
@@ -152,10 +148,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let exporters = Exporters {
-            spans: Some(Box::new(Hung)),
-            ..Exporters::default()
-        };
+        let exporters = spans_only(Hung);
         let worker = Worker::spawn(exporters, runtime).expect("thread");
         let buffer = Buffer::new(worker, Duration::from_secs(60), 100, Arc::default());
         for _ in 0..101 {

@@ -1,6 +1,8 @@
 //! The per-invocation flush, awaited by the layer.
 
-use super::batch::{Batch, LogEntry};
+use super::batch::Batch;
+#[cfg(feature = "logs")]
+use super::batch::LogEntry;
 use super::buffer::Buffer;
 use super::report::{ExportFailure, ExportReport, Reporter, Shape};
 use super::worker::{Reply, Worker};
@@ -10,6 +12,7 @@ use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+#[cfg(feature = "metrics")]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -20,7 +23,9 @@ use tokio::sync::oneshot;
 #[derive(Debug, Clone)]
 pub(crate) struct Flusher {
     spans: Option<Arc<Buffer<SpanData>>>,
+    #[cfg(feature = "logs")]
     logs: Option<Arc<Buffer<LogEntry>>>,
+    #[cfg(feature = "metrics")]
     metrics: Option<Arc<MetricsSchedule>>,
     worker: Worker,
     timeout: Duration,
@@ -32,7 +37,9 @@ impl Flusher {
     pub(crate) fn new(worker: Worker, timeout: Duration, reporter: Arc<Reporter>) -> Self {
         Self {
             spans: None,
+            #[cfg(feature = "logs")]
             logs: None,
+            #[cfg(feature = "metrics")]
             metrics: None,
             worker,
             timeout,
@@ -45,6 +52,7 @@ impl Flusher {
         self
     }
 
+    #[cfg(feature = "logs")]
     pub(crate) fn with_logs(mut self, buffer: Arc<Buffer<LogEntry>>) -> Self {
         self.logs = Some(buffer);
         self
@@ -53,6 +61,7 @@ impl Flusher {
     /// Collects and exports metrics in the flush that ends an invocation once `interval` has
     /// passed since the last time (the first flush's always; every flush's for zero), and at
     /// shutdown.
+    #[cfg(feature = "metrics")]
     pub(crate) fn with_metrics(mut self, interval: Duration) -> Self {
         self.metrics = Some(Arc::new(MetricsSchedule::new(interval)));
         self
@@ -63,17 +72,22 @@ impl Flusher {
         self.timeout
     }
 
-    /// What is buffered, and the metrics if `metrics` says they are due.
-    fn take(&self, metrics: impl FnOnce(&MetricsSchedule) -> bool) -> Batch {
-        let mut batch = Batch {
-            metrics: self.metrics.as_deref().is_some_and(metrics),
-            ..Batch::default()
-        };
+    /// What is buffered, and the metrics if they are due at `now` (always, for `None`).
+    fn take(&self, now: Option<Instant>) -> Batch {
+        let mut batch = Batch::default();
+        #[cfg(feature = "metrics")]
+        {
+            batch.metrics = (self.metrics.as_deref())
+                .is_some_and(|schedule| now.is_none_or(|now| schedule.due(now)));
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = now;
         if let Some(buffer) = &self.spans {
             let (spans, held) = buffer.take();
             batch.spans = spans;
             batch.held.push(held);
         }
+        #[cfg(feature = "logs")]
         if let Some(buffer) = &self.logs {
             let (logs, held) = buffer.take();
             batch.logs = logs;
@@ -95,7 +109,7 @@ impl Flusher {
         hard_deadline: Option<Instant>,
         request_id: &Arc<str>,
     ) -> Option<PendingFlush> {
-        let mut batch = self.take(|schedule| schedule.due(Instant::now()));
+        let mut batch = self.take(Some(Instant::now()));
         let mark = match extension::presence() {
             Presence::Absent => false,
             // Only an export can find it.
@@ -124,8 +138,11 @@ impl Flusher {
     /// Whether items left a buffer in an export that is not over: a flush with nothing of its
     /// own still waits for it (and cuts it off at its deadline when the process may freeze).
     fn exports_under_way(&self) -> bool {
+        #[cfg(feature = "logs")]
+        if self.logs.as_ref().is_some_and(|b| b.in_flight() > 0) {
+            return true;
+        }
         self.spans.as_ref().is_some_and(|b| b.in_flight() > 0)
-            || self.logs.as_ref().is_some_and(|b| b.in_flight() > 0)
     }
 
     /// Exports everything buffered and stops the export thread, blocking the calling thread
@@ -133,7 +150,7 @@ impl Flusher {
     /// the warnings kept back is reported before it returns.
     pub(crate) fn shutdown_blocking(&self, timeout: Duration) -> bool {
         let start = Instant::now();
-        let batch = self.take(|_| true);
+        let batch = self.take(None);
         let report = if batch.is_empty() {
             ExportReport::default()
         } else {
@@ -149,15 +166,16 @@ impl Flusher {
 
     /// The export's failures, and the items the buffers dropped since the last report.
     fn report(&self, report: &ExportReport) {
+        #[cfg(feature = "logs")]
+        let logs = self.logs.as_ref().map_or(0, |b| b.take_dropped());
+        #[cfg(not(feature = "logs"))]
+        let logs = 0;
         let dropped = [
             (
                 Signal::Traces,
                 self.spans.as_ref().map_or(0, |b| b.take_dropped()),
             ),
-            (
-                Signal::Logs,
-                self.logs.as_ref().map_or(0, |b| b.take_dropped()),
-            ),
+            (Signal::Logs, logs),
         ]
         .map(|(signal, n)| (n > 0).then_some((signal, ExportFailure::BufferFull(n))));
         let dropped = dropped.iter().flatten().map(|(signal, f)| (*signal, f));
@@ -171,6 +189,7 @@ impl Flusher {
 
 /// When the metrics are due: at most once per interval, at the end of an invocation. There is
 /// no timer (a frozen process runs none); the end of an invocation asks.
+#[cfg(feature = "metrics")]
 #[derive(Debug)]
 pub(crate) struct MetricsSchedule {
     interval: Duration,
@@ -179,6 +198,7 @@ pub(crate) struct MetricsSchedule {
     last: AtomicU64,
 }
 
+#[cfg(feature = "metrics")]
 impl MetricsSchedule {
     pub(crate) fn new(interval: Duration) -> Self {
         Self {
@@ -234,8 +254,7 @@ impl Future for PendingFlush {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::Exporters;
-    use crate::flush::testing::{Hung, span};
+    use crate::flush::testing::{Hung, span, spans_only};
     use crate::flush::worker::Freeze;
 
     /// A flush the export thread drops unanswered (its runtime ends with the thread, at
@@ -246,10 +265,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let exporters = Exporters {
-            spans: Some(Box::new(Hung)),
-            ..Exporters::default()
-        };
+        let exporters = spans_only(Hung);
         let worker = Worker::spawn(exporters, runtime).expect("thread");
         let reporter = Arc::new(Reporter::quiet());
         let timeout = Duration::from_secs(600);
@@ -277,10 +293,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("runtime");
-        let exporters = Exporters {
-            spans: Some(Box::new(Hung)),
-            ..Exporters::default()
-        };
+        let exporters = spans_only(Hung);
         let worker =
             Worker::spawn_with(exporters, runtime, Freeze::AfterEachFlush).expect("thread");
         let reporter = Arc::new(Reporter::quiet());
@@ -301,6 +314,7 @@ mod tests {
         assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
     }
 
+    #[cfg(feature = "metrics")]
     #[test]
     fn metrics_are_due_first_then_once_per_interval() {
         let schedule = MetricsSchedule::new(Duration::from_secs(60));
@@ -316,6 +330,7 @@ mod tests {
         assert!(schedule.due(start + Duration::from_secs(200)));
     }
 
+    #[cfg(feature = "metrics")]
     #[test]
     fn a_zero_interval_makes_every_flush_collect() {
         let schedule = MetricsSchedule::new(Duration::ZERO);

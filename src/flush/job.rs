@@ -1,20 +1,41 @@
 //! One export job: the exporters the flush owns, one per signal, and the export of a batch's
 //! signals side by side, each bounded by the job's deadline.
 
-use super::batch::{Batch, LogEntry};
+use super::batch::Batch;
+#[cfg(feature = "logs")]
+use super::batch::LogEntry;
+#[cfg(feature = "metrics")]
 use super::reader::SharedReader;
 use super::report::{ExportFailure, ExportReport, ExportResult};
 use crate::export::Loss;
-use crate::export::boxed::{ExportLogs, ExportMetrics, ExportSpans, reason};
+#[cfg(feature = "logs")]
+use crate::export::boxed::ExportLogs;
+#[cfg(feature = "metrics")]
+use crate::export::boxed::ExportMetrics;
+use crate::export::boxed::ExportSpans;
+#[cfg(any(feature = "logs", feature = "metrics"))]
+use crate::export::boxed::reason;
+#[cfg(feature = "logs")]
 use opentelemetry::InstrumentationScope;
+#[cfg(any(feature = "logs", feature = "metrics"))]
 use opentelemetry_sdk::error::OTelSdkResult;
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::reader::MetricReader as _;
+#[cfg(feature = "metrics")]
+use opentelemetry_sdk::metrics::{data::ResourceMetrics, reader::MetricReader as _};
 use std::future::Future;
 use std::time::Duration;
 
+/// What the SDK collects the metrics into, refilled in place by every collection: nothing
+/// without the `metrics` feature.
+#[cfg(feature = "metrics")]
+pub(crate) type MetricsBuffer = ResourceMetrics;
+#[cfg(not(feature = "metrics"))]
+#[derive(Debug, Default)]
+pub(crate) struct MetricsBuffer {}
+
 /// Metrics are collected from the reader by the flush, then exported.
+#[cfg(feature = "metrics")]
 pub(crate) struct MetricsExport {
     pub exporter: Box<dyn ExportMetrics>,
     pub reader: SharedReader,
@@ -24,13 +45,23 @@ pub(crate) struct MetricsExport {
 #[derive(Default)]
 pub(crate) struct Exporters {
     pub spans: Option<Box<dyn ExportSpans>>,
+    #[cfg(feature = "logs")]
     pub logs: Option<Box<dyn ExportLogs>>,
+    #[cfg(feature = "metrics")]
     pub metrics: Option<MetricsExport>,
 }
 
 impl Exporters {
     pub(crate) fn is_empty(&self) -> bool {
-        self.spans.is_none() && self.logs.is_none() && self.metrics.is_none()
+        #[cfg(feature = "logs")]
+        if self.logs.is_some() {
+            return false;
+        }
+        #[cfg(feature = "metrics")]
+        if self.metrics.is_some() {
+            return false;
+        }
+        self.spans.is_none()
     }
 
     /// Errors at shutdown have nowhere to go: the process is ending.
@@ -38,9 +69,11 @@ impl Exporters {
         if let Some(spans) = &self.spans {
             drop(spans.shutdown(timeout));
         }
+        #[cfg(feature = "logs")]
         if let Some(logs) = &self.logs {
             drop(logs.shutdown(timeout));
         }
+        #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             drop(metrics.exporter.shutdown(timeout));
         }
@@ -53,7 +86,7 @@ pub(crate) async fn export_owned(
     batch: Batch,
     deadline: Option<tokio::time::Instant>,
 ) -> ExportReport {
-    let mut rm = ResourceMetrics::default();
+    let mut rm = MetricsBuffer::default();
     export(exporters, &mut rm, batch, deadline).await
 }
 
@@ -62,40 +95,32 @@ pub(crate) async fn export_owned(
 /// route, nothing is waited for.
 pub(crate) async fn export(
     exporters: &Exporters,
-    rm: &mut ResourceMetrics,
+    rm: &mut MetricsBuffer,
     batch: Batch,
     deadline: Option<tokio::time::Instant>,
 ) -> ExportReport {
+    let metrics = metrics(exporters, rm, batch.metrics, deadline);
     let Batch {
         spans,
+        #[cfg(feature = "logs")]
         logs,
-        metrics: collect,
         held: _held,
-        mark: _,
+        ..
     } = batch;
-    let collected = match (&exporters.metrics, collect) {
-        (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
-        _ => None,
-    };
-    let rm = &*rm;
     let spans = async {
         let exporter = exporters.spans.as_ref().filter(|_| !spans.is_empty())?;
         let n = spans.len();
         Some(bounded(deadline, n, exporter.export(spans)).await)
     };
+    #[cfg(feature = "logs")]
     let logs = async {
         let exporter = exporters.logs.as_ref().filter(|_| !logs.is_empty())?;
         let n = logs.len();
         let export = export_logs(exporter.as_ref(), &logs);
         Some(bounded(deadline, n, whole(n, export)).await)
     };
-    let metrics = async {
-        let export = exporters.metrics.as_ref()?;
-        Some(match collected? {
-            Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
-            Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
-        })
-    };
+    #[cfg(not(feature = "logs"))]
+    let logs = std::future::ready(None);
     let (spans, logs, metrics) = futures_util::future::join3(spans, logs, metrics).await;
     ExportReport {
         spans,
@@ -105,6 +130,41 @@ pub(crate) async fn export(
     }
 }
 
+/// The metrics' share of an export: collected now (when `collect`), exported side by side
+/// with the other signals.
+#[cfg(feature = "metrics")]
+fn metrics<'a>(
+    exporters: &'a Exporters,
+    rm: &'a mut ResourceMetrics,
+    collect: bool,
+    deadline: Option<tokio::time::Instant>,
+) -> impl Future<Output = Option<ExportResult>> + 'a {
+    let collected = match (&exporters.metrics, collect) {
+        (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
+        _ => None,
+    };
+    let rm = &*rm;
+    async move {
+        let export = exporters.metrics.as_ref()?;
+        Some(match collected? {
+            Ok(()) => bounded(deadline, 1, whole(1, export.exporter.export(rm))).await,
+            Err(e) => Err(ExportFailure::Failed(1, e.to_string())),
+        })
+    }
+}
+
+/// Without the `metrics` feature there is nothing to collect.
+#[cfg(not(feature = "metrics"))]
+fn metrics(
+    _: &Exporters,
+    _: &mut MetricsBuffer,
+    _: bool,
+    _: Option<tokio::time::Instant>,
+) -> std::future::Ready<Option<ExportResult>> {
+    std::future::ready(None)
+}
+
+#[cfg(feature = "logs")]
 async fn export_logs(exporter: &dyn ExportLogs, logs: &[LogEntry]) -> OTelSdkResult {
     let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
         logs.iter().map(|e| (&e.record, &e.scope)).collect();
@@ -112,6 +172,7 @@ async fn export_logs(exporter: &dyn ExportLogs, logs: &[LogEntry]) -> OTelSdkRes
 }
 
 /// An SDK exporter's export: an error loses all `n` items.
+#[cfg(any(feature = "logs", feature = "metrics"))]
 async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<(), Loss> {
     export.await.map_err(|e| Loss {
         lost: n,

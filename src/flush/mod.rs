@@ -46,6 +46,7 @@ mod buffer;
 mod flusher;
 mod job;
 mod processor;
+#[cfg(feature = "metrics")]
 mod reader;
 mod report;
 #[cfg(test)]
@@ -55,9 +56,17 @@ mod worker;
 pub(crate) use alarm::Alarm;
 pub(crate) use buffer::Buffer;
 pub(crate) use flusher::{Flusher, PendingFlush};
-pub(crate) use job::{Exporters, MetricsExport};
-pub(crate) use processor::{InvocationLogProcessor, InvocationSpanProcessor};
+pub(crate) use job::Exporters;
+#[cfg(feature = "metrics")]
+pub(crate) use job::MetricsExport;
+#[cfg(feature = "logs")]
+pub(crate) use processor::InvocationLogProcessor;
+pub(crate) use processor::InvocationSpanProcessor;
+#[cfg(feature = "metrics")]
 pub(crate) use reader::SharedReader;
+/// Without the `metrics` feature there is no reader: no value of this type.
+#[cfg(not(feature = "metrics"))]
+pub(crate) type SharedReader = std::convert::Infallible;
 #[cfg(test)]
 pub(crate) use report::QUIET_PERIOD;
 pub(crate) use report::{QuietPeriod, Reporter};

@@ -1,12 +1,16 @@
 //! The span and log processors installed in the providers: buffer in memory, export when the
 //! layer says so. No timer thread: a frozen process runs no timers.
 
+#[cfg(feature = "logs")]
 use super::batch::LogEntry;
 use super::buffer::Buffer;
 use crate::attributes::truncate;
+#[cfg(feature = "logs")]
+use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::SpanId;
-use opentelemetry::{Array, Context, InstrumentationScope, StringValue, Value};
+use opentelemetry::{Array, Context, StringValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_semantic_conventions::attribute::FAAS_INVOCATION_ID;
@@ -101,17 +105,20 @@ impl SpanProcessor for InvocationSpanProcessor {
 }
 
 /// The [`LogProcessor`] of the logger provider: every record goes to the buffer.
+#[cfg(feature = "logs")]
 #[derive(Debug)]
 pub(crate) struct InvocationLogProcessor {
     buffer: Arc<Buffer<LogEntry>>,
 }
 
+#[cfg(feature = "logs")]
 impl InvocationLogProcessor {
     pub(crate) fn new(buffer: Arc<Buffer<LogEntry>>) -> Self {
         Self { buffer }
     }
 }
 
+#[cfg(feature = "logs")]
 impl LogProcessor for InvocationLogProcessor {
     fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
         self.buffer.push(LogEntry {
@@ -132,8 +139,8 @@ impl LogProcessor for InvocationLogProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::KeyValue;
     use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status};
+    use opentelemetry::{InstrumentationScope, KeyValue};
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use std::borrow::Cow;
     use std::time::SystemTime;

@@ -97,7 +97,7 @@ impl From<&Batch> for Shape {
     fn from(batch: &Batch) -> Self {
         Self {
             spans: batch.spans.len(),
-            logs: batch.logs.len(),
+            logs: batch.log_count(),
             metrics: batch.metrics,
         }
     }

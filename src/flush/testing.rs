@@ -1,6 +1,8 @@
 //! What the flush's unit tests share: spans, and exporters that hang, panic or wait to be let
 //! through.
 
+use super::Exporters;
+use crate::export::boxed::ExportSpans;
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -25,6 +27,17 @@ pub(crate) fn span() -> SpanData {
         links: SpanLinks::default(),
         status: Status::Unset,
         instrumentation_scope: InstrumentationScope::builder("test").build(),
+    }
+}
+
+/// Exporters with `exporter` for spans and none for the other signals.
+pub(crate) fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
+    Exporters {
+        spans: Some(Box::new(exporter)),
+        #[cfg(feature = "logs")]
+        logs: None,
+        #[cfg(feature = "metrics")]
+        metrics: None,
     }
 }
 

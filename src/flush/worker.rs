@@ -18,12 +18,11 @@
 //! with an exporter that panicked.
 
 use super::batch::Batch;
-use super::job::{Exporters, export, export_owned};
+use super::job::{Exporters, MetricsBuffer, export, export_owned};
 use super::report::{ExportFailure, ExportReport, Reporter, Shape};
 use crate::export::otlp::extension::{self, Extension};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared, join_all};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
@@ -114,7 +113,7 @@ enum Route {
 /// The exporters of the inline route, and the metrics buffer the SDK refills in place.
 struct Inline {
     exporters: Exporters,
-    rm: ResourceMetrics,
+    rm: MetricsBuffer,
 }
 
 impl std::fmt::Debug for Inline {
@@ -155,7 +154,7 @@ impl Worker {
         Self {
             route: Route::Inline(Arc::new(Mutex::new(Inline {
                 exporters,
-                rm: ResourceMetrics::default(),
+                rm: MetricsBuffer::default(),
             }))),
         }
     }

@@ -11,6 +11,10 @@
 
 pub(crate) mod coldstart;
 mod hook_guard;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "no_metrics.rs"]
 mod metrics;
 mod on_invocation;
 pub(crate) mod outcome;

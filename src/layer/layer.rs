@@ -5,9 +5,7 @@ use crate::config::{Exporter, FlushMode, Settings};
 use crate::flush::Flusher;
 use crate::invocation::{FaasMetrics, Invocation, SpanSettings};
 use lambda_runtime::LambdaInvocation;
-use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use std::fmt;
 use std::sync::Arc;
@@ -20,7 +18,7 @@ pub(crate) struct LayerState {
     pub tracer: SdkTracer,
     /// `None` when nothing is exported (every signal's exporter is `none`).
     pub flusher: Option<Flusher>,
-    /// `None` when metrics are off.
+    /// `None` when metrics are off (always, without the `metrics` feature).
     pub metrics: Option<FaasMetrics>,
     pub span: SpanSettings,
     pub flush_mode: FlushMode,
@@ -33,8 +31,9 @@ pub(crate) struct LayerState {
 }
 
 impl LayerState {
-    /// The state of the layer `settings` describe: spans from `tracer`, the FaaS metrics on
-    /// `meter` (when metrics are on), flushed by `flusher` (when anything is exported), no hook.
+    /// The state of the layer `settings` describe: spans from `tracer`, flushed by `flusher`
+    /// (when anything is exported), no FaaS metrics (see [`with_metrics`](Self::with_metrics)),
+    /// no hook.
     ///
     /// With the SDK disabled, `tracer` is one whose spans are never recorded: the layer only
     /// carries each invocation's request id to the log lines, so nothing is read from the event
@@ -42,7 +41,6 @@ impl LayerState {
     pub(crate) fn new(
         settings: &Settings,
         tracer: &SdkTracerProvider,
-        meter: Option<&SdkMeterProvider>,
         flusher: Option<Flusher>,
     ) -> Self {
         let on = !settings.disabled;
@@ -65,12 +63,23 @@ impl LayerState {
         Self {
             tracer: tracer.tracer("lambda-otel"),
             flusher,
-            metrics: meter.map(|provider| FaasMetrics::new(&provider.meter("lambda-otel"))),
+            metrics: None,
             span,
             flush_mode: settings.flush_mode,
             deadline_guard: on && settings.deadline_guard,
             on_invocation: None,
         }
+    }
+
+    /// The FaaS metrics, recorded on `meter`'s instruments.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn with_metrics(
+        mut self,
+        meter: &opentelemetry_sdk::metrics::SdkMeterProvider,
+    ) -> Self {
+        use opentelemetry::metrics::MeterProvider as _;
+        self.metrics = Some(FaasMetrics::new(&meter.meter("lambda-otel")));
+        self
     }
 
     /// Starts the invocation of `req`: reads the event, finds the parent, calls the hook and

@@ -10,10 +10,12 @@
 //! from the modules above it, its tests included).
 
 mod fields;
+mod records;
 mod span_events;
 mod stdout;
 mod subscriber;
 
+pub(crate) use records::Bridge;
 pub(crate) use subscriber::install;
 
 use opentelemetry::Context;
@@ -29,4 +31,6 @@ pub(crate) struct RequestId(pub(crate) Arc<str>);
 pub(crate) fn request_id(cx: &Context) -> Option<&str> {
     cx.get::<RequestId>().map(|id| &*id.0)
 }
-pub use subscriber::{logs_layer, otel_layer};
+#[cfg(feature = "logs")]
+pub use records::logs_layer;
+pub use subscriber::otel_layer;

@@ -7,6 +7,7 @@ use crate::config::{
 };
 use crate::invocation::coldstart;
 use crate::layer::{LayerState, OtelLayer};
+#[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::Sampler;
 use std::fmt;
@@ -78,6 +79,8 @@ impl TelemetryBuilder {
     /// Where metrics go. Default [`Exporter::Otlp`]; `OTEL_METRICS_EXPORTER` (`otlp`, `emf`,
     /// `console`, `none`; [`Exporter::Xray`] is refused). With
     /// [`Exporter::None`] no metric is recorded at all, the wrapper's or the function's.
+    /// Without the `metrics` feature the default is [`Exporter::None`] and
+    /// [`build`](Self::build) refuses any other exporter, naming the feature.
     pub fn with_metrics_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.metrics.exporter = Some(exporter);
         self
@@ -86,7 +89,9 @@ impl TelemetryBuilder {
     /// Where log records go. Default [`Exporter::Otlp`]; `OTEL_LOGS_EXPORTER` (`otlp`,
     /// `console`, `none`). Log lines on stdout are written whatever this says, so with the
     /// AWS-native route (`xray` and `emf`) [`Exporter::None`] is the natural choice: the lines
-    /// already reach CloudWatch Logs.
+    /// already reach CloudWatch Logs. Without the `logs` feature the default is
+    /// [`Exporter::None`] and [`build`](Self::build) refuses any other exporter, naming the
+    /// feature.
     pub fn with_logs_exporter(mut self, exporter: Exporter) -> Self {
         self.overrides.logs.exporter = Some(exporter);
         self
@@ -153,6 +158,7 @@ impl TelemetryBuilder {
     /// The CloudWatch namespace of the [`Exporter::Emf`] metrics. Default: the service name
     /// (made valid for CloudWatch); `LAMBDA_OTEL_EMF_NAMESPACE`. [`build`](Self::build) refuses
     /// a namespace CloudWatch would (empty, over 255 characters, `:`, starting with `AWS/`).
+    #[cfg(feature = "metrics")]
     pub fn with_emf_namespace(mut self, namespace: impl Into<String>) -> Self {
         self.overrides.emf_namespace = Some(namespace.into());
         self
@@ -162,6 +168,7 @@ impl TelemetryBuilder {
     /// environment's series, told apart by `faas.instance`); `Delta` suits backends that add
     /// up deltas (CloudWatch, Datadog); `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`
     /// (`cumulative`, `delta`, `lowmemory`).
+    #[cfg(feature = "metrics")]
     pub fn with_temporality(mut self, temporality: Temporality) -> Self {
         self.overrides.temporality = Some(temporality);
         self
@@ -207,6 +214,7 @@ impl TelemetryBuilder {
     /// never held back. Default 60 s; `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds).
     ///
     /// [`Telemetry::shutdown`]: crate::Telemetry::shutdown
+    #[cfg(feature = "metrics")]
     pub fn with_metric_export_interval(mut self, interval: Duration) -> Self {
         self.overrides.metric_export_interval = Some(interval);
         self
@@ -234,6 +242,7 @@ impl TelemetryBuilder {
     /// The most log records held for export at once, from 1 to 1,000,000
     /// ([`build`](Self::build) refuses other values); one more is dropped and counted. Default
     /// 2048; `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    #[cfg(feature = "logs")]
     pub fn with_log_queue_size(mut self, size: usize) -> Self {
         self.overrides.log_queue_size = Some(size);
         self
@@ -293,8 +302,8 @@ impl TelemetryBuilder {
 
     /// Whether [`try_init`](Self::try_init) installs a `tracing` subscriber (stdout log lines,
     /// `tracing` spans as OpenTelemetry spans, events as log records). Default `true`. Turn it
-    /// off to compose [`otel_layer`](crate::telemetry::otel_layer) and
-    /// [`logs_layer`](crate::telemetry::logs_layer) into a subscriber of your own.
+    /// off to compose [`otel_layer`](crate::telemetry::otel_layer) and `logs_layer` (with the
+    /// `logs` feature) into a subscriber of your own.
     pub fn with_tracing_subscriber(mut self, install: bool) -> Self {
         self.install_subscriber = install;
         self
@@ -310,13 +319,14 @@ impl TelemetryBuilder {
         let log = LogSettings {
             format: settings.log_format,
             filter: settings.log_filter.clone(),
+            #[cfg(feature = "logs")]
             value_limit: settings.log_attribute_value_length_limit,
         };
         if settings.disabled {
             let tracer = super::providers::request_ids_only();
             return Ok(Telemetry {
                 providers: Providers::default(),
-                layer: OtelLayer::new(LayerState::new(&settings, &tracer, None, None)),
+                layer: OtelLayer::new(LayerState::new(&settings, &tracer, None)),
                 log,
                 flusher: None,
                 outgoing: None,
@@ -324,16 +334,18 @@ impl TelemetryBuilder {
         }
         let resource = resource::build(&settings);
         let built = super::providers::providers(&settings, resource)?;
-        let state = LayerState::new(
-            &settings,
-            &built.tracer,
-            built.meter.as_ref(),
-            built.flusher.clone(),
-        );
+        let state = LayerState::new(&settings, &built.tracer, built.flusher.clone());
+        #[cfg(feature = "metrics")]
+        let state = match &built.meter {
+            Some(meter) => state.with_metrics(meter),
+            None => state,
+        };
         Ok(Telemetry {
             providers: Providers {
                 tracer: Some(built.tracer),
+                #[cfg(feature = "metrics")]
                 meter: built.meter,
+                #[cfg(feature = "logs")]
                 logger: built.logger,
             },
             layer: OtelLayer::new(state),
@@ -356,6 +368,7 @@ impl TelemetryBuilder {
         if let Some(provider) = &telemetry.providers.tracer {
             opentelemetry::global::set_tracer_provider(provider.clone());
         }
+        #[cfg(feature = "metrics")]
         if let Some(provider) = &telemetry.providers.meter {
             opentelemetry::global::set_meter_provider(provider.clone());
         }
@@ -366,12 +379,16 @@ impl TelemetryBuilder {
             ));
         }
         if install {
+            #[cfg(feature = "logs")]
+            let logs = (telemetry.logger_provider())
+                .map(|provider| crate::logging::Bridge::new(provider, telemetry.log.value_limit));
+            #[cfg(not(feature = "logs"))]
+            let logs = None;
             crate::logging::install(
                 telemetry.log.format,
                 &telemetry.log.filter,
-                telemetry.log.value_limit,
                 telemetry.tracer_provider(),
-                telemetry.logger_provider(),
+                logs,
             );
         }
         Ok(telemetry)

@@ -4,12 +4,14 @@
 
 use crate::Error;
 use crate::config::{Exporter, Settings};
-use crate::export::boxed::{ExportLogs, ExportSpans};
-use crate::export::console::{ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter};
-use crate::export::emf::EmfExporter;
+#[cfg(feature = "logs")]
+use crate::export::boxed::ExportLogs;
+use crate::export::boxed::ExportSpans;
+use crate::export::console::ConsoleExporter;
 use crate::export::otlp::{self, Connectors};
-use crate::flush::{Exporters, MetricsExport, SharedReader, Worker};
+use crate::flush::{Exporters, SharedReader, Worker};
 use opentelemetry_sdk::Resource;
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::trace::SpanExporter;
 
@@ -78,7 +80,25 @@ fn exporters(
             Some(boxed_spans(exporter, resource))
         }
     };
-    let logs = match settings.logs.exporter {
+    #[cfg(not(feature = "metrics"))]
+    let _ = reader;
+    Ok(Exporters {
+        spans,
+        #[cfg(feature = "logs")]
+        logs: logs(settings, resource, connectors)?,
+        #[cfg(feature = "metrics")]
+        metrics: metrics(settings, reader, connectors)?,
+    })
+}
+
+#[cfg(feature = "logs")]
+fn logs(
+    settings: &Settings,
+    resource: &Resource,
+    connectors: &mut Connectors,
+) -> Result<Option<Box<dyn ExportLogs>>, Error> {
+    use crate::export::console::ConsoleLogExporter;
+    Ok(match settings.logs.exporter {
         // Refused for logs when the settings were resolved.
         Exporter::None | Exporter::Xray | Exporter::Emf => None,
         Exporter::Console => Some(boxed_logs(ConsoleLogExporter::new(), resource)),
@@ -86,31 +106,34 @@ fn exporters(
             let exporter = otlp::logs(&settings.logs, connectors)?;
             Some(boxed_logs(exporter, resource))
         }
-    };
-    let metrics = match (settings.metrics.exporter, reader) {
-        (Exporter::None | Exporter::Xray, _) | (_, None) => None,
-        (Exporter::Emf, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(EmfExporter::new(settings.emf_namespace.clone())),
-            reader: reader.clone(),
-        }),
-        (Exporter::Console, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality)),
-            reader: reader.clone(),
-        }),
-        (Exporter::Otlp, Some(reader)) => Some(MetricsExport {
-            exporter: Box::new(otlp::metrics(
-                &settings.metrics,
-                settings.temporality,
-                connectors,
-            )?),
-            reader: reader.clone(),
-        }),
-    };
-    Ok(Exporters {
-        spans,
-        logs,
-        metrics,
     })
+}
+
+#[cfg(feature = "metrics")]
+fn metrics(
+    settings: &Settings,
+    reader: Option<&SharedReader>,
+    connectors: &mut Connectors,
+) -> Result<Option<crate::flush::MetricsExport>, Error> {
+    use crate::export::boxed::ExportMetrics;
+    use crate::export::console::ConsoleMetricExporter;
+    use crate::export::emf::EmfExporter;
+    let exporter: Box<dyn ExportMetrics> = match (settings.metrics.exporter, reader) {
+        (Exporter::None | Exporter::Xray, _) | (_, None) => return Ok(None),
+        (Exporter::Emf, Some(_)) => Box::new(EmfExporter::new(settings.emf_namespace.clone())),
+        (Exporter::Console, Some(_)) => {
+            Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality))
+        }
+        (Exporter::Otlp, Some(_)) => Box::new(otlp::metrics(
+            &settings.metrics,
+            settings.temporality,
+            connectors,
+        )?),
+    };
+    Ok(reader.map(|reader| crate::flush::MetricsExport {
+        exporter,
+        reader: reader.clone(),
+    }))
 }
 
 /// The X-Ray exporter, its UDP socket opened on the export thread's runtime (entered here).
@@ -146,6 +169,7 @@ fn boxed_spans<E: SpanExporter + 'static>(mut e: E, resource: &Resource) -> Box<
     Box::new(e)
 }
 
+#[cfg(feature = "logs")]
 fn boxed_logs<E: LogExporter + 'static>(mut e: E, resource: &Resource) -> Box<dyn ExportLogs> {
     e.set_resource(resource);
     Box::new(e)

@@ -17,13 +17,17 @@ mod providers;
 mod resource;
 
 pub use crate::export::console;
-pub use crate::logging::{logs_layer, otel_layer};
+#[cfg(feature = "logs")]
+pub use crate::logging::logs_layer;
+pub use crate::logging::otel_layer;
 pub use builder::TelemetryBuilder;
 
 use crate::config::Propagator;
 use crate::flush::Flusher;
 use crate::{LogFormat, OtelLayer};
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::SdkLoggerProvider;
+#[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::Arc;
@@ -37,7 +41,9 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(400);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Providers {
     pub tracer: Option<SdkTracerProvider>,
+    #[cfg(feature = "metrics")]
     pub meter: Option<SdkMeterProvider>,
+    #[cfg(feature = "logs")]
     pub logger: Option<SdkLoggerProvider>,
 }
 
@@ -48,11 +54,12 @@ pub(crate) struct LogSettings {
     /// `tracing` filter directives.
     pub filter: String,
     /// The most bytes of a log record's string body or attribute value.
+    #[cfg(feature = "logs")]
     pub value_limit: usize,
 }
 
-/// The telemetry of a function: the tracer, meter and logger providers, the export thread and
-/// the [`OtelLayer`].
+/// The telemetry of a function: the tracer, meter and logger providers (the last two with the
+/// `metrics` and `logs` features), the export thread and the [`OtelLayer`].
 ///
 /// Cheap to clone. Build it once in `main` with [`Telemetry::from_env`] or
 /// [`Telemetry::builder`], then add [`Telemetry::layer`] to the runtime.
@@ -101,13 +108,16 @@ impl Telemetry {
 
     /// The meter provider, unless telemetry is disabled or `OTEL_METRICS_EXPORTER=none`.
     /// [`try_init`](TelemetryBuilder::try_init) also makes it the global one
-    /// (`opentelemetry::global::meter`).
+    /// (`opentelemetry::global::meter`). With the `metrics` feature.
+    #[cfg(feature = "metrics")]
     #[must_use]
     pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
         self.providers.meter.as_ref()
     }
 
-    /// The logger provider, unless telemetry is disabled or `OTEL_LOGS_EXPORTER=none`.
+    /// The logger provider, unless telemetry is disabled or `OTEL_LOGS_EXPORTER=none`. With the
+    /// `logs` feature.
+    #[cfg(feature = "logs")]
     #[must_use]
     pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
         self.providers.logger.as_ref()
@@ -120,7 +130,10 @@ impl Telemetry {
         let Some(tracer) = self.providers.tracer.clone() else {
             return;
         };
-        let providers = self.providers.clone();
+        #[cfg(feature = "metrics")]
+        let meter = self.providers.meter.clone();
+        #[cfg(feature = "logs")]
+        let logger = self.providers.logger.clone();
         let flusher = self.flusher.clone();
         let (done, finished) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new()
@@ -135,10 +148,12 @@ impl Telemetry {
                 }
                 // What the providers still hold was exported above; this stops them.
                 drop(tracer.shutdown_with_timeout(left()));
-                if let Some(meter) = providers.meter {
+                #[cfg(feature = "metrics")]
+                if let Some(meter) = meter {
                     drop(meter.shutdown_with_timeout(left()));
                 }
-                if let Some(logger) = providers.logger {
+                #[cfg(feature = "logs")]
+                if let Some(logger) = logger {
                     drop(logger.shutdown_with_timeout(left()));
                 }
                 let _ = done.send(());

@@ -4,14 +4,14 @@
 use super::exporters_from_settings;
 use crate::Error;
 use crate::config::{Exporter, Settings, Signal};
-use crate::flush::{
-    Buffer, Flusher, InvocationLogProcessor, InvocationSpanProcessor, Reporter, SharedReader,
-};
+use crate::flush::{Buffer, Flusher, InvocationSpanProcessor, Reporter};
 use crate::propagation::LambdaSampler;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::Resource;
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+#[cfg(feature = "metrics")]
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{IdGenerator, Sampler, SdkTracerProvider};
 use std::sync::Arc;
 
@@ -44,7 +44,9 @@ impl IdGenerator for NoIds {
 pub(super) struct Built {
     /// Always there: spans carry the context even when they are not exported.
     pub(super) tracer: SdkTracerProvider,
+    #[cfg(feature = "metrics")]
     pub(super) meter: Option<SdkMeterProvider>,
+    #[cfg(feature = "logs")]
     pub(super) logger: Option<SdkLoggerProvider>,
     /// The flush that exports every signal; `None` when none is exported.
     pub(super) flusher: Option<Flusher>,
@@ -52,14 +54,10 @@ pub(super) struct Built {
 
 /// The providers of the signals that are on, and the flush that exports them all.
 pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built, Error> {
-    // CloudWatch adds up what each EMF line reports: it needs deltas, whatever the OTLP
-    // temporality preference says.
-    let temporality = match settings.metrics.exporter {
-        Exporter::Emf => Temporality::Delta,
-        _ => settings.temporality,
-    };
-    let reader =
-        (settings.metrics.exporter != Exporter::None).then(|| SharedReader::new(temporality));
+    #[cfg(feature = "metrics")]
+    let reader = metrics_reader(settings);
+    #[cfg(not(feature = "metrics"))]
+    let reader = None;
     let worker = exporters_from_settings::spawn_worker(settings, &resource, reader.as_ref())?;
     let mut tracer = SdkTracerProvider::builder()
         .with_resource(resource.clone())
@@ -72,7 +70,9 @@ pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built
     let Some(worker) = worker else {
         return Ok(Built {
             tracer: tracer.build(),
+            #[cfg(feature = "metrics")]
             meter: None,
+            #[cfg(feature = "logs")]
             logger: None,
             flusher: None,
         });
@@ -81,7 +81,6 @@ pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built
     // One reporter for the flush and the buffers' background exports: one rate limit.
     let reporter = Arc::new(destinations(settings));
     let mut flusher = Flusher::new(worker.clone(), timeout, Arc::clone(&reporter));
-    let (mut logger, mut meter) = (None, None);
     if settings.traces.exporter != Exporter::None {
         let cap = settings.span_queue_size;
         let buffer = Buffer::new(worker.clone(), timeout, cap, Arc::clone(&reporter));
@@ -91,32 +90,51 @@ pub(super) fn providers(settings: &Settings, resource: Resource) -> Result<Built
         ));
         flusher = flusher.with_spans(buffer);
     }
-    if settings.logs.exporter != Exporter::None {
+    #[cfg(feature = "logs")]
+    let (flusher, logger) = if settings.logs.exporter == Exporter::None {
+        (flusher, None)
+    } else {
         let buffer = Buffer::new(worker, timeout, settings.log_queue_size, reporter);
-        let processor = InvocationLogProcessor::new(Arc::clone(&buffer));
-        logger = Some(
-            SdkLoggerProvider::builder()
-                .with_resource(resource.clone())
-                .with_log_processor(processor)
-                .build(),
-        );
-        flusher = flusher.with_logs(buffer);
-    }
-    if let Some(reader) = reader {
-        meter = Some(
-            SdkMeterProvider::builder()
+        let processor = crate::flush::InvocationLogProcessor::new(Arc::clone(&buffer));
+        let logger = SdkLoggerProvider::builder()
+            .with_resource(resource.clone())
+            .with_log_processor(processor)
+            .build();
+        (flusher.with_logs(buffer), Some(logger))
+    };
+    #[cfg(feature = "metrics")]
+    let (flusher, meter) = match reader {
+        None => (flusher, None),
+        Some(reader) => {
+            let meter = SdkMeterProvider::builder()
                 .with_resource(resource)
                 .with_reader(reader)
-                .build(),
-        );
-        flusher = flusher.with_metrics(settings.metric_export_interval);
-    }
+                .build();
+            let interval = settings.metric_export_interval;
+            (flusher.with_metrics(interval), Some(meter))
+        }
+    };
     Ok(Built {
         tracer: tracer.build(),
+        #[cfg(feature = "metrics")]
         meter,
+        #[cfg(feature = "logs")]
         logger,
         flusher: Some(flusher),
     })
+}
+
+/// The meter provider's reader, when metrics are on: CloudWatch adds up what each EMF line
+/// reports, so EMF needs deltas, whatever the OTLP temporality preference says.
+#[cfg(feature = "metrics")]
+fn metrics_reader(settings: &Settings) -> Option<crate::flush::SharedReader> {
+    use opentelemetry_sdk::metrics::Temporality;
+    let temporality = match settings.metrics.exporter {
+        Exporter::Emf => Temporality::Delta,
+        _ => settings.temporality,
+    };
+    (settings.metrics.exporter != Exporter::None)
+        .then(|| crate::flush::SharedReader::new(temporality))
 }
 
 /// The reporter, told where each signal goes, so a warning says where the export was going

@@ -56,14 +56,17 @@ impl Function {
         let receiver = OtlpReceiver::start(timeline.clone(), behaviour);
         let api = RuntimeApi::start_with(timeline.clone(), invocations, emulation);
         api.set_env();
-        // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
-        unsafe { std::env::set_var("AWS_REGION", "eu-west-1") };
         // Metrics with every invocation's flush, so a test sees each invocation's; the tests of
-        // the export interval set their own.
+        // the export interval set their own in code, which wins. Through the environment, as
+        // the builder's setter only exists with the `metrics` feature.
+        // SAFETY: as in `RuntimeApi::set_env`: one test per process, before anything reads it.
+        unsafe {
+            std::env::set_var("AWS_REGION", "eu-west-1");
+            std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "0");
+        }
         let builder = Telemetry::builder()
             .with_traces_exporter(Exporter::Otlp)
-            .with_otlp_endpoint(receiver.endpoint())
-            .with_metric_export_interval(std::time::Duration::ZERO);
+            .with_otlp_endpoint(receiver.endpoint());
         let telemetry = configure(builder)
             .try_init()
             .expect("valid telemetry settings");

@@ -16,6 +16,7 @@ pub(super) const SPAN_QUEUE: Queue = Queue {
     setter: "TelemetryBuilder::with_span_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)",
     var: env::OTEL_BSP_MAX_QUEUE_SIZE,
 };
+#[cfg(feature = "logs")]
 pub(super) const LOG_QUEUE: Queue = Queue {
     setter: "TelemetryBuilder::with_log_queue_size (OTEL_BLRP_MAX_QUEUE_SIZE)",
     var: env::OTEL_BLRP_MAX_QUEUE_SIZE,

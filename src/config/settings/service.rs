@@ -33,6 +33,7 @@ pub(super) fn service(
 }
 
 /// Unset, the service name, cut down to what CloudWatch accepts when it would refuse it.
+#[cfg(feature = "metrics")]
 pub(super) fn emf_namespace(
     code: Option<String>,
     service_name: &str,
@@ -52,6 +53,7 @@ pub(super) fn emf_namespace(
 
 /// The service name as a CloudWatch namespace: printable ASCII without `:`, at most 255
 /// characters, never in the reserved `AWS/` space.
+#[cfg(feature = "metrics")]
 fn default_namespace(service_name: &str) -> String {
     let mut namespace: String = service_name
         .chars()

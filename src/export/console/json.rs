@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "logs")]
 use opentelemetry::logs::AnyValue;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::Resource;
@@ -173,8 +174,10 @@ impl Serialize for AttributeValue<'_> {
 }
 
 /// A log body or log attribute value, keeping its type.
+#[cfg(feature = "logs")]
 pub(super) struct AnyJson<'a>(pub(super) &'a AnyValue);
 
+#[cfg(feature = "logs")]
 impl Serialize for AnyJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0 {
@@ -197,8 +200,10 @@ impl Serialize for AnyJson<'_> {
     }
 }
 
+#[cfg(feature = "logs")]
 struct Hex<'a>(&'a [u8]);
 
+#[cfg(feature = "logs")]
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
@@ -275,6 +280,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 mod tests {
     use std::time::Duration;
 
+    #[cfg(feature = "logs")]
     use serde_json::json;
 
     use super::super::test_support::{SAMPLE_NANOS, at, parse_rfc3339};
@@ -321,6 +327,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "logs")]
     #[test]
     fn any_values_keep_their_type() {
         let nested: AnyValue = [

@@ -27,6 +27,8 @@
 //!
 //! # Metrics: [`ConsoleMetricExporter`]
 //!
+//! With the `metrics` feature.
+//!
 //! One line per metric and collection, with all its data points:
 //!
 //! ```text
@@ -46,6 +48,8 @@
 //!
 //! # Logs: [`ConsoleLogExporter`]
 //!
+//! With the `logs` feature.
+//!
 //! ```text
 //! {"timestamp":"2026-11-21T20:28:54.124000000Z","observed_timestamp":"2026-11-21T20:28:54.124001000Z","severity_text":"INFO","severity_number":9,"body":"rolled a 4","target":"dice_roller","trace_id":"5b8aa5a2d2c872e8321cf37308d69df2","span_id":"051581bf3cb55c13","attributes":{"dice.value":4},"resource":{"service.name":"dice-roller"},"scope":"lambda-otel"}
 //! ```
@@ -61,6 +65,7 @@
 //! # Installing them
 //!
 //! ```
+//! # #[cfg(all(feature = "metrics", feature = "logs"))] {
 //! use lambda_otel::telemetry::console::{
 //!     ConsoleExporter, ConsoleLogExporter, ConsoleMetricExporter,
 //! };
@@ -78,6 +83,7 @@
 //!     .with_reader(PeriodicReader::builder(ConsoleMetricExporter::new()).build())
 //!     .build();
 //! # drop((tracer_provider, logger_provider, meter_provider));
+//! # }
 //! ```
 //!
 //! # How it is built
@@ -94,12 +100,16 @@
 //! written out in `json.rs`.
 
 mod json;
+#[cfg(feature = "logs")]
 mod logs;
+#[cfg(feature = "metrics")]
 mod metrics;
 mod spans;
 #[cfg(test)]
 mod test_support;
 
+#[cfg(feature = "logs")]
 pub use logs::ConsoleLogExporter;
+#[cfg(feature = "metrics")]
 pub use metrics::ConsoleMetricExporter;
 pub use spans::ConsoleExporter;

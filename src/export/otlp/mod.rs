@@ -26,14 +26,17 @@ use http_client::{ExportClient, diagnosed};
 
 use crate::Error;
 use crate::config::{Protocol, SignalSettings, env};
+#[cfg(feature = "logs")]
 use opentelemetry::logs::Severity;
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+#[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::{LogBatch, LogExporter};
-use opentelemetry_sdk::metrics::Temporality;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+#[cfg(feature = "metrics")]
+use opentelemetry_sdk::metrics::{
+    Temporality, data::ResourceMetrics, exporter::PushMetricExporter,
+};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::future::Future;
 use std::time::Duration;
@@ -129,6 +132,7 @@ pub(crate) fn spans(
 }
 
 /// The OTLP log exporter of `signal`'s settings.
+#[cfg(feature = "logs")]
 pub(crate) fn logs(
     signal: &SignalSettings,
     connectors: &mut Connectors,
@@ -142,6 +146,7 @@ pub(crate) fn logs(
 }
 
 /// The OTLP metric exporter of `signal`'s settings, with `temporality`.
+#[cfg(feature = "metrics")]
 pub(crate) fn metrics(
     signal: &SignalSettings,
     temporality: Temporality,
@@ -204,6 +209,7 @@ impl<E: SpanExporter> SpanExporter for Otlp<E> {
     }
 }
 
+#[cfg(feature = "logs")]
 impl<E: LogExporter> LogExporter for Otlp<E> {
     async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
         self.diagnose(self.exporter.export(batch)).await
@@ -222,6 +228,7 @@ impl<E: LogExporter> LogExporter for Otlp<E> {
     }
 }
 
+#[cfg(feature = "metrics")]
 impl<E: PushMetricExporter> PushMetricExporter for Otlp<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         self.diagnose(self.exporter.export(metrics)).await

@@ -1,5 +1,5 @@
 use super::*;
-use crate::flush::testing::{Gated, Hung, Panics, gated, spans};
+use crate::flush::testing::{Gated, Hung, Panics, gated, spans, spans_only};
 use opentelemetry_sdk::trace::SpanExporter;
 
 /// The export thread with `exporter` for spans.
@@ -8,10 +8,7 @@ fn worker(exporter: impl SpanExporter + 'static, freeze: Freeze) -> Worker {
         .enable_all()
         .build()
         .expect("runtime");
-    let exporters = Exporters {
-        spans: Some(Box::new(exporter)),
-        ..Exporters::default()
-    };
+    let exporters = spans_only(exporter);
     Worker::spawn_with(exporters, runtime, freeze).expect("thread")
 }
 
