@@ -69,6 +69,7 @@ cargo lambda watch \
     --ignore-changes \
     --env-var OTEL_TRACES_EXPORTER=console \
     --env-var OTEL_METRICS_EXPORTER=console \
+    --env-var OTEL_METRIC_EXPORT_INTERVAL=0 \
     --env-var OTEL_LOGS_EXPORTER=none \
     --env-var AWS_LAMBDA_LOG_FORMAT=JSON \
     --env-var OTEL_SERVICE_NAME="$function_name" \

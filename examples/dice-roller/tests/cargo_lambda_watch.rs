@@ -55,6 +55,8 @@ impl Watch {
             .current_dir(workspace())
             .env("OTEL_TRACES_EXPORTER", "console")
             .env("OTEL_METRICS_EXPORTER", "console")
+            // Every invocation's metrics, so each sample's roll is counted on the console.
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "0")
             .env("OTEL_LOGS_EXPORTER", "none")
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("OTEL_SERVICE_NAME", "dice-roller")
