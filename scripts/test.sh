@@ -32,6 +32,8 @@ scripts/demo.sh --jaeger
 # Optional features' own unit tests (CloudWatch Logs decoding, gRPC).
 cargo nextest run -p lambda-otel --lib --all-features --no-fail-fast
 cargo nextest run -p lambda-otel --features tls --test tls --no-fail-fast
+# A traces-only build (no metrics, no logs, no xray): what it keeps still works.
+cargo nextest run -p lambda-otel --no-default-features --no-fail-fast
 # The extension's SigV4 signing (AWS's published test vectors) and HTTPS settings.
 cargo nextest run -p lambda-otel-extension --features sigv4 --bins --no-fail-fast
 # The doctests. The README's snippets (examples/readme) build on their own: in a workspace
