@@ -4,6 +4,7 @@
 use super::precedence::{Env, Setting, any_value};
 use super::{Exporter, Protocol, env, parse};
 use crate::Error;
+use std::fmt;
 use std::time::Duration;
 
 /// The setters for every signal, as errors about their values name them.
@@ -137,8 +138,10 @@ impl Signal {
     }
 }
 
-/// Values set in code for every signal; `None` means "from the environment".
-#[derive(Debug, Clone, Default)]
+/// Values set in code for every signal; `None` means "from the environment". Its `Debug`
+/// (and so `TelemetryBuilder`'s) shows header names only and endpoints without credentials,
+/// query or fragment.
+#[derive(Clone, Default)]
 pub(crate) struct OtlpOverrides {
     pub protocol: Option<Protocol>,
     /// Base endpoint, as `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -147,15 +150,15 @@ pub(crate) struct OtlpOverrides {
 }
 
 /// Values set in code for one signal.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct SignalOverrides {
     pub exporter: Option<Exporter>,
     /// The full endpoint, used as is.
     pub endpoint: Option<String>,
 }
 
-/// Where one signal goes, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one signal goes, resolved. Its `Debug` never shows a header's value.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct SignalSettings {
     pub exporter: Exporter,
     pub protocol: Protocol,
@@ -165,6 +168,48 @@ pub(crate) struct SignalSettings {
     pub headers: Vec<(String, String)>,
     /// The most one export request may take: the export timeout bounded by the flush timeout.
     pub timeout: Duration,
+}
+
+/// Header names, each value replaced: a header is where a token goes.
+struct HeaderNames<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "REDACTED")))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OtlpOverrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpOverrides")
+            .field("protocol", &self.protocol)
+            .field("endpoint", &self.endpoint.as_deref().map(parse::shown))
+            .field("headers", &HeaderNames(&self.headers))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignalOverrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignalOverrides")
+            .field("exporter", &self.exporter)
+            .field("endpoint", &self.endpoint.as_deref().map(parse::shown))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SignalSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignalSettings")
+            .field("exporter", &self.exporter)
+            .field("protocol", &self.protocol)
+            .field("endpoint", &parse::shown(&self.endpoint))
+            .field("headers", &HeaderNames(&self.headers))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl SignalSettings {
@@ -859,5 +904,29 @@ mod tests {
             &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Trace-BIN=x")],
         );
         assert!(http.is_ok(), "only gRPC refuses them: {http:?}");
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::{OtlpOverrides, SignalOverrides};
+
+    #[test]
+    fn debug_shows_header_names_and_endpoints_without_secrets() {
+        let overrides = OtlpOverrides {
+            protocol: None,
+            endpoint: Some("https://user:pass@collector:4318/?token=abc".into()),
+            headers: vec![("authorization".into(), "Bearer s3cret".into())],
+        };
+        let signal = SignalOverrides {
+            exporter: None,
+            endpoint: Some("https://collector:4318/v1/traces?sig=xyz".into()),
+        };
+        let shown = format!("{overrides:?} {signal:?}");
+        for secret in ["s3cret", "pass", "abc", "xyz"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("authorization"), "{shown}");
+        assert!(shown.contains("collector:4318"), "{shown}");
     }
 }
