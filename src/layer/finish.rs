@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 /// HTTP request to the Runtime API takes well under a millisecond, a 6 MB response a few.
 const RESPONSE_MARGIN: Duration = Duration::from_millis(20);
 
+/// In after-response mode, the time kept after the flush for the runtime's `/next`, which ends
+/// the invocation for Lambda: a `/next` past the deadline is a timeout, and Lambda resets the
+/// environment (the next invocation a cold start). A local request takes well under this.
+const NEXT_MARGIN: Duration = Duration::from_millis(5);
+
 /// The time the deadline guard keeps between the end of its flush and the deadline, when
 /// Lambda stops the process: for the alarm's task to be polled on a busy executor and for the
 /// export's last bytes to reach the collector (or the extension) while the process still runs.
@@ -37,8 +42,8 @@ impl LayerState {
     ///   [`FinishPoint::HandlerReturned`]. That flush ends [`RESPONSE_MARGIN`] before the
     ///   invocation's deadline: the response still has to be posted, and one posted past the
     ///   deadline is lost.
-    /// - Otherwise they happen at [`FinishPoint::ResponsePosted`], bounded by the deadline: in
-    ///   after-response mode, and in before-response mode without an
+    /// - Otherwise they happen at [`FinishPoint::ResponsePosted`], ending [`NEXT_MARGIN`]
+    ///   before the deadline, so that the runtime's `/next` is in time: in after-response mode, and in before-response mode without an
     ///   [`OtelHandler`](super::OtelHandler) around the handler, which has then had no chance
     ///   to flush.
     /// - At [`FinishPoint::ResponsePosted`] the span ends in every case: ending twice does
@@ -62,12 +67,7 @@ impl LayerState {
         if !flushes_here {
             return None;
         }
-        let deadline = match point {
-            FinishPoint::HandlerReturned => invocation
-                .deadline()
-                .map(|d| d.checked_sub(RESPONSE_MARGIN).unwrap_or(d)),
-            FinishPoint::ResponsePosted => invocation.deadline(),
-        };
+        let deadline = invocation.deadline().map(|d| flush_deadline(point, d));
         self.flusher
             .as_ref()?
             .start(deadline, invocation.request_id())
@@ -127,9 +127,34 @@ fn guard_at(deadline: Instant, flush_bound: Duration, now: Instant) -> Option<In
         .filter(|&at| at > now)
 }
 
+/// The most a flush at `point` may run, for an invocation due at `deadline`: what is left once
+/// the margin for what comes after it (posting the response, or the `/next`) is kept.
+fn flush_deadline(point: FinishPoint, deadline: Instant) -> Instant {
+    let margin = match point {
+        FinishPoint::HandlerReturned => RESPONSE_MARGIN,
+        FinishPoint::ResponsePosted => NEXT_MARGIN,
+    };
+    deadline.checked_sub(margin).unwrap_or(deadline)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_flush_keeps_a_margin_for_what_follows_it() {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        assert_eq!(
+            flush_deadline(FinishPoint::HandlerReturned, deadline),
+            deadline - Duration::from_millis(20),
+            "before-response: time to post the response"
+        );
+        assert_eq!(
+            flush_deadline(FinishPoint::ResponsePosted, deadline),
+            deadline - Duration::from_millis(5),
+            "after-response: time for the runtime's /next"
+        );
+    }
 
     #[test]
     fn the_guard_rings_a_flush_bound_and_a_margin_before_the_deadline() {
