@@ -87,9 +87,22 @@ impl Forwarder {
     async fn invocation(&mut self, invoke: &InvokeEvent) {
         if self.config.mode == Mode::Deferred && self.in_flight.is_none() && !self.shared.is_empty()
         {
-            let backend = self.backend.clone();
-            let batches = self.shared.take();
-            self.in_flight = Some(tokio::spawn(async move { backend.forward(batches).await }));
+            // Only what earlier invocations left: the function may already be exporting this
+            // invocation's telemetry (and even have marked it), which waits for the next
+            // INVOKE like the rest of it. With the function's marks, that is what arrived
+            // before the previous invocation's mark (before the first INVOKE, nothing);
+            // without them there is no telling the two apart.
+            let batches = match self.last.as_deref() {
+                None => Vec::new(),
+                Some(last) if self.shared.ended(last) == Some(Ended::Marked) => {
+                    self.shared.take_until_mark(last)
+                }
+                Some(_) => self.shared.take(),
+            };
+            if !batches.is_empty() {
+                let backend = self.backend.clone();
+                self.in_flight = Some(tokio::spawn(async move { backend.forward(batches).await }));
+            }
         }
         let ended = self.wait_for_end(invoke).await;
         self.last = Some(invoke.request_id.clone());

@@ -59,7 +59,13 @@ pub(crate) struct Counts {
 struct Inner {
     batches: VecDeque<Batch>,
     bytes: usize,
-    marked: VecDeque<String>,
+    /// Batches ever buffered, and ever taken out (always from the front): the batch at the
+    /// front is number `taken`, so a count of batches pushed names a place in the buffer.
+    pushed: u64,
+    taken: u64,
+    /// The request ids the function marked, each with the number of batches pushed by then:
+    /// everything its flush exported came before.
+    marked: VecDeque<(String, u64)>,
     done: VecDeque<(String, String)>,
     reported: VecDeque<String>,
     counts: Counts,
@@ -98,6 +104,7 @@ impl Shared {
         }
         inner.bytes += size;
         inner.counts.received += 1;
+        inner.pushed += 1;
         inner.batches.push_back(batch);
         drop(inner);
         self.changed.notify_waiters();
@@ -118,7 +125,26 @@ impl Shared {
     pub(crate) fn take(&self) -> Vec<Batch> {
         let mut inner = self.lock();
         inner.bytes = 0;
+        inner.taken += inner.batches.len() as u64;
         inner.batches.drain(..).collect()
+    }
+
+    /// The batches that arrived before the function's mark of `request_id`, oldest first:
+    /// that invocation's and earlier ones', without what a later invocation may already have
+    /// exported (deferred mode reads an `INVOKE` while the function may be flushing it).
+    /// Nothing when `request_id` was not marked.
+    pub(crate) fn take_until_mark(&self, request_id: &str) -> Vec<Batch> {
+        let mut inner = self.lock();
+        let Some(&(_, pushed)) = inner.marked.iter().find(|(id, _)| id == request_id) else {
+            return Vec::new();
+        };
+        let n = usize::try_from(pushed.saturating_sub(inner.taken))
+            .unwrap_or(usize::MAX)
+            .min(inner.batches.len());
+        let taken: Vec<Batch> = inner.batches.drain(..n).collect();
+        inner.taken += n as u64;
+        inner.bytes -= taken.iter().map(|b| b.body.len()).sum::<usize>();
+        taken
     }
 
     /// When the oldest buffered batch arrived.
@@ -139,7 +165,8 @@ impl Shared {
     /// The function finished the flush of `request_id`.
     pub(crate) fn mark(&self, request_id: &str) {
         let mut inner = self.lock();
-        remember(&mut inner.marked, request_id.to_owned());
+        let pushed = inner.pushed;
+        remember(&mut inner.marked, (request_id.to_owned(), pushed));
         drop(inner);
         self.changed.notify_waiters();
     }
@@ -168,7 +195,7 @@ impl Shared {
     /// How `request_id` ended, if the extension has heard: the function's mark first.
     pub(crate) fn ended(&self, request_id: &str) -> Option<Ended> {
         let inner = self.lock();
-        if inner.marked.iter().any(|id| id == request_id) {
+        if inner.marked.iter().any(|(id, _)| id == request_id) {
             return Some(Ended::Marked);
         }
         inner
@@ -221,6 +248,26 @@ fn remember<T>(queue: &mut VecDeque<T>, item: T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_arrived_before_an_invocation_s_mark_is_taken_apart_from_what_came_after() {
+        let sizes = |batches: Vec<Batch>| batches.iter().map(|b| b.body.len()).collect::<Vec<_>>();
+        let shared = Shared::new(1000);
+        assert!(shared.push(batch(10)) && shared.push(batch(20)));
+        shared.mark("req-1");
+        // The next invocation's exports, and its mark, before the extension reads its INVOKE.
+        assert!(shared.push(batch(30)));
+        shared.mark("req-2");
+        assert!(shared.take_until_mark("req-0").is_empty(), "never marked");
+        assert_eq!(sizes(shared.take_until_mark("req-1")), [10, 20]);
+        assert!(shared.take_until_mark("req-1").is_empty(), "taken already");
+        assert!(shared.push(batch(940)), "the bytes taken are free again");
+        assert_eq!(sizes(shared.take_until_mark("req-2")), [30]);
+        assert_eq!(sizes(shared.take()), [940]);
+        assert!(shared.push(batch(50)));
+        shared.mark("req-3");
+        assert_eq!(sizes(shared.take_until_mark("req-3")), [50], "after a take");
+    }
 
     fn batch(size: usize) -> Batch {
         Batch {
