@@ -39,11 +39,12 @@
 //! unbuilt. `aws_lambda_events`' types would need the source first (or one attempt per type),
 //! and each builds the whole event: every header into a map, the body, the request context.
 //! The cost per invocation, from `benches/inspect.rs` (README, "Cost"): a 2 KB HTTP API event
-//! with 27 headers is read in 3.2 µs where serde_json merely skipping its bytes takes 1.4 µs,
-//! and a 10-record SQS batch in 9.0 µs against 5.5 µs. Deserializing the same samples into
-//! `aws_lambda_events` 1.2.1's `ApiGatewayV2httpRequest` and `SqsEvent` (a throwaway criterion
-//! bench, in one run with `inspect` on a busy machine) took about 3 and 2 times as long as
-//! the probe: 15.6 µs against 5.5 µs, and 32 µs against 17.6 µs.
+//! with 27 headers is read in 2.9 µs where serde_json merely skipping its bytes takes 1.2 µs,
+//! and a 10-record SQS batch in 9.0 µs against 4.7 µs (2026-11-29). Deserializing the same
+//! samples into `aws_lambda_events` 1.2.1's `ApiGatewayV2httpRequest` and `SqsEvent` (a
+//! throwaway criterion bench, not kept, in one run with `inspect` on a busy machine,
+//! 2026-11-21) took about 3 and 2 times as long as the probe in that run: 15.6 µs against
+//! 5.5 µs, and 32 µs against 17.6 µs.
 
 mod bound;
 mod de;
