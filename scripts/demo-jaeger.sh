@@ -81,20 +81,12 @@ jaeger_pid=
 collector_pid=
 watch_pid=
 
-# TERM, then up to 10 s (cargo-lambda stops the function it started when it gets SIGTERM), then KILL.
-stop() {
-    [[ -n "$1" ]] || return 0
-    kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 1 20); do
-        kill -0 "$1" 2>/dev/null || return 0
-        sleep 0.5
-    done
-    kill -KILL "$1" 2>/dev/null || true
-}
+# shellcheck source=scripts/stop.sh
+source scripts/stop.sh
 stop_all() {
-    stop "$watch_pid"
-    stop "$collector_pid"
-    stop "$jaeger_pid"
+    stop_process "$watch_pid"
+    stop_process "$collector_pid"
+    stop_process "$jaeger_pid"
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM

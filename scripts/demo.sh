@@ -41,16 +41,9 @@ mkdir -p "$log_dir"
 : >"$log"
 watch_pid=
 
-stop_watcher() {
-    [[ -n "$watch_pid" ]] || return 0
-    kill "$watch_pid" 2>/dev/null || return 0
-    # cargo-lambda stops the function it started when it gets SIGTERM; give it 10 s.
-    for _ in $(seq 1 20); do
-        kill -0 "$watch_pid" 2>/dev/null || return 0
-        sleep 0.5
-    done
-    kill -KILL "$watch_pid" 2>/dev/null || true
-}
+# shellcheck source=scripts/stop.sh
+source scripts/stop.sh
+stop_watcher() { stop_process "$watch_pid"; }
 trap stop_watcher EXIT
 trap 'exit 130' INT TERM
 

@@ -47,6 +47,16 @@ fn roll_event(player: &str, path: &str, traceparent: Option<&str>) -> Vec<u8> {
     serde_json::to_vec(&request).expect("JSON")
 }
 
+/// `n` rolls by Alice (`req-1`, ...), each with Lambda's X-Ray header, sampled.
+fn sampled_rolls(n: u8) -> Vec<Invocation> {
+    (1..=n)
+        .map(|n| {
+            Invocation::new(format!("req-{n}"), roll_event("Alice", "/rolldice", None))
+                .with_xray(lambda_header(n, true).0)
+        })
+        .collect()
+}
+
 /// The dice roller's shape: a `roll` span per request, the HTTP status from the request.
 async fn dice(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let payload = &event.payload;
@@ -277,12 +287,7 @@ async fn what_x_ray_did_not_sample_is_not_sent() {
 #[tokio::test(flavor = "current_thread")]
 #[ignore = "run by with_no_daemon_listening_every_invocation_succeeds_and_one_warning_says_why"]
 async fn no_daemon_function() {
-    let invocations: Vec<_> = (1..=5)
-        .map(|n| {
-            Invocation::new(format!("req-{n}"), roll_event("Alice", "/rolldice", None))
-                .with_xray(lambda_header(n, true).0)
-        })
-        .collect();
+    let invocations = sampled_rolls(5);
     let nowhere = XrayDaemon::unbound_address().parse().expect("address");
     let function = Function::start(invocations, Behaviour::Ok, |b| {
         b.with_traces_exporter(Exporter::Xray)
@@ -427,12 +432,7 @@ fn with_no_x_ray_header_each_invocation_starts_a_trace_x_ray_takes() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn with_the_always_off_sampler_nothing_is_sent() {
-    let invocations: Vec<_> = (1..=2)
-        .map(|n| {
-            Invocation::new(format!("req-{n}"), roll_event("Alice", "/rolldice", None))
-                .with_xray(lambda_header(n, true).0)
-        })
-        .collect();
+    let invocations = sampled_rolls(2);
     let (function, daemon) = start(invocations, |b| {
         b.with_env_lookup(|name| match name {
             "OTEL_TRACES_SAMPLER" => Some("always_off".to_owned()),

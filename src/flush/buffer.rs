@@ -121,16 +121,12 @@ impl<T: Item> Buffer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::testing::{Hung, span, spans_only};
+    use crate::flush::testing::{Hung, span, worker};
+    use crate::flush::worker::Freeze;
 
     #[test]
     fn the_cap_counts_what_is_on_its_way_out_and_every_drop() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let exporters = spans_only(Hung);
-        let worker = Worker::spawn(exporters, runtime).expect("thread");
+        let worker = worker(Hung, Freeze::AfterEachFlush);
         // Nothing finishes for a minute: the first 100 leave in a background export that
         // hangs, and hold their place in the cap.
         let buffer = Buffer::new(worker, Duration::from_secs(60), 100, Arc::default());
@@ -144,12 +140,7 @@ mod tests {
 
     #[test]
     fn an_invocation_span_gets_past_a_full_buffer_within_a_second_cap() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let exporters = spans_only(Hung);
-        let worker = Worker::spawn(exporters, runtime).expect("thread");
+        let worker = worker(Hung, Freeze::AfterEachFlush);
         let buffer = Buffer::new(worker, Duration::from_secs(60), 100, Arc::default());
         for _ in 0..101 {
             buffer.push(span());

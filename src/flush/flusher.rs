@@ -109,7 +109,8 @@ impl Flusher {
         hard_deadline: Option<Instant>,
         request_id: &Arc<str>,
     ) -> Option<PendingFlush> {
-        let mut batch = self.take(Some(Instant::now()));
+        let now = Instant::now();
+        let mut batch = self.take(Some(now));
         let mark = match extension::presence() {
             Presence::Absent => false,
             // Only an export can find it.
@@ -121,7 +122,7 @@ impl Flusher {
         } else if batch.is_empty() && !self.exports_under_way() {
             return None;
         }
-        let mut deadline = Instant::now() + self.timeout;
+        let mut deadline = now + self.timeout;
         if let Some(hard) = hard_deadline {
             deadline = deadline.min(hard);
         }
@@ -192,7 +193,8 @@ impl Flusher {
 #[cfg(feature = "metrics")]
 #[derive(Debug)]
 pub(crate) struct MetricsSchedule {
-    interval: Duration,
+    /// The interval in nanoseconds (zero: every flush).
+    interval: u64,
     origin: Instant,
     /// Nanoseconds from `origin` to the last collection, plus one; zero for never.
     last: AtomicU64,
@@ -202,7 +204,7 @@ pub(crate) struct MetricsSchedule {
 impl MetricsSchedule {
     pub(crate) fn new(interval: Duration) -> Self {
         Self {
-            interval,
+            interval: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
             origin: Instant::now(),
             last: AtomicU64::new(0),
         }
@@ -211,15 +213,14 @@ impl MetricsSchedule {
     /// Whether the metrics are due at `now`, which makes them not due again for an interval:
     /// of invocations ending side by side (`run_concurrent`), one collects.
     pub(crate) fn due(&self, now: Instant) -> bool {
-        if self.interval.is_zero() {
+        if self.interval == 0 {
             return true;
         }
         let at = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
             .unwrap_or(u64::MAX - 1)
             + 1;
         let last = self.last.load(Ordering::Relaxed);
-        let interval = u64::try_from(self.interval.as_nanos()).unwrap_or(u64::MAX);
-        if last != 0 && at.saturating_sub(last) < interval {
+        if last != 0 && at.saturating_sub(last) < self.interval {
             return false;
         }
         self.last
@@ -254,19 +255,22 @@ impl Future for PendingFlush {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::testing::{Hung, span, spans_only};
+    use crate::flush::testing::{Hung, span, worker};
     use crate::flush::worker::Freeze;
+
+    /// Waits for `pending` on an executor of its own, as the layer awaits it.
+    fn wait(pending: PendingFlush) {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(pending);
+    }
 
     /// A flush the export thread drops unanswered (its runtime ends with the thread, at
     /// shutdown) counts its items lost: every span of it.
     #[test]
     fn a_flush_the_export_thread_drops_counts_its_items_lost() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let exporters = spans_only(Hung);
-        let worker = Worker::spawn(exporters, runtime).expect("thread");
+        let worker = worker(Hung, Freeze::AfterEachFlush);
         let reporter = Arc::new(Reporter::quiet());
         let timeout = Duration::from_secs(600);
         let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
@@ -278,10 +282,7 @@ mod tests {
         let pending = flusher.start(None, &Arc::from("req")).expect("a flush");
         // The thread takes the flush, then the shutdown, and ends with the flush pending.
         assert!(worker.shutdown(Duration::from_secs(30)));
-        let executor = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        executor.block_on(pending);
+        wait(pending);
         assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
     }
 
@@ -289,13 +290,7 @@ mod tests {
     /// own, yet still settles that export before the process may freeze.
     #[test]
     fn a_flush_with_nothing_of_its_own_settles_the_exports_under_way() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let exporters = spans_only(Hung);
-        let worker =
-            Worker::spawn_with(exporters, runtime, Freeze::AfterEachFlush).expect("thread");
+        let worker = worker(Hung, Freeze::AfterEachFlush);
         let reporter = Arc::new(Reporter::quiet());
         let timeout = Duration::from_secs(600);
         let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
@@ -307,10 +302,7 @@ mod tests {
         let pending = flusher
             .start(Some(deadline), &Arc::from("req"))
             .expect("a flush for the export under way");
-        let executor = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        executor.block_on(pending);
+        wait(pending);
         assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
     }
 

@@ -2,6 +2,7 @@
 //! through.
 
 use super::Exporters;
+use super::worker::{Freeze, Worker};
 use crate::export::boxed::ExportSpans;
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
@@ -31,7 +32,7 @@ pub(crate) fn span() -> SpanData {
 }
 
 /// Exporters with `exporter` for spans and none for the other signals.
-pub(crate) fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
+fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
     Exporters {
         spans: Some(Box::new(exporter)),
         #[cfg(feature = "logs")]
@@ -39,6 +40,15 @@ pub(crate) fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
         #[cfg(feature = "metrics")]
         metrics: None,
     }
+}
+
+/// The export thread with `exporter` for spans, on its own runtime.
+pub(crate) fn worker(exporter: impl ExportSpans + 'static, freeze: Freeze) -> Worker {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    Worker::spawn_with(spans_only(exporter), runtime, freeze).expect("thread")
 }
 
 pub(crate) fn spans(n: usize) -> Vec<SpanData> {

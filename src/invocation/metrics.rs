@@ -1,12 +1,12 @@
 //! The FaaS metrics of the semantic conventions, recorded once per invocation.
 
+use super::measurement::Measurement;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry_semantic_conventions::attribute::FAAS_TRIGGER;
 use opentelemetry_semantic_conventions::metric::{
     FAAS_COLDSTARTS, FAAS_ERRORS, FAAS_INIT_DURATION, FAAS_INVOCATIONS, FAAS_INVOKE_DURATION,
 };
-use std::time::Duration;
 
 /// Bucket boundaries of the duration histograms, in seconds: the HTTP conventions' advice,
 /// with a millisecond bucket below (a warm Rust function often answers in one) and buckets up
@@ -24,18 +24,6 @@ pub(crate) struct FaasMetrics {
     coldstarts: Counter<u64>,
     invoke_duration: Histogram<f64>,
     init_duration: Histogram<f64>,
-}
-
-/// What one invocation adds to the metrics.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Measurement {
-    /// `faas.trigger`, the only attribute: the conventions keep these metrics low-cardinality.
-    pub trigger: &'static str,
-    pub duration: Duration,
-    /// The handler returned an error or panicked (what Lambda counts as an error).
-    pub failed: bool,
-    /// Start-up time, for the cold start only.
-    pub init: Option<Duration>,
 }
 
 impl FaasMetrics {

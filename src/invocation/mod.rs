@@ -11,6 +11,7 @@
 
 pub(crate) mod coldstart;
 mod hook_guard;
+mod measurement;
 #[cfg(feature = "metrics")]
 mod metrics;
 #[cfg(not(feature = "metrics"))]

@@ -1,7 +1,8 @@
 //! Starting and ending the invocation span.
 
 use super::hook_guard::call_on_invocation;
-use super::metrics::{FaasMetrics, Measurement};
+use super::measurement::Measurement;
+use super::metrics::FaasMetrics;
 use super::on_invocation::{OnInvocation, SpanStart};
 use super::{Outcome, SpanSettings, coldstart};
 use crate::attributes::{INIT_DURATION_NS, INVOCATION_DURATION_NS};

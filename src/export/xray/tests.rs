@@ -58,6 +58,18 @@ fn span(
     }
 }
 
+/// A `roll` span `id`, child of the invocation span.
+fn child(trace: TraceId, id: &str, attributes: Vec<KeyValue>) -> SpanData {
+    span(
+        trace,
+        id,
+        Some((INVOCATION, false)),
+        SpanKind::Internal,
+        "roll",
+        attributes,
+    )
+}
+
 fn http_invocation(trace: TraceId, status: i64) -> SpanData {
     span(
         trace,
@@ -135,14 +147,7 @@ fn by_id(documents: &[Value], id: &str) -> Value {
 #[test]
 fn the_invocation_is_a_subsegment_of_lambdas_segment_and_its_children_nest_under_it() {
     let trace = trace_id();
-    let roll = span(
-        trace,
-        ROLL,
-        Some((INVOCATION, false)),
-        SpanKind::Internal,
-        "roll",
-        vec![KeyValue::new("dice.player", "Alice")],
-    );
+    let roll = child(trace, ROLL, vec![KeyValue::new("dice.player", "Alice")]);
     let (result, datagrams) = export(vec![roll, http_invocation(trace, 200)]);
     assert_eq!(result, Ok(()));
     let documents: Vec<Value> = datagrams.iter().map(|d| document(d)).collect();
@@ -306,12 +311,9 @@ fn links_are_metadata_as_the_traceparents_they_came_from() {
     );
     let mut linked = http_invocation(trace_id(), 200);
     linked.links.links = vec![Link::with_context(caller), Link::with_context(producer)];
-    let mut own = span(
+    let mut own = child(
         trace_id(),
         ROLL,
-        Some((INVOCATION, false)),
-        SpanKind::Internal,
-        "roll",
         vec![KeyValue::new("links", "the user's own")],
     );
     own.links.links = linked.links.links.clone();
@@ -340,22 +342,8 @@ fn a_send_the_socket_cannot_take_at_once_is_counted_as_lost() {
     let trace = trace_id();
     let mut batch = vec![
         http_invocation(trace, 200),
-        span(
-            trace,
-            ROLL,
-            Some((INVOCATION, false)),
-            SpanKind::Internal,
-            "roll",
-            vec![],
-        ),
-        span(
-            trace,
-            "1111111111111111",
-            Some((INVOCATION, false)),
-            SpanKind::Internal,
-            "roll",
-            vec![],
-        ),
+        child(trace, ROLL, vec![]),
+        child(trace, "1111111111111111", vec![]),
     ];
     batch.iter_mut().for_each(prepare::prepare);
     let translator = translator();
@@ -420,14 +408,7 @@ fn an_oversized_document_goes_without_its_metadata_and_one_that_cannot_is_counte
     big.attributes
         .push(KeyValue::new("payload", "x".repeat(100_000)));
     // The exception is the `cause`, not metadata: nothing can be left out.
-    let mut huge = span(
-        trace,
-        ROLL,
-        Some((INVOCATION, false)),
-        SpanKind::Internal,
-        "roll",
-        vec![],
-    );
+    let mut huge = child(trace, ROLL, vec![]);
     huge.status = Status::error("failed");
     huge.events.events.push(opentelemetry::trace::Event::new(
         "exception",

@@ -1,16 +1,5 @@
 use super::*;
-use crate::flush::testing::{Gated, Hung, Panics, gated, spans, spans_only};
-use opentelemetry_sdk::trace::SpanExporter;
-
-/// The export thread with `exporter` for spans.
-fn worker(exporter: impl SpanExporter + 'static, freeze: Freeze) -> Worker {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let exporters = spans_only(exporter);
-    Worker::spawn_with(exporters, runtime, freeze).expect("thread")
-}
+use crate::flush::testing::{Gated, Hung, Panics, gated, spans, worker};
 
 fn batch(n: usize) -> Batch {
     Batch {
