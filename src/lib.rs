@@ -37,6 +37,7 @@
 #[path = "bench.rs"]
 pub mod __bench;
 pub mod attributes;
+mod clock;
 pub mod config;
 mod error;
 mod export;

@@ -202,6 +202,22 @@ async fn works_on_a_multi_thread_runtime_too() {
     assert_spans_before_next_poll(&function, &["req-1", "req-2"]);
 }
 
+/// On a runtime with an IO driver and no timer (lambda_runtime needs no more): the exports run
+/// on it, each deadline kept by lambda-otel's own clock; a Tokio timer there would panic.
+#[test]
+fn works_on_a_runtime_without_a_timer() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let function = Function::start(invocations(), Behaviour::Ok, |b| b);
+        function.run(handler);
+        function.wait_for_next_polls(3).await;
+        assert_spans_before_next_poll(&function, &["req-1", "req-2"]);
+    });
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn without_the_handler_wrapper_the_span_is_still_recorded_and_flushed() {
     let function = Function::start(invocations(), Behaviour::Ok, |b| {

@@ -16,8 +16,8 @@
 //! flush's job, the same for every exporter: it holds each one behind [`boxed`]'s object-safe
 //! traits, whichever the settings chose.
 //!
-//! May use `config` (the resolved settings), `attributes`, the crate's
-//! [`Error`](crate::Error) and libraries; never the set-up in `telemetry`, which builds the
+//! May use `config` (the resolved settings), `attributes`, `clock` (the OTLP/HTTP client's
+//! timeout), the crate's [`Error`](crate::Error) and libraries; never the set-up in `telemetry`, which builds the
 //! exporters, nor the middleware above it (`layer`, `invocation`).
 
 pub(crate) mod boxed;

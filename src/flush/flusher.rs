@@ -5,9 +5,10 @@ use super::batch::Batch;
 use super::batch::LogEntry;
 use super::buffer::Buffer;
 use super::report::{ExportFailure, ExportReport, Reporter, Shape};
-use super::worker::{Reply, Worker};
+use super::worker::{Reply, Worker, export_on_caller};
 use crate::config::Signal;
 use crate::export::otlp::extension::{self, Presence};
+use futures_util::future::BoxFuture;
 use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
 use std::pin::Pin;
@@ -96,20 +97,25 @@ impl Flusher {
         batch
     }
 
-    /// Hands everything buffered to the export thread, to be exported before the flush
-    /// timeout or `hard_deadline` (the invocation's), whichever comes first; this flush ends
-    /// the invocation `request_id`. When an export's answer announces the lambda-otel
-    /// extension (this flush's included), the export thread then tells it that the
-    /// invocation's telemetry is out, within the same bound: even with nothing to export.
-    /// Without the extension that costs one atomic load. `None` when there is nothing to
-    /// export, no export under way and no extension: with no spans or logs and the metrics not
-    /// due (or off), that costs two locks and no allocation.
+    /// Exports everything buffered before the flush timeout or `hard_deadline` (the
+    /// invocation's), whichever comes first; this flush ends the invocation `request_id`.
+    /// When an export's answer announces the lambda-otel extension (this flush's included),
+    /// the flush then tells it that the invocation's telemetry is out, within the same bound:
+    /// even with nothing to export. Without the extension that costs one atomic load. `None`
+    /// when there is nothing to export, no export under way and no extension: with no spans
+    /// or logs and the metrics not due (or off), that costs two locks and no allocation.
+    ///
+    /// The export runs in the returned future, on the caller's own executor, when the worker
+    /// allows it ([`Worker::on_caller`]) and no export is under way on the export thread;
+    /// else on the thread, the future awaiting its answer.
     pub(crate) fn start(
         &self,
         hard_deadline: Option<Instant>,
         request_id: &Arc<str>,
     ) -> Option<PendingFlush> {
         let now = Instant::now();
+        // Before taking: this flush's own items count as in flight once taken.
+        let under_way = self.exports_under_way();
         let mut batch = self.take(Some(now));
         let mark = match extension::presence() {
             Presence::Absent => false,
@@ -119,18 +125,27 @@ impl Flusher {
         };
         if mark {
             batch.mark = Some(Arc::clone(request_id));
-        } else if batch.is_empty() && !self.exports_under_way() {
+        } else if batch.is_empty() && !under_way {
             return None;
         }
         let mut deadline = now + self.timeout;
         if let Some(hard) = hard_deadline {
             deadline = deadline.min(hard);
         }
-        let (tx, rx) = oneshot::channel();
         let shape = Shape::from(&batch);
-        self.worker.export(batch, deadline, Reply::Async(tx));
+        let answer = match self.worker.on_caller() {
+            Some(exporters) if !under_way => {
+                let export = export_on_caller(Arc::clone(exporters), batch, deadline);
+                Answer::Here(Box::pin(export))
+            }
+            _ => {
+                let (tx, rx) = oneshot::channel();
+                self.worker.export(batch, deadline, Reply::Async(tx));
+                Answer::Thread(rx)
+            }
+        };
         Some(PendingFlush {
-            rx,
+            answer: Some(answer),
             shape,
             flusher: self.clone(),
         })
@@ -229,34 +244,69 @@ impl MetricsSchedule {
     }
 }
 
-/// A flush under way: resolves when the export thread answers, which it does by the deadline.
+/// A flush under way: resolves by the deadline, with its export done, failed or cut off.
 #[derive(Debug)]
 pub(crate) struct PendingFlush {
-    rx: oneshot::Receiver<ExportReport>,
-    /// What the flush carries, counted as lost if the export thread drops it.
+    /// `None` once resolved.
+    answer: Option<Answer>,
+    /// What the flush carries, counted as lost if its export is dropped unfinished.
     shape: Shape,
     flusher: Flusher,
+}
+
+/// Where a flush's export runs.
+enum Answer {
+    /// On the export thread, which answers.
+    Thread(oneshot::Receiver<ExportReport>),
+    /// In this future, on the executor that polls it.
+    Here(BoxFuture<'static, ExportReport>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Thread(_) => "Thread",
+            Self::Here(_) => "Here",
+        })
+    }
 }
 
 impl Future for PendingFlush {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let report = ready!(Pin::new(&mut self.rx).poll(cx));
-        // The sender is dropped only if the export thread ended with the job.
         let shape = self.shape;
-        let report =
-            report.unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::WorkerGone));
+        let report = match self.answer.as_mut() {
+            // The sender is dropped only if the export thread ended with the job.
+            Some(Answer::Thread(rx)) => ready!(Pin::new(rx).poll(cx))
+                .unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::WorkerGone)),
+            Some(Answer::Here(export)) => ready!(export.as_mut().poll(cx)),
+            None => panic!("PendingFlush polled after completion"),
+        };
+        self.answer = None;
         self.flusher.report(&report);
         Poll::Ready(())
+    }
+}
+
+impl Drop for PendingFlush {
+    /// An export of this future's own dropped unfinished (its executor shut down, say) loses
+    /// what it carried: counted. One on the thread goes on to its deadline.
+    fn drop(&mut self) {
+        if let Some(Answer::Here(_)) = self.answer.take() {
+            let report = ExportReport::failed(self.shape, ExportFailure::Timeout);
+            self.flusher.report(&report);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flush::testing::{Hung, span, worker};
+    use crate::flush::testing::{Hung, Where, span, worker, worker_on_caller};
     use crate::flush::worker::Freeze;
+    use futures_util::FutureExt as _;
+    use std::sync::{Mutex, mpsc};
 
     /// Waits for `pending` on an executor of its own, as the layer awaits it.
     fn wait(pending: PendingFlush) {
@@ -264,6 +314,78 @@ mod tests {
             .build()
             .expect("runtime")
             .block_on(pending);
+    }
+
+    /// A flusher whose span buffer (of 100) holds `n` spans: 100 start a background export.
+    fn flusher_with(worker: Worker, reporter: &Arc<Reporter>, n: usize) -> Flusher {
+        let timeout = Duration::from_secs(600);
+        let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(reporter));
+        for _ in 0..n {
+            buffer.push(span());
+        }
+        Flusher::new(worker, timeout, Arc::clone(reporter)).with_spans(buffer)
+    }
+
+    /// With no export under way, a flush runs its export in its own future, on the executor
+    /// that awaits it: here one with no timer and no IO driver, on this thread.
+    #[test]
+    fn a_flush_exports_on_the_executor_that_awaits_it() {
+        let (tx, seen) = mpsc::channel();
+        let worker = worker_on_caller(Where(Mutex::new(tx)));
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker, &reporter, 5);
+        wait(flusher.start(None, &Arc::from("req")).expect("a flush"));
+        assert_eq!(seen.try_recv(), Ok((std::thread::current().id(), 5)));
+        assert_eq!(reporter.unsaid_losses(), (0, 0, 0));
+    }
+
+    /// There, the process clock keeps its deadline: a collector that never answers is cut off
+    /// on an executor with no timer, and the flush's items are counted lost.
+    #[test]
+    fn a_flush_on_the_caller_s_executor_ends_at_its_deadline_without_a_timer() {
+        let worker = worker_on_caller(Hung);
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker, &reporter, 5);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        wait(
+            flusher
+                .start(Some(deadline), &Arc::from("req"))
+                .expect("a flush"),
+        );
+        assert!(Instant::now() >= deadline);
+        assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
+    }
+
+    /// An export under way on the thread (a long invocation's full buffer) keeps the flush
+    /// there: it waits for that export and, one invocation at a time, cuts it off.
+    #[test]
+    fn with_an_export_under_way_a_flush_runs_on_the_thread() {
+        let worker = worker_on_caller(Hung);
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker, &reporter, 100);
+        let deadline = Instant::now() + Duration::from_millis(20);
+        wait(
+            flusher
+                .start(Some(deadline), &Arc::from("req"))
+                .expect("a flush"),
+        );
+        assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
+    }
+
+    /// A flush dropped while its export runs in it (its executor shut down, say) counts that
+    /// export's items lost.
+    #[test]
+    fn a_flush_dropped_with_its_export_unfinished_counts_its_items_lost() {
+        let worker = worker_on_caller(Hung);
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker, &reporter, 5);
+        let mut pending = flusher.start(None, &Arc::from("req")).expect("a flush");
+        assert!(
+            (&mut pending).now_or_never().is_none(),
+            "the collector hangs"
+        );
+        drop(pending);
+        assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
     }
 
     /// A flush the export thread drops unanswered (its runtime ends with the thread, at

@@ -7,6 +7,7 @@ use super::batch::LogEntry;
 #[cfg(feature = "metrics")]
 use super::reader::SharedReader;
 use super::report::{ExportFailure, ExportReport, ExportResult};
+use crate::clock;
 use crate::export::Loss;
 #[cfg(feature = "logs")]
 use crate::export::boxed::ExportLogs;
@@ -24,7 +25,36 @@ use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 #[cfg(feature = "metrics")]
 use opentelemetry_sdk::metrics::{data::ResourceMetrics, reader::MetricReader as _};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// An export's deadline, and what keeps it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Deadline {
+    /// On the export thread: its runtime's timer.
+    Thread(tokio::time::Instant),
+    /// On the function's own executor, which may have no timer: the process clock
+    /// ([`clock`](crate::clock)).
+    Clock(Instant),
+}
+
+impl Deadline {
+    pub(crate) fn passed(self) -> bool {
+        match self {
+            Self::Thread(at) => at <= tokio::time::Instant::now(),
+            Self::Clock(at) => at <= Instant::now(),
+        }
+    }
+
+    /// `future`'s output, or `None` if it has not come by the deadline (then it is dropped,
+    /// which cancels it); `None` at once for a deadline already past.
+    pub(crate) async fn bound<F: Future>(self, future: F) -> Option<F::Output> {
+        match self {
+            Self::Thread(_) if self.passed() => None,
+            Self::Thread(at) => tokio::time::timeout_at(at, future).await.ok(),
+            Self::Clock(at) => clock::before(at, future).await,
+        }
+    }
+}
 
 /// What the SDK collects the metrics into, refilled in place by every collection: nothing
 /// without the `metrics` feature.
@@ -49,6 +79,12 @@ pub(crate) struct Exporters {
     pub logs: Option<Box<dyn ExportLogs>>,
     #[cfg(feature = "metrics")]
     pub metrics: Option<MetricsExport>,
+}
+
+impl std::fmt::Debug for Exporters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporters").finish_non_exhaustive()
+    }
 }
 
 impl Exporters {
@@ -84,7 +120,7 @@ impl Exporters {
 pub(crate) async fn export_owned(
     exporters: &Exporters,
     batch: Batch,
-    deadline: Option<tokio::time::Instant>,
+    deadline: Option<Deadline>,
 ) -> ExportReport {
     let mut rm = MetricsBuffer::default();
     export(exporters, &mut rm, batch, deadline).await
@@ -97,7 +133,7 @@ pub(crate) async fn export(
     exporters: &Exporters,
     rm: &mut MetricsBuffer,
     batch: Batch,
-    deadline: Option<tokio::time::Instant>,
+    deadline: Option<Deadline>,
 ) -> ExportReport {
     let metrics = metrics(exporters, rm, batch.metrics, deadline);
     let Batch {
@@ -137,7 +173,7 @@ fn metrics<'a>(
     exporters: &'a Exporters,
     rm: &'a mut ResourceMetrics,
     collect: bool,
-    deadline: Option<tokio::time::Instant>,
+    deadline: Option<Deadline>,
 ) -> impl Future<Output = Option<ExportResult>> + 'a {
     let collected = match (&exporters.metrics, collect) {
         (Some(MetricsExport { reader, .. }), true) => Some(reader.collect(rm)),
@@ -159,7 +195,7 @@ fn metrics(
     _: &Exporters,
     _: &mut MetricsBuffer,
     _: bool,
-    _: Option<tokio::time::Instant>,
+    _: Option<Deadline>,
 ) -> std::future::Ready<Option<ExportResult>> {
     std::future::ready(None)
 }
@@ -181,18 +217,15 @@ async fn whole(n: usize, export: impl Future<Output = OTelSdkResult>) -> Result<
 }
 
 async fn bounded(
-    deadline: Option<tokio::time::Instant>,
+    deadline: Option<Deadline>,
     n: usize,
     export: impl Future<Output = Result<(), Loss>>,
 ) -> ExportResult {
     let result = match deadline {
         None => export.await,
-        Some(deadline) if deadline <= tokio::time::Instant::now() => {
-            return Err(ExportFailure::Timeout(n));
-        }
-        Some(deadline) => match tokio::time::timeout_at(deadline, export).await {
-            Ok(result) => result,
-            Err(_) => return Err(ExportFailure::Timeout(n)),
+        Some(deadline) => match deadline.bound(export).await {
+            Some(result) => result,
+            None => return Err(ExportFailure::Timeout(n)),
         },
     };
     result

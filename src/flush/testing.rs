@@ -48,7 +48,17 @@ pub(crate) fn worker(exporter: impl ExportSpans + 'static, freeze: Freeze) -> Wo
         .enable_all()
         .build()
         .expect("runtime");
-    Worker::spawn_with(spans_only(exporter), runtime, freeze).expect("thread")
+    Worker::spawn_with(spans_only(exporter), runtime, freeze, false).expect("thread")
+}
+
+/// As [`worker`], one invocation at a time, and a flush may run its export on the caller's
+/// executor.
+pub(crate) fn worker_on_caller(exporter: impl ExportSpans + 'static) -> Worker {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    Worker::spawn_with(spans_only(exporter), runtime, Freeze::AfterEachFlush, true).expect("thread")
 }
 
 pub(crate) fn spans(n: usize) -> Vec<SpanData> {
@@ -62,6 +72,19 @@ pub(crate) struct Hung;
 impl SpanExporter for Hung {
     fn export(&self, _batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
         std::future::pending()
+    }
+}
+
+/// A collector that answers at once, and tells the test on which thread each export ran and
+/// how many spans it carried.
+#[derive(Debug)]
+pub(crate) struct Where(pub Mutex<mpsc::Sender<(std::thread::ThreadId, usize)>>);
+
+impl SpanExporter for Where {
+    fn export(&self, batch: Vec<SpanData>) -> impl Future<Output = OTelSdkResult> + Send {
+        let seen = (std::thread::current().id(), batch.len());
+        let _ = self.0.lock().expect("unpoisoned").send(seen);
+        std::future::ready(Ok(()))
     }
 }
 

@@ -18,8 +18,9 @@
 //! with an exporter that panicked.
 
 use super::batch::Batch;
-use super::job::{Exporters, MetricsBuffer, export, export_owned};
+use super::job::{Deadline, Exporters, MetricsBuffer, export, export_owned};
 use super::report::{ExportFailure, ExportReport, Reporter, Shape};
+use crate::clock;
 use crate::export::otlp::extension::{self, Extension};
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared, join_all};
@@ -74,8 +75,8 @@ pub(crate) enum Reply {
 
 impl Reply {
     fn send(self, report: ExportReport) {
-        // A receiver that gave up is fine: its caller already moved on.
         match self {
+            // A receiver that gave up is fine: its caller already moved on.
             Self::Async(tx) => drop(tx.send(report)),
             Self::Blocking(tx) => drop(tx.send(report)),
             Self::Detached(reporter) => reporter.report(&report),
@@ -103,8 +104,12 @@ pub(crate) struct Worker {
 
 #[derive(Debug, Clone)]
 enum Route {
-    /// The export thread.
-    Thread(queue::UnboundedSender<Job>),
+    /// The export thread; with the exporters, when a flush may also run its export on the
+    /// caller's executor (see [`Worker::on_caller`]).
+    Thread {
+        jobs: queue::UnboundedSender<Job>,
+        here: Option<Arc<Exporters>>,
+    },
     /// The caller's thread: every exporter completes in the call (a UDP send to the X-Ray
     /// daemon, a write to stdout), so a thread hop would only add its cost, twice.
     Inline(Arc<Mutex<Inline>>),
@@ -124,28 +129,48 @@ impl std::fmt::Debug for Inline {
 
 impl Worker {
     /// Starts the thread. `runtime` must be the runtime the exporters were built in (gRPC
-    /// channels spawn their background task on it).
+    /// channels spawn their background task on it). `on_caller`: whether every exporter's
+    /// export can also run on any other executor that has an IO driver (OTLP/HTTP, UDP,
+    /// stdout; not gRPC, whose channel is a task of `runtime`).
     pub(crate) fn spawn(
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
+        on_caller: bool,
     ) -> std::io::Result<Self> {
-        Self::spawn_with(exporters, runtime, Freeze::from_env())
+        Self::spawn_with(exporters, runtime, Freeze::from_env(), on_caller)
     }
 
     pub(crate) fn spawn_with(
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
         freeze: Freeze,
+        on_caller: bool,
     ) -> std::io::Result<Self> {
         // Unbounded, yet bounded by count: every export job holds its items' place in their
         // buffer's cap, and a flush is awaited before the next one starts.
-        let (tx, rx) = queue::unbounded_channel();
+        let (jobs, rx) = queue::unbounded_channel();
+        let exporters = Arc::new(exporters);
+        let here = on_caller.then(|| Arc::clone(&exporters));
         std::thread::Builder::new()
             .name("lambda-otel-export".into())
             .spawn(move || run(exporters, runtime, rx, freeze))?;
         Ok(Self {
-            route: Route::Thread(tx),
+            route: Route::Thread { jobs, here },
         })
+    }
+
+    /// The exporters, when a flush may run its export on the caller's own executor instead of
+    /// the export thread ([`export_on_caller`]): every exporter allows it and the process
+    /// clock, which keeps its deadline there, runs. Whether one does is the flush's choice:
+    /// only when no export is under way on the thread, which it would have to wait for.
+    pub(crate) fn on_caller(&self) -> Option<&Arc<Exporters>> {
+        match &self.route {
+            Route::Thread {
+                here: Some(exporters),
+                ..
+            } if clock::runs() => Some(exporters),
+            _ => None,
+        }
     }
 
     /// Exports on the caller's thread, for exporters whose export completes in the call (no
@@ -186,8 +211,8 @@ impl Worker {
                 drop(inline);
                 reply.send(report);
             }
-            Route::Thread(tx) => {
-                if let Err(queue::error::SendError(job)) = tx.send(Job::Export {
+            Route::Thread { jobs, .. } => {
+                if let Err(queue::error::SendError(job)) = jobs.send(Job::Export {
                     batch,
                     deadline,
                     reply,
@@ -223,9 +248,9 @@ impl Worker {
                 inline.exporters.shutdown(timeout);
                 true
             }
-            Route::Thread(tx) => {
+            Route::Thread { jobs, .. } => {
                 let (reply, done) = mpsc::sync_channel(1);
-                tx.send(Job::Shutdown { timeout, reply }).is_ok()
+                jobs.send(Job::Shutdown { timeout, reply }).is_ok()
                     && done.recv_timeout(timeout).is_ok()
             }
         }
@@ -255,7 +280,8 @@ impl Background {
             reporter: Some(Arc::clone(&reporter)),
         };
         let task = tokio::spawn(async move {
-            let report = unwind_safe(shape, export_owned(&exporters, batch, Some(deadline))).await;
+            let deadline = Some(Deadline::Thread(deadline));
+            let report = unwind_safe(shape, export_owned(&exporters, batch, deadline)).await;
             unreported.reported();
             reporter.report(&report);
         });
@@ -298,16 +324,15 @@ async fn unwind_safe(shape: Shape, export: impl Future<Output = ExportReport>) -
 }
 
 fn run(
-    exporters: Exporters,
+    exporters: Arc<Exporters>,
     runtime: tokio::runtime::Runtime,
     mut jobs: queue::UnboundedReceiver<Job>,
     freeze: Freeze,
 ) {
-    let exporters = Arc::new(exporters);
     runtime.block_on(async move {
         let mut background: Vec<Background> = Vec::new();
         while let Some(job) = jobs.recv().await {
-            let (mut batch, deadline, reply) = match job {
+            let (batch, deadline, reply) = match job {
                 Job::Export {
                     batch,
                     deadline,
@@ -330,22 +355,48 @@ fn run(
                 continue;
             }
             let before = background.clone();
-            let mark = batch.mark.take();
             tokio::spawn(async move {
-                let shape = Shape::from(&batch);
-                let export = export_owned(&exporters, batch, Some(deadline));
-                let mut report = unwind_safe(shape, export).await;
-                settle(&before, deadline, freeze).await;
-                // Looked up now: this flush's own exports may have found it.
-                if let Some(request_id) = mark
-                    && let Some(extension) = extension::detected()
-                {
-                    report.mark = Some(mark_flushed(extension, &request_id, deadline).await);
-                }
+                let settled = settle(&before, deadline, freeze);
+                let report = flush(&exporters, batch, Deadline::Thread(deadline), settled).await;
                 reply.send(report);
             });
         }
     });
+}
+
+/// A flush's export on the caller's own executor, instead of the export thread: no hand-off
+/// to the thread and back (two wake-ups, on Lambda's one CPU). Every deadline is kept by the
+/// process clock, since that executor may have no timer; the exporters' own connections
+/// (hyper's, for OTLP/HTTP) then live on that executor too. Only for a flush with no export
+/// under way on the thread: it has none to wait for.
+pub(crate) async fn export_on_caller(
+    exporters: Arc<Exporters>,
+    batch: Batch,
+    deadline: Instant,
+) -> ExportReport {
+    flush(&exporters, batch, Deadline::Clock(deadline), async {}).await
+}
+
+/// A flush's export, wherever it runs: every signal side by side, then `settled` (the exports
+/// it waits for), then the extension's mark, all by `deadline`. A panicking exporter loses
+/// its batch, counted, not the flush.
+async fn flush(
+    exporters: &Exporters,
+    mut batch: Batch,
+    deadline: Deadline,
+    settled: impl Future<Output = ()>,
+) -> ExportReport {
+    let shape = Shape::from(&batch);
+    let mark = batch.mark.take();
+    let mut report = unwind_safe(shape, export_owned(exporters, batch, Some(deadline))).await;
+    settled.await;
+    // Looked up now: this flush's own exports may have found it.
+    if let Some(request_id) = mark
+        && let Some(extension) = extension::detected()
+    {
+        report.mark = Some(mark_flushed(extension, &request_id, deadline).await);
+    }
+    report
 }
 
 /// Waits for the background exports started before a flush, until its deadline. When the
@@ -368,15 +419,16 @@ async fn settle(background: &[Background], deadline: tokio::time::Instant, freez
 async fn mark_flushed(
     extension: &Extension,
     request_id: &str,
-    deadline: tokio::time::Instant,
+    deadline: Deadline,
 ) -> Result<(), String> {
-    if deadline <= tokio::time::Instant::now() {
+    if deadline.passed() {
         return Err("the flush's deadline passed before the mark could be sent".to_owned());
     }
     let mark_flushed = extension.mark_flushed(request_id);
-    tokio::time::timeout_at(deadline, mark_flushed)
+    deadline
+        .bound(mark_flushed)
         .await
-        .unwrap_or_else(|_| Err("no answer to the mark before the flush's deadline".to_owned()))
+        .unwrap_or_else(|| Err("no answer to the mark before the flush's deadline".to_owned()))
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! deadline guard for an invocation that is about to time out.
 
 use super::layer::LayerState;
+use crate::clock::Alarm;
 use crate::config::FlushMode;
-use crate::flush::{Alarm, PendingFlush};
+use crate::flush::PendingFlush;
 use crate::invocation::Invocation;
 use std::time::{Duration, Instant};
 

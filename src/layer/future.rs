@@ -4,7 +4,8 @@
 use super::OnResponse;
 use super::finish::FinishPoint;
 use super::layer::LayerState;
-use crate::flush::{Alarm, PendingFlush};
+use crate::clock::Alarm;
+use crate::flush::PendingFlush;
 use crate::invocation::{Invocation, Outcome, guarded, outcome};
 use futures_util::future::CatchUnwind;
 use futures_util::{FutureExt as _, TryFuture};

@@ -2,8 +2,8 @@
 // (`LayerState`, layer.rs, built once by `telemetry` through `LayerState::new`), the two
 // services and their futures, who ends the span and flushes (finish.rs), and the public face
 // of the hooks. May use
-// `invocation` (the span itself, and the hooks it calls, re-exported here), `flush`, `config`
-// and the ground modules; never `telemetry`, which builds the layer.
+// `invocation` (the span itself, and the hooks it calls, re-exported here), `flush`, `config`,
+// `clock` (the deadline guard's alarm) and the ground modules; never `telemetry`, which builds the layer.
 
 //! The middleware: [`OtelLayer`], the runtime-level [`OtelService`] and the handler-level
 //! [`OtelHandler`].

@@ -1,9 +1,10 @@
 //! Each signal's exporter, chosen and built from the settings (OTLP, X-Ray, EMF, console), and
-//! the flush's worker that runs them: on an export thread with a runtime of its own, or on the
-//! function's own thread when none of them waits on the network.
+//! the flush's worker that runs them: on the function's own executor and an export thread with
+//! a runtime of its own (gRPC: on the thread only), or inline on the function's thread when
+//! none of them waits on the network.
 
 use crate::Error;
-use crate::config::{Exporter, Settings};
+use crate::config::{Exporter, Protocol, Settings};
 #[cfg(feature = "logs")]
 use crate::export::boxed::ExportLogs;
 use crate::export::boxed::ExportSpans;
@@ -43,7 +44,7 @@ pub(crate) fn spawn_worker(
             runtime.shutdown_background();
             Ok(None)
         }
-        Ok(exporters) => Worker::spawn(exporters, runtime)
+        Ok(exporters) => Worker::spawn(exporters, runtime, !grpc(settings))
             .map(Some)
             .map_err(Error::Thread),
         Err(error) => {
@@ -62,6 +63,15 @@ fn never_waits(settings: &Settings) -> bool {
     [&settings.traces, &settings.metrics, &settings.logs]
         .iter()
         .all(|signal| signal.exporter != Exporter::Otlp)
+}
+
+/// Whether a signal exports over OTLP/gRPC: tonic's channel is a task of the export thread's
+/// runtime, so those exports stay on that thread. Every other export needs only an IO driver,
+/// and a flush may run it on the function's own executor (see `Worker::on_caller`).
+fn grpc(settings: &Settings) -> bool {
+    [&settings.traces, &settings.metrics, &settings.logs]
+        .iter()
+        .any(|signal| signal.exporter == Exporter::Otlp && signal.protocol == Protocol::Grpc)
 }
 
 fn exporters(

@@ -26,6 +26,7 @@
 
 use super::USER_AGENT;
 use super::extension;
+use crate::clock;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
@@ -36,7 +37,7 @@ use std::cell::Cell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The headers the exporter sets from our settings, kept from its request.
 const EXPORTER_HEADERS: [&str; 2] = ["content-type", "content-encoding"];
@@ -108,10 +109,14 @@ impl ExportClient {
     }
 }
 
-/// The TCP connector under every client: Nagle off.
+/// The TCP connector under every client: Nagle off, and no Happy Eyeballs: its fallback
+/// delay is a Tokio timer, and the export may run on the function's own executor, which may
+/// have none. A name with several addresses (`localhost`: `::1`, then `127.0.0.1`) is tried
+/// one address after the other; a refused one fails at once.
 fn tcp() -> HttpConnector {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
+    connector.set_happy_eyeballs_timeout(None);
     connector
 }
 
@@ -244,12 +249,18 @@ impl HttpClient for ExportClient {
             let body = body.inspect_err(|e| record(Failure::Exchange(causes_text(&**e))))?;
             Ok::<_, HttpError>(Response::from_parts(parts, body.to_bytes()))
         };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| {
-                record(Failure::Timeout(self.timeout));
-                HttpError::from("the collector did not answer in time")
-            })?
+        // The process clock keeps the timeout: the export may run on the function's own
+        // executor, which may have no timer. Without the clock, exports run on the export
+        // thread, whose runtime has one.
+        let answered = if clock::runs() {
+            clock::before(Instant::now() + self.timeout, exchange).await
+        } else {
+            tokio::time::timeout(self.timeout, exchange).await.ok()
+        };
+        answered.ok_or_else(|| {
+            record(Failure::Timeout(self.timeout));
+            HttpError::from("the collector did not answer in time")
+        })?
     }
 }
 

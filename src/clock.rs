@@ -1,22 +1,27 @@
-//! The deadline guard's clock: one thread for the process, started by the first alarm, that
-//! wakes an alarm's task when its instant comes.
+//! The process clock: one thread for the process, started by the first alarm, that wakes an
+//! alarm's task when its instant comes. It keeps the deadline guard's time (the layer's
+//! `finish.rs`) and every export's deadline when the export runs on the function's own
+//! executor (`flush`, and the OTLP/HTTP client's timeout in `export`).
 //!
 //! Not a Tokio timer: the function's runtime may have none (`enable_time` is its builder's
-//! choice, and a `Sleep` made without it panics), and nothing else lambda-otel does needs one
-//! from it (the flush awaits a oneshot answer). This clock works under any executor,
-//! `current_thread` included, and the executor never waits on it: setting or removing an alarm
-//! takes one short lock, and the task is woken as by any other source.
+//! choice, a `Sleep` made without it panics, and Tokio offers no way to ask), and nothing else
+//! lambda-otel does on it needs one. This clock works under any executor, `current_thread`
+//! included, and the executor never waits on it: setting or removing an alarm takes one short
+//! lock, and the task is woken as by any other source.
 //!
 //! Cost per alarm: one allocation and a map entry set and removed under that lock. The thread
 //! is woken only when an alarm comes before the instant it waits for; it is not told of
 //! removed alarms, so while invocations end in time (each alarm later than the one before) it
-//! sleeps until the first one's instant, then the earliest one left: about one wake per
-//! function timeout, not one per invocation.
+//! sleeps until the first one's instant, then the earliest one left: at a steady invocation
+//! rate, about one wake per flush timeout, not one per invocation.
+//!
+//! A leaf: uses only libraries, so both `flush` and `export` may use it.
 
+use futures_util::future::{Either, select};
 use futures_util::task::AtomicWaker;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -66,7 +71,7 @@ static RUNNING: OnceLock<bool> = OnceLock::new();
 impl Alarm {
     /// An alarm at `at`; `None` when the clock's thread cannot start (said once, as a warning).
     pub(crate) fn at(at: Instant) -> Option<Self> {
-        if !*RUNNING.get_or_init(start) {
+        if !runs() {
             return None;
         }
         let bell = Arc::new(Bell::default());
@@ -80,6 +85,27 @@ impl Alarm {
             CLOCK.changed.notify_one();
         }
         Some(Self { key, bell })
+    }
+}
+
+/// Whether the clock's thread runs (starting it if it has not been tried): alarms can then be
+/// set. Once true, always true.
+pub(crate) fn runs() -> bool {
+    *RUNNING.get_or_init(start)
+}
+
+/// `future`'s output if it comes by `deadline`; `None` once `deadline` has passed (then
+/// `future` is dropped, which cancels it), or at once if the clock's thread cannot run
+/// (see [`runs`]). Needs no timer from the executor that awaits it.
+pub(crate) async fn before<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    if deadline <= Instant::now() {
+        return None;
+    }
+    let alarm = Alarm::at(deadline)?;
+    // The future first: one that is ready when the alarm rings still counts.
+    match select(pin!(future), alarm).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(((), _)) => None,
     }
 }
 
@@ -131,7 +157,7 @@ impl Alarms {
 
 fn start() -> bool {
     let spawned = std::thread::Builder::new()
-        .name("lambda-otel-guard".into())
+        .name("lambda-otel-clock".into())
         // It only moves a few pointers around: the default 2 MiB would be wasted address space.
         .stack_size(64 * 1024)
         .spawn(run);
@@ -139,7 +165,8 @@ fn start() -> bool {
         tracing::warn!(
             target: "lambda_otel",
             %error,
-            "the deadline guard's thread cannot start: no invocation is guarded"
+            "the clock's thread cannot start: no invocation is guarded, and every export \
+             runs on the export thread"
         );
     }
     spawned.is_ok()
@@ -219,6 +246,32 @@ mod tests {
             tokio::time::timeout(HANG, sooner).await.expect("rung");
         });
         drop(later);
+    }
+
+    #[test]
+    fn before_gives_the_output_of_a_future_ready_in_time() {
+        let deadline = Instant::now() + HANG;
+        let output = runtime().block_on(before(deadline, async { 7 }));
+        assert_eq!(output, Some(7));
+    }
+
+    /// On a runtime with no timer at all: the clock alone ends the wait.
+    #[test]
+    fn before_gives_up_at_the_deadline_on_a_runtime_without_a_timer() {
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let never = std::future::pending::<()>();
+        let output = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(before(deadline, never));
+        assert_eq!(output, None);
+        assert!(Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn before_a_deadline_already_past_gives_up_at_once() {
+        let output = runtime().block_on(before(Instant::now(), async { 7 }));
+        assert_eq!(output, None);
     }
 
     #[test]
