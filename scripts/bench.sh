@@ -17,6 +17,7 @@
 #   scripts/bench.sh --only hung  # bare and the hung-collector scenario only
 #   scripts/bench.sh --only xray  # bare and the configurations whose name contains "xray"
 #   scripts/bench.sh --only extension  # bare, the function alone, and the extension's
+#   scripts/bench.sh --only "=lambda-otel, after-response"  # bare and that configuration alone
 #
 # Other options (--rounds, --invocations, --cpu, ...): scripts/bench.sh --help
 set -euo pipefail

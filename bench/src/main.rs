@@ -80,7 +80,12 @@ impl Options {
         let Some(only) = self.only.as_deref() else {
             return true;
         };
-        let chosen = |c: &Config| c.name.contains(only);
+        // `=NAME`: that configuration alone (for profiling one row); else every name that
+        // contains the text.
+        let chosen = |c: &Config| match only.strip_prefix('=') {
+            Some(name) => c.name == name,
+            None => c.name.contains(only),
+        };
         config.is_bare()
             || chosen(config)
             || (*config == config::AFTER_RESPONSE
