@@ -50,10 +50,7 @@ impl Invocations {
                 "telemetry that is on: a disabled layer starts no span",
             ));
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map_err(Error::Thread)?;
-        let worker = Worker::spawn(Exporters::default(), runtime, false).map_err(Error::Thread)?;
+        let worker = Worker::caller_first(Exporters::default());
         let spans = Buffer::new(worker, EXPORT_TIMEOUT, QUEUE_SIZE, Arc::default());
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
         let provider = SdkTracerProvider::builder()

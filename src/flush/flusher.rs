@@ -327,16 +327,18 @@ mod tests {
     }
 
     /// With no export under way, a flush runs its export in its own future, on the executor
-    /// that awaits it: here one with no timer and no IO driver, on this thread.
+    /// that awaits it: here one with no timer and no IO driver, on this thread. The export
+    /// thread is never started.
     #[test]
     fn a_flush_exports_on_the_executor_that_awaits_it() {
         let (tx, seen) = mpsc::channel();
         let worker = worker_on_caller(Where(Mutex::new(tx)));
         let reporter = Arc::new(Reporter::quiet());
-        let flusher = flusher_with(worker, &reporter, 5);
+        let flusher = flusher_with(worker.clone(), &reporter, 5);
         wait(flusher.start(None, &Arc::from("req")).expect("a flush"));
         assert_eq!(seen.try_recv(), Ok((std::thread::current().id(), 5)));
         assert_eq!(reporter.unsaid_losses(), (0, 0, 0));
+        assert!(!worker.thread_started());
     }
 
     /// There, the process clock keeps its deadline: a collector that never answers is cut off
@@ -356,13 +358,18 @@ mod tests {
         assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
     }
 
-    /// An export under way on the thread (a long invocation's full buffer) keeps the flush
-    /// there: it waits for that export and, one invocation at a time, cuts it off.
+    /// An export under way on the thread (a long invocation's full buffer, which starts the
+    /// thread) keeps the flush there: it waits for that export and, one invocation at a time,
+    /// cuts it off.
     #[test]
     fn with_an_export_under_way_a_flush_runs_on_the_thread() {
         let worker = worker_on_caller(Hung);
         let reporter = Arc::new(Reporter::quiet());
-        let flusher = flusher_with(worker, &reporter, 100);
+        let flusher = flusher_with(worker.clone(), &reporter, 100);
+        assert!(
+            worker.thread_started(),
+            "the full buffer's export started it"
+        );
         let deadline = Instant::now() + Duration::from_millis(20);
         wait(
             flusher

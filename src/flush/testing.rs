@@ -32,7 +32,7 @@ pub(crate) fn span() -> SpanData {
 }
 
 /// Exporters with `exporter` for spans and none for the other signals.
-fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
+pub(crate) fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
     Exporters {
         spans: Some(Box::new(exporter)),
         #[cfg(feature = "logs")]
@@ -48,17 +48,13 @@ pub(crate) fn worker(exporter: impl ExportSpans + 'static, freeze: Freeze) -> Wo
         .enable_all()
         .build()
         .expect("runtime");
-    Worker::spawn_with(spans_only(exporter), runtime, freeze, false).expect("thread")
+    Worker::spawn_with(spans_only(exporter), runtime, freeze).expect("thread")
 }
 
-/// As [`worker`], one invocation at a time, and a flush may run its export on the caller's
-/// executor.
+/// As [`worker`], one invocation at a time, but a flush runs its export on the caller's
+/// executor, and the export thread starts when first needed.
 pub(crate) fn worker_on_caller(exporter: impl ExportSpans + 'static) -> Worker {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    Worker::spawn_with(spans_only(exporter), runtime, Freeze::AfterEachFlush, true).expect("thread")
+    Worker::caller_first_with(spans_only(exporter), Freeze::AfterEachFlush)
 }
 
 pub(crate) fn spans(n: usize) -> Vec<SpanData> {

@@ -26,7 +26,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared, join_all};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc as queue, oneshot};
 use tokio::task::AbortHandle;
@@ -104,12 +104,8 @@ pub(crate) struct Worker {
 
 #[derive(Debug, Clone)]
 enum Route {
-    /// The export thread; with the exporters, when a flush may also run its export on the
-    /// caller's executor (see [`Worker::on_caller`]).
-    Thread {
-        jobs: queue::UnboundedSender<Job>,
-        here: Option<Arc<Exporters>>,
-    },
+    /// The export thread (see [`Thread`]).
+    Thread(Arc<Thread>),
     /// The caller's thread: every exporter completes in the call (a UDP send to the X-Ray
     /// daemon, a write to stdout), so a thread hop would only add its cost, twice.
     Inline(Arc<Mutex<Inline>>),
@@ -121,6 +117,64 @@ struct Inline {
     rm: MetricsBuffer,
 }
 
+/// The export thread: started with the worker when every flush exports there (gRPC), else at
+/// its first job (see [`Worker::caller_first`]).
+#[derive(Debug)]
+struct Thread {
+    /// Where jobs go, once the thread has started; `None` if it could not.
+    jobs: OnceLock<Option<queue::UnboundedSender<Job>>>,
+    exporters: Arc<Exporters>,
+    freeze: Freeze,
+    /// Whether a flush may run its export on the caller's executor ([`Worker::on_caller`]).
+    on_caller: bool,
+}
+
+impl Thread {
+    /// The thread's queue, starting the thread at the first call (its runtime built on it).
+    /// `None` if it could not start (said once, as a warning).
+    fn jobs(&self) -> Option<&queue::UnboundedSender<Job>> {
+        let start = || {
+            let (jobs, rx) = queue::unbounded_channel();
+            let exporters = Arc::clone(&self.exporters);
+            let freeze = self.freeze;
+            // The runtime is built on the thread: a runtime dropped on the caller's (if the
+            // thread could not start) would panic inside an async context.
+            let started = spawn_thread(move || match export_runtime() {
+                Ok(runtime) => run(exporters, runtime, rx, freeze),
+                Err(error) => tracing::warn!(
+                    target: "lambda_otel",
+                    %error,
+                    "the export thread cannot build its runtime: what it would export is lost"
+                ),
+            });
+            if let Err(error) = &started {
+                tracing::warn!(
+                    target: "lambda_otel",
+                    %error,
+                    "the export thread cannot start: what it would export is lost"
+                );
+            }
+            started.ok().map(|()| jobs)
+        };
+        self.jobs.get_or_init(start).as_ref()
+    }
+}
+
+/// The export thread's runtime: one thread, with the IO and time drivers.
+pub(crate) fn export_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("lambda-otel-export")
+        .build()
+}
+
+fn spawn_thread(run: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("lambda-otel-export".into())
+        .spawn(run)
+        .map(drop)
+}
+
 impl std::fmt::Debug for Inline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inline").finish_non_exhaustive()
@@ -128,35 +182,54 @@ impl std::fmt::Debug for Inline {
 }
 
 impl Worker {
-    /// Starts the thread. `runtime` must be the runtime the exporters were built in (gRPC
-    /// channels spawn their background task on it). `on_caller`: whether every exporter's
-    /// export can also run on any other executor that has an IO driver (OTLP/HTTP, UDP,
-    /// stdout; not gRPC, whose channel is a task of `runtime`).
+    /// Starts the export thread, where every export runs: for gRPC, whose channels are
+    /// tasks of `runtime`, the runtime the exporters were built in.
     pub(crate) fn spawn(
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
-        on_caller: bool,
     ) -> std::io::Result<Self> {
-        Self::spawn_with(exporters, runtime, Freeze::from_env(), on_caller)
+        Self::spawn_with(exporters, runtime, Freeze::from_env())
     }
 
     pub(crate) fn spawn_with(
         exporters: Exporters,
         runtime: tokio::runtime::Runtime,
         freeze: Freeze,
-        on_caller: bool,
     ) -> std::io::Result<Self> {
         // Unbounded, yet bounded by count: every export job holds its items' place in their
         // buffer's cap, and a flush is awaited before the next one starts.
         let (jobs, rx) = queue::unbounded_channel();
         let exporters = Arc::new(exporters);
-        let here = on_caller.then(|| Arc::clone(&exporters));
-        std::thread::Builder::new()
-            .name("lambda-otel-export".into())
-            .spawn(move || run(exporters, runtime, rx, freeze))?;
+        let thread = Thread {
+            jobs: OnceLock::from(Some(jobs)),
+            exporters: Arc::clone(&exporters),
+            freeze,
+            on_caller: false,
+        };
+        spawn_thread(move || run(exporters, runtime, rx, freeze))?;
         Ok(Self {
-            route: Route::Thread { jobs, here },
+            route: Route::Thread(Arc::new(thread)),
         })
+    }
+
+    /// For exporters that can run on any executor with an IO driver (OTLP/HTTP, UDP, stdout):
+    /// a flush runs its export on the caller's own executor ([`on_caller`](Self::on_caller)),
+    /// and the export thread, with its runtime, starts only when first needed: a background
+    /// export of a full buffer, a flush behind one, `force_flush`, shutdown with something to
+    /// export. Most functions never start it.
+    pub(crate) fn caller_first(exporters: Exporters) -> Self {
+        Self::caller_first_with(exporters, Freeze::from_env())
+    }
+
+    pub(crate) fn caller_first_with(exporters: Exporters, freeze: Freeze) -> Self {
+        Self {
+            route: Route::Thread(Arc::new(Thread {
+                jobs: OnceLock::new(),
+                exporters: Arc::new(exporters),
+                freeze,
+                on_caller: true,
+            })),
+        }
     }
 
     /// The exporters, when a flush may run its export on the caller's own executor instead of
@@ -165,11 +238,18 @@ impl Worker {
     /// only when no export is under way on the thread, which it would have to wait for.
     pub(crate) fn on_caller(&self) -> Option<&Arc<Exporters>> {
         match &self.route {
-            Route::Thread {
-                here: Some(exporters),
-                ..
-            } if clock::runs() => Some(exporters),
+            Route::Thread(thread) if thread.on_caller && clock::runs() => Some(&thread.exporters),
             _ => None,
+        }
+    }
+
+    /// Whether the export thread runs (tests: a worker whose flushes all ran on the caller's
+    /// executor never started it).
+    #[cfg(test)]
+    pub(crate) fn thread_started(&self) -> bool {
+        match &self.route {
+            Route::Thread(thread) => thread.jobs.get().is_some(),
+            Route::Inline(_) => false,
         }
     }
 
@@ -211,13 +291,17 @@ impl Worker {
                 drop(inline);
                 reply.send(report);
             }
-            Route::Thread { jobs, .. } => {
-                if let Err(queue::error::SendError(job)) = jobs.send(Job::Export {
+            Route::Thread(thread) => {
+                let job = Job::Export {
                     batch,
                     deadline,
                     reply,
-                }) && let Job::Export { reply, .. } = job
-                {
+                };
+                let refused = match thread.jobs() {
+                    Some(jobs) => jobs.send(job).err().map(|e| e.0),
+                    None => Some(job),
+                };
+                if let Some(Job::Export { reply, .. }) = refused {
                     reply.send(ExportReport::failed(shape, ExportFailure::WorkerGone));
                 }
             }
@@ -248,11 +332,18 @@ impl Worker {
                 inline.exporters.shutdown(timeout);
                 true
             }
-            Route::Thread { jobs, .. } => {
-                let (reply, done) = mpsc::sync_channel(1);
-                jobs.send(Job::Shutdown { timeout, reply }).is_ok()
-                    && done.recv_timeout(timeout).is_ok()
-            }
+            Route::Thread(thread) => match thread.jobs.get() {
+                Some(Some(jobs)) => {
+                    let (reply, done) = mpsc::sync_channel(1);
+                    jobs.send(Job::Shutdown { timeout, reply }).is_ok()
+                        && done.recv_timeout(timeout).is_ok()
+                }
+                // Never started (or could not): nothing runs there to wait for.
+                Some(None) | None => {
+                    thread.exporters.shutdown(timeout);
+                    true
+                }
+            },
         }
     }
 }

@@ -16,8 +16,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::LogExporter;
 use opentelemetry_sdk::trace::SpanExporter;
 
-/// The worker of the configured exporters: a thread of its own, or inline on the function's
-/// thread when none of them waits on the network; `None` when every signal is off.
+/// The worker of the configured exporters: inline on the function's thread when none of them
+/// waits on the network; on the function's executor first, with an export thread started when
+/// needed, when none uses gRPC; else on an export thread started now, with the runtime the
+/// gRPC channels were built in. `None` when every signal is off.
 /// `reader` is the meter provider's reader, when metrics are on.
 pub(crate) fn spawn_worker(
     settings: &Settings,
@@ -27,6 +29,11 @@ pub(crate) fn spawn_worker(
     if never_waits(settings) {
         let exporters = exporters(settings, resource, reader)?;
         return Ok((!exporters.is_empty()).then(|| Worker::inline(exporters)));
+    }
+    if !grpc(settings) {
+        // No runtime here: the export thread builds its own if it is ever started.
+        let exporters = exporters(settings, resource, reader)?;
+        return Ok((!exporters.is_empty()).then(|| Worker::caller_first(exporters)));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -44,7 +51,7 @@ pub(crate) fn spawn_worker(
             runtime.shutdown_background();
             Ok(None)
         }
-        Ok(exporters) => Worker::spawn(exporters, runtime, !grpc(settings))
+        Ok(exporters) => Worker::spawn(exporters, runtime)
             .map(Some)
             .map_err(Error::Thread),
         Err(error) => {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::flush::testing::{Gated, Hung, Panics, gated, spans, worker};
+use crate::flush::testing::{Gated, Hung, Panics, gated, spans, spans_only, worker};
 
 fn batch(n: usize) -> Batch {
     Batch {
@@ -64,4 +64,28 @@ fn side_by_side_a_flush_cuts_off_no_other_invocation_s_background_export() {
         "over before B's flush answered"
     );
     assert_eq!(reporter.unsaid_losses(), (0, 0, 0));
+}
+
+/// A worker whose flushes export on the caller's executor starts its thread at the first job
+/// that needs it (here `force_flush`'s blocking export), which it then runs.
+#[test]
+fn the_export_thread_starts_at_its_first_job() {
+    let (exporter, gate) = gated();
+    let worker = Worker::caller_first_with(spans_only(exporter), Freeze::AfterEachFlush);
+    assert!(!worker.thread_started());
+    gate.open();
+    let report = worker.export_blocking(batch(4), Duration::from_secs(30));
+    assert!(worker.thread_started());
+    assert_eq!(report.spans, Some(Ok(4)));
+    assert_eq!(gate.done.try_recv(), Ok(4));
+    assert!(worker.shutdown(Duration::from_secs(30)));
+}
+
+/// Shutting down a worker whose thread never started shuts the exporters down without
+/// starting it.
+#[test]
+fn shutdown_starts_no_thread() {
+    let worker = Worker::caller_first_with(spans_only(Hung), Freeze::AfterEachFlush);
+    assert!(worker.shutdown(Duration::from_secs(30)));
+    assert!(!worker.thread_started());
 }
