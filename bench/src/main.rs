@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--extension PATH] [--rounds N] \
-[--invocations N] [--slow-invocations N] [--warmup N] [--flood-spans N] \
+[--invocations N] [--slow-invocations N] [--warmup N] [--cold-starts N] [--flood-spans N] \
 [--flood-invocations N] [--cpu N | --no-pin] [--only TEXT] [--quick]";
 
 /// The event: `GET /rolldice?player=Alice` from an HTTP API.
@@ -53,6 +53,10 @@ struct Options {
     invocations: usize,
     slow_invocations: usize,
     warmup: usize,
+    /// Processes started for their cold start alone, per configuration (0 ms; none with an
+    /// extension): spawn to the first `/next` varies by a millisecond from one process to the
+    /// next, so the rounds' few processes are too few for its median.
+    cold_starts: usize,
     /// Spans in all in the hung-collector scenario, and the invocations they are ended in.
     flood_spans: usize,
     flood_invocations: usize,
@@ -103,6 +107,7 @@ fn options() -> Result<Options, String> {
         invocations: 1000,
         slow_invocations: 300,
         warmup: 100,
+        cold_starts: 30,
         // The issue's: 200,000 spans in one invocation, as fast as they can be made.
         flood_spans: 200_000,
         flood_invocations: 1,
@@ -129,6 +134,7 @@ fn options() -> Result<Options, String> {
             "--invocations" => o.invocations = number(&arg, value(&arg)?)?,
             "--slow-invocations" => o.slow_invocations = number(&arg, value(&arg)?)?,
             "--warmup" => o.warmup = number(&arg, value(&arg)?)?,
+            "--cold-starts" => o.cold_starts = number(&arg, value(&arg)?)?,
             "--flood-spans" => o.flood_spans = number(&arg, value(&arg)?)?,
             "--flood-invocations" => o.flood_invocations = number(&arg, value(&arg)?)?.max(1),
             "--cpu" => o.cpu = Some(number(&arg, value(&arg)?)?),
@@ -139,6 +145,7 @@ fn options() -> Result<Options, String> {
                 o.invocations = 60;
                 o.slow_invocations = 30;
                 o.warmup = 10;
+                o.cold_starts = 2;
                 // Still 24 times the span buffer. The debug build makes spans slowly enough
                 // that, without the cap, exports cut off at 2 s would free some of them: fewer
                 // spans would not reach the bound even then.
@@ -244,6 +251,7 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
                 binary: size(&bins.dir.join(config.binary))?,
                 extension_binary,
                 runs: Vec::new(),
+                cold_starts: Vec::new(),
             });
         }
         for round in 0..options.rounds {
@@ -274,9 +282,49 @@ async fn bench(options: &Options) -> Result<Vec<Summary>, String> {
                 group[index].runs.push(result);
             }
         }
+        if delay.is_zero() {
+            cold_starts(options, &bins, &mut group).await?;
+        }
         summaries.extend(group);
     }
     Ok(summaries)
+}
+
+/// Starts each configuration of `group` without an extension `options.cold_starts` times, in
+/// alternating order, for one invocation each: their spawn-to-first-`/next` times are the
+/// cold start the report gives (the median).
+async fn cold_starts(
+    options: &Options,
+    bins: &Binaries,
+    group: &mut [Summary],
+) -> Result<(), String> {
+    let chosen: Vec<usize> = (0..group.len())
+        .filter(|&i| group[i].config.extension.is_none())
+        .collect();
+    for round in 0..options.cold_starts {
+        for k in 0..chosen.len() {
+            let index = chosen[(k + round) % chosen.len()];
+            let config = group[index].config;
+            let plan = Plan {
+                // Apart from the rounds' run numbers (below 2^31).
+                run: 0x8000_0000 | u32::try_from(round * 100 + index).unwrap_or(0x7fff_ffff),
+                total: 1,
+                warmup: 0,
+                event: bytes::Bytes::from_static(EVENT),
+                idle: Duration::ZERO,
+                extension: None,
+            };
+            let result = run::run(bins, &config, plan).await?;
+            group[index].cold_starts.push(result.cold_start);
+        }
+    }
+    if options.cold_starts > 0 {
+        eprintln!(
+            "bench: 0 ms, cold starts: {} processes per configuration",
+            options.cold_starts
+        );
+    }
+    Ok(())
 }
 
 /// A binary's size, bytes.
@@ -294,8 +342,13 @@ fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>
     println!("{}\n", report::machine(options.cpu));
     println!(
         "{} rounds; per process {} warm-up invocations, then {} measured (0 ms) or {} (5 ms; \
-         every configuration also idles 5 ms before each event)\n",
-        options.rounds, options.warmup, options.invocations, options.slow_invocations
+         every configuration also idles 5 ms before each event); cold start at 0 ms: the median \
+         of {} more processes per configuration, each started for one invocation\n",
+        options.rounds,
+        options.warmup,
+        options.invocations,
+        options.slow_invocations,
+        options.cold_starts
     );
     for delay in [Duration::ZERO, SLOW] {
         println!("{}", report::table(summaries, delay));

@@ -76,4 +76,4 @@ pub(crate) type SharedReader = std::convert::Infallible;
 #[cfg(test)]
 pub(crate) use report::QUIET_PERIOD;
 pub(crate) use report::{QuietPeriod, Reporter};
-pub(crate) use worker::Worker;
+pub(crate) use worker::{Worker, export_runtime};

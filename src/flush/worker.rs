@@ -1,6 +1,9 @@
-//! Where exports run: the export thread, which owns the exporters and runs every export at
-//! once, each to its own deadline; or, when no exporter ever waits on the network, the
-//! caller's own thread.
+//! Where exports run: a flush's export in the flush's own future, on the caller's executor,
+//! when it has no export under way to wait for and no exporter needs the export thread's
+//! runtime (gRPC); the export thread, which owns the exporters too and runs every other export
+//! at once, each to its own deadline (started when first needed, unless gRPC needs it from
+//! the start); or, when no exporter ever waits on the network, the caller's own thread, in
+//! the call.
 //!
 //! On the thread, jobs never queue behind each other: a flush is bounded by its own deadline
 //! whatever else is under way (a background export of a long invocation, another invocation's
@@ -12,7 +15,7 @@
 //! between them, and a flush leaves them running to their own deadline: one invocation's
 //! deadline never cuts off what another's items are in. The flush that ends an invocation
 //! then tells the lambda-otel extension, once found, that the invocation's telemetry is out:
-//! last, within the same deadline.
+//! last, within the same deadline, wherever it ran.
 //!
 //! Every export reports what it lost, however it ends: failed, past its deadline, cut off, or
 //! with an exporter that panicked.

@@ -10,7 +10,7 @@ use crate::export::boxed::ExportLogs;
 use crate::export::boxed::ExportSpans;
 use crate::export::console::ConsoleExporter;
 use crate::export::otlp::{self, Connectors};
-use crate::flush::{Exporters, SharedReader, Worker};
+use crate::flush::{Exporters, SharedReader, Worker, export_runtime};
 use opentelemetry_sdk::Resource;
 #[cfg(feature = "logs")]
 use opentelemetry_sdk::logs::LogExporter;
@@ -35,11 +35,7 @@ pub(crate) fn spawn_worker(
         let exporters = exporters(settings, resource, reader)?;
         return Ok((!exporters.is_empty()).then(|| Worker::caller_first(exporters)));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .thread_name("lambda-otel-export")
-        .build()
-        .map_err(Error::Thread)?;
+    let runtime = export_runtime().map_err(Error::Thread)?;
     // gRPC channels spawn their background task on the runtime current at build time.
     let built = {
         let _entered = runtime.enter();
