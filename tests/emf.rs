@@ -92,6 +92,9 @@ async fn function() {
         std::env::set_var("OTEL_METRICS_EXPORTER", &exporter);
         std::env::set_var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta");
         std::env::set_var("OTEL_SERVICE_NAME", "dice-roller");
+        // Lambda's log-level filtering at WARN: EMF lines must say so, or Lambda drops them.
+        std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "WARN");
     }
     let invocations = invocations();
     let n = invocations.len();
@@ -277,6 +280,10 @@ fn emf_lines_pass_the_specification_before_the_next_poll() {
     }
 
     for document in segments.iter().flatten() {
+        assert_eq!(
+            document["level"], "WARN",
+            "kept at the application log level"
+        );
         assert_eq!(document["service"], "dice-roller");
         assert_eq!(
             document["_aws"]["CloudWatchMetrics"][0]["Namespace"],

@@ -82,6 +82,9 @@ pub(crate) struct Settings {
     /// The CloudWatch namespace of the `emf` exporter.
     #[cfg(feature = "metrics")]
     pub emf_namespace: String,
+    /// The `level` member of EMF lines: the lowest level Lambda's log-level filtering keeps.
+    #[cfg(feature = "metrics")]
+    pub emf_level: &'static str,
     /// The most spans buffered or on their way out (`OTEL_BSP_MAX_QUEUE_SIZE`).
     pub span_queue_size: usize,
     /// The most log records buffered or on their way out (`OTEL_BLRP_MAX_QUEUE_SIZE`).
@@ -129,6 +132,8 @@ impl Settings {
             xray_daemon_address: xray_daemon_address(code.xray_daemon_address, xray, env)?,
             #[cfg(feature = "metrics")]
             emf_namespace: service::emf_namespace(code.emf_namespace, &service_name, env)?,
+            #[cfg(feature = "metrics")]
+            emf_level: emf_level(env),
             propagators: propagators(code.propagators, env)?.into(),
             redacted_query_keys: redacted_query_keys(code.redacted_query_keys, env)?.into(),
             event_extraction: event_extraction(code.event_extraction, env)?,
@@ -225,6 +230,21 @@ fn log_filter(env: Env<'_>) -> Result<String, Error> {
         env::DEFAULT_LOG_FILTER,
     )?;
     env.read(&[env::RUST_LOG], parse::log_filter, lambda_level.to_owned())
+}
+
+/// The `level` of EMF lines, so that Lambda's log-level filtering keeps them: it reads a line
+/// without a level as `INFO` and drops it when the application log level
+/// (`AWS_LAMBDA_LOG_LEVEL`) is `WARN`, `ERROR` or `FATAL`; that level then, else `INFO`. An
+/// invalid value is [`log_filter`]'s error.
+#[cfg(feature = "metrics")]
+fn emf_level(env: Env<'_>) -> &'static str {
+    let level = env.get(env::AWS_LAMBDA_LOG_LEVEL).unwrap_or_default();
+    match level.trim().to_ascii_uppercase().as_str() {
+        "WARN" => "WARN",
+        "ERROR" => "ERROR",
+        "FATAL" => "FATAL",
+        _ => "INFO",
+    }
 }
 
 fn sampler(code: Option<Sampler>, env: Env<'_>) -> Result<Sampler, Error> {

@@ -133,7 +133,10 @@ fn metrics(
     use crate::export::emf::EmfExporter;
     let exporter: Box<dyn ExportMetrics> = match (settings.metrics.exporter, reader) {
         (Exporter::None | Exporter::Xray, _) | (_, None) => return Ok(None),
-        (Exporter::Emf, Some(_)) => Box::new(EmfExporter::new(settings.emf_namespace.clone())),
+        (Exporter::Emf, Some(_)) => Box::new(EmfExporter::new(
+            settings.emf_namespace.clone(),
+            settings.emf_level,
+        )),
         (Exporter::Console, Some(_)) => {
             Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality))
         }

@@ -523,3 +523,26 @@ fn the_metric_export_interval_code_over_env_over_default() {
         "{err}"
     );
 }
+
+/// EMF lines carry the lowest level Lambda's log-level filtering keeps: the application log
+/// level above `INFO`, else `INFO` (a line without a level is read as `INFO`).
+#[cfg(feature = "metrics")]
+#[test]
+fn emf_lines_take_lambda_s_application_log_level_above_info() {
+    for (level, expected) in [
+        (None, "INFO"),
+        (Some("TRACE"), "INFO"),
+        (Some("debug"), "INFO"),
+        (Some("INFO"), "INFO"),
+        (Some("WARN"), "WARN"),
+        (Some("error"), "ERROR"),
+        (Some("FATAL"), "FATAL"),
+    ] {
+        let vars: Vec<(&str, &str)> = level
+            .map(|l| ("AWS_LAMBDA_LOG_LEVEL", l))
+            .into_iter()
+            .collect();
+        let s = resolve(&vars).expect("valid");
+        assert_eq!(s.emf_level, expected, "AWS_LAMBDA_LOG_LEVEL={level:?}");
+    }
+}

@@ -6,7 +6,7 @@ use std::ops::Range;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 
-use super::dimensions::{AWS, Dimension, Dimensions, printable};
+use super::dimensions::{AWS, Dimension, Dimensions, LEVEL, printable};
 use super::histogram::{self, Bucket, LIMIT, Summary};
 use super::units::cloudwatch_unit;
 
@@ -284,9 +284,10 @@ fn hash(dimensions: &[Dimension<'_>]) -> u64 {
 }
 
 /// CloudWatch's rules for a metric name (1 to 255 printable ASCII characters); `_aws` is the
-/// metadata's member. The SDK's instrument names always qualify: this guards the line.
+/// metadata's member and `level` the line's log level. Other instrument names always qualify:
+/// this guards the line.
 fn valid_metric_name(name: &str) -> bool {
-    name.len() <= MAX_METRIC_NAME_LEN && printable(name) && name != AWS
+    name.len() <= MAX_METRIC_NAME_LEN && printable(name) && name != AWS && name != LEVEL
 }
 
 /// The value types of the SDK's instruments.

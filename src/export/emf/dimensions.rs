@@ -8,6 +8,9 @@ use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 pub(super) const SERVICE: &str = "service";
 /// The member of the metadata object: no dimension may take its place.
 pub(super) const AWS: &str = "_aws";
+/// The member Lambda reads a JSON line's log level from (see `EmfExporter`): no dimension or
+/// metric may take its place either.
+pub(super) const LEVEL: &str = "level";
 /// Dimensions in one set: the specification's limit (a DimensionSet MUST NOT contain more).
 pub(super) const MAX_DIMENSIONS: usize = 30;
 /// The longest dimension name: the specification's schema (`DimensionReference`) allows 250
@@ -75,9 +78,9 @@ impl<'a> Dimensions<'a> {
     /// Appends the dimensions of a point of the metric `metric` to `out`.
     ///
     /// Dropped: attributes whose value does not qualify, names CloudWatch refuses, and names
-    /// already taken on the line (`_aws`, `service`, the metric's own name: a member cannot
-    /// be both the metric's number and a dimension's string). Past the limit, the names that
-    /// sort last are dropped, so the same attributes always give the same dimensions.
+    /// already taken on the line (`_aws`, `level`, `service`, the metric's own name: a member
+    /// cannot be both the metric's number and a dimension's string). Past the limit, the names
+    /// that sort last are dropped, so the same attributes always give the same dimensions.
     pub(super) fn of_point(
         &mut self,
         metric: &str,
@@ -96,7 +99,12 @@ impl<'a> Dimensions<'a> {
                 break;
             }
             let name = kv.key.as_str();
-            if name == metric || name == SERVICE || name == AWS || !valid_name(name) {
+            if name == metric
+                || name == SERVICE
+                || name == AWS
+                || name == LEVEL
+                || !valid_name(name)
+            {
                 continue;
             }
             if let Some(value) = DimensionValue::of(&kv.value) {

@@ -4,11 +4,13 @@
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
 use super::batch::{MAX_VALUES, Selected, Value};
-use super::dimensions::{AWS, Dimension, DimensionValue};
+use super::dimensions::{AWS, Dimension, DimensionValue, LEVEL};
 
 /// Everything one line says.
 pub(super) struct Line<'a, 'b> {
     pub namespace: &'b str,
+    /// The log level Lambda reads the line at (see `EmfExporter`).
+    pub level: &'b str,
     /// Milliseconds since the Unix epoch.
     pub timestamp: u64,
     pub dimensions: &'b [Dimension<'a>],
@@ -21,6 +23,7 @@ impl Serialize for Line<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut root = serializer.serialize_map(None)?;
         root.serialize_entry(AWS, &Metadata(self))?;
+        root.serialize_entry(LEVEL, self.level)?;
         for dimension in self.dimensions {
             root.serialize_entry(dimension.name, &dimension.value)?;
         }

@@ -12,8 +12,8 @@
 //! integration test; `dice.rolls` gets a line per `roll.value`):
 //!
 //! ```text
-//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","faas.trigger"]],"Metrics":[{"Name":"faas.coldstarts","Unit":"Count"},{"Name":"faas.init_duration","Unit":"Seconds"},{"Name":"faas.invocations","Unit":"Count"},{"Name":"faas.invoke_duration","Unit":"Seconds"}]}]},"service":"dice-roller","faas.trigger":"http","faas.coldstarts":1,"faas.init_duration":[0.004819579],"faas.invocations":1,"faas.invoke_duration":[0.001760731]}
-//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","roll.value"]],"Metrics":[{"Name":"dice.rolls","Unit":"Count"}]}]},"service":"dice-roller","roll.value":"5","dice.rolls":1}
+//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","faas.trigger"]],"Metrics":[{"Name":"faas.coldstarts","Unit":"Count"},{"Name":"faas.init_duration","Unit":"Seconds"},{"Name":"faas.invocations","Unit":"Count"},{"Name":"faas.invoke_duration","Unit":"Seconds"}]}]},"level":"INFO","service":"dice-roller","faas.trigger":"http","faas.coldstarts":1,"faas.init_duration":[0.004819579],"faas.invocations":1,"faas.invoke_duration":[0.001760731]}
+//! {"_aws":{"Timestamp":1795930740072,"CloudWatchMetrics":[{"Namespace":"dice-roller","Dimensions":[["service","roll.value"]],"Metrics":[{"Name":"dice.rolls","Unit":"Count"}]}]},"level":"INFO","service":"dice-roller","roll.value":"5","dice.rolls":1}
 //! ```
 //!
 //! Each line has one directive (namespace: `LAMBDA_OTEL_EMF_NAMESPACE`, by default the
@@ -36,7 +36,7 @@
 //!   that are empty, only spaces, not ASCII, with control characters or over 256 characters
 //!   (a longer one is almost always an id or a URL; CloudWatch's own limit is 1,024); names
 //!   CloudWatch refuses (empty, over 250 characters, not ASCII, starting with `:`); and names
-//!   already taken on the line (`_aws`, `service`, the metric's own name).
+//!   already taken on the line (`_aws`, `level`, `service`, the metric's own name).
 //! - No other resource attribute: `faas.instance` differs in every execution environment,
 //!   so each one would be another metric.
 //!
@@ -83,6 +83,16 @@
 //! | any of these over `/s`, and `1/s` | `Bytes/Second` ... `Count/Second` |
 //! | `1` (a ratio, in the semantic conventions), `ns`, `min`, anything else | `None` |
 //!
+//! # Lambda's log-level filtering
+//!
+//! With the JSON log format and an application log level (`AWS_LAMBDA_LOG_LEVEL`), Lambda
+//! reads each line's `level` member and drops the lines below that level; a line without one
+//! counts as `INFO`. So with `WARN`, `ERROR` or `FATAL` an EMF line without a level would be
+//! dropped, and its metrics lost without a word. Every line carries `"level"`: `INFO`, or the
+//! application log level when it is above `INFO`, the lowest level Lambda keeps. A metric or
+//! an attribute named `level` is left out, like `_aws`. In Logs Insights, the metric lines
+//! then show at that level; `filter ispresent(_aws)` tells them apart from log lines.
+//!
 //! # Limits
 //!
 //! At most 100 metrics per line (more go on further lines with the same dimensions), 100
@@ -116,6 +126,7 @@ use line::Line;
 /// Writes every collected metric as EMF lines, on stdout unless given another writer.
 pub(crate) struct EmfExporter {
     namespace: String,
+    level: &'static str,
     output: Mutex<Output>,
     is_shutdown: AtomicBool,
 }
@@ -133,14 +144,17 @@ struct Output {
 impl EmfExporter {
     /// Writes to the process's stdout, under `namespace` (already checked against
     /// CloudWatch's rules by the settings).
-    pub(crate) fn new(namespace: String) -> Self {
-        Self::with_writer(namespace, io::stdout())
+    /// `level`: the `level` member of every line (see the module docs, "Lambda's log-level
+    /// filtering").
+    pub(crate) fn new(namespace: String, level: &'static str) -> Self {
+        Self::with_writer(namespace, io::stdout()).with_level(level)
     }
 
-    /// Writes to `writer` instead of stdout.
+    /// Writes to `writer` instead of stdout, with the level `INFO`.
     pub(crate) fn with_writer(namespace: String, writer: impl Write + Send + 'static) -> Self {
         Self {
             namespace,
+            level: "INFO",
             output: Mutex::new(Output {
                 writer: Box::new(writer),
                 line: Vec::new(),
@@ -148,6 +162,12 @@ impl EmfExporter {
             }),
             is_shutdown: AtomicBool::new(false),
         }
+    }
+
+    /// Every line's `level` member.
+    pub(crate) fn with_level(mut self, level: &'static str) -> Self {
+        self.level = level;
+        self
     }
 
     fn write(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
@@ -171,6 +191,7 @@ impl EmfExporter {
         batch.for_each_line(|dimensions, metrics| {
             let document = Line {
                 namespace: &self.namespace,
+                level: self.level,
                 timestamp,
                 dimensions,
                 metrics,
@@ -227,6 +248,7 @@ impl fmt::Debug for EmfExporter {
         // The writer is left out so that any `Write` can be used, Debug or not.
         f.debug_struct("EmfExporter")
             .field("namespace", &self.namespace)
+            .field("level", &self.level)
             .field("is_shutdown", &self.is_shutdown.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }

@@ -46,9 +46,55 @@ fn after_shutdown_exports_are_refused() {
     assert!(fixture.captured.take().is_empty());
 }
 
+/// Lambda reads a JSON line without a level as `INFO`, and drops it when the application log
+/// level is above: every line carries the level it is given, `INFO` by default.
+#[test]
+fn every_line_carries_the_level_lambda_keeps() {
+    let fixture = Fixture::new();
+    let rolls = fixture.meter().u64_counter("dice.rolls").build();
+    rolls.add(1, &[]);
+    let lines = fixture.export();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["level"] == "INFO"), "{lines:?}");
+
+    rolls.add(1, &[]);
+    let mut metrics = ResourceMetrics::default();
+    fixture.reader.collect(&mut metrics).expect("collect");
+    let captured = Captured::default();
+    let exporter = EmfExporter::with_writer("Dice".to_owned(), captured.clone()).with_level("WARN");
+    poll_once(exporter.export(&metrics)).expect("export succeeds");
+    let lines = captured.take();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["level"] == "WARN"), "{lines:?}");
+}
+
+/// `level` is the line's: an attribute of that name is no dimension, an instrument of that
+/// name no metric.
+#[test]
+fn an_attribute_or_an_instrument_named_level_is_left_out() {
+    let fixture = Fixture::new();
+    let meter = fixture.meter();
+    meter.u64_counter("dice.rolls").build().add(
+        1,
+        &[
+            KeyValue::new("level", "hard"),
+            KeyValue::new("player", "Ada"),
+        ],
+    );
+    meter.u64_counter("level").build().add(7, &[]);
+    let lines = fixture.export();
+    let rolls = line(&lines, &["player=Ada"]);
+    assert_eq!(names(rolls), ["dice.rolls"]);
+    assert_eq!(rolls["level"], "INFO");
+    assert!(
+        lines.iter().all(|l| !names(l).contains(&"level")),
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn asks_for_deltas_and_debugs_without_its_writer() {
-    let exporter = EmfExporter::new("Dice".to_owned());
+    let exporter = EmfExporter::new("Dice".to_owned(), "INFO");
     assert_eq!(exporter.temporality(), Temporality::Delta);
     let debug = format!("{exporter:?}");
     assert!(debug.starts_with("EmfExporter"), "{debug}");
