@@ -383,7 +383,12 @@ fn signal_endpoint(signal: Signal, protocol: Protocol, base: Option<&str>) -> St
         Protocol::Grpc => base.unwrap_or(env::DEFAULT_GRPC_ENDPOINT).to_owned(),
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let base = base.unwrap_or(env::DEFAULT_HTTP_ENDPOINT);
-            format!("{}{}", base.trim_end_matches('/'), signal.http_path())
+            // The signal's path goes at the end of the base's path, before a query or a
+            // fragment (`http://c:4318/otlp?tenant=a` → `/otlp/v1/traces?tenant=a`).
+            let (path, rest) = base
+                .find(['?', '#'])
+                .map_or((base, ""), |at| base.split_at(at));
+            format!("{}{}{rest}", path.trim_end_matches('/'), signal.http_path())
         }
     }
 }
@@ -517,6 +522,28 @@ mod tests {
                 env_only(signal, &[base]).endpoint,
                 format!("http://collector:4318{path}")
             );
+        }
+    }
+
+    /// The signal's path extends the base's path, never its query or fragment.
+    #[test]
+    fn a_base_endpoint_s_query_stays_after_the_signal_path() {
+        for (base, expected) in [
+            (
+                "http://collector:4318/otlp/?tenant=a",
+                "http://collector:4318/otlp/v1/traces?tenant=a",
+            ),
+            (
+                "http://collector:4318?tenant=a#x",
+                "http://collector:4318/v1/traces?tenant=a#x",
+            ),
+            (
+                "http://collector:4318#x",
+                "http://collector:4318/v1/traces#x",
+            ),
+        ] {
+            let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", base)];
+            assert_eq!(env_only(Signal::Traces, &vars).endpoint, expected, "{base}");
         }
     }
 
