@@ -423,6 +423,7 @@ fn run(
     mut jobs: queue::UnboundedReceiver<Job>,
     freeze: Freeze,
 ) {
+    crate::export::otlp::enter_export_thread();
     runtime.block_on(async move {
         let mut background: Vec<Background> = Vec::new();
         while let Some(job) = jobs.recv().await {

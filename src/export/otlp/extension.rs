@@ -19,10 +19,9 @@
 //! flush's decision; this module only makes and sends the request.
 
 use super::USER_AGENT;
-use super::http_client::{Connector, Failure, classify};
+use super::http_client::{Failure, Pools, classify};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::client::legacy::Client;
 use opentelemetry_http::Request;
 use std::fmt::{self, Write as _};
 use std::sync::OnceLock;
@@ -44,7 +43,7 @@ static DETECTED: OnceLock<Extension> = OnceLock::new();
 pub(crate) struct Extension {
     /// `scheme://host:port`, where the marks go.
     origin: Box<str>,
-    client: Client<Connector, Full<Bytes>>,
+    client: Pools,
 }
 
 impl fmt::Debug for Extension {
@@ -105,7 +104,7 @@ pub(super) fn announces(header: Option<&[u8]>) -> bool {
 }
 
 /// Remembers the extension at `origin`, reached by `client`, unless one was already found.
-pub(super) fn found(origin: &str, client: &Client<Connector, Full<Bytes>>) {
+pub(super) fn found(origin: &str, client: &Pools) {
     let _ = DETECTED.set(Extension {
         origin: origin.into(),
         client: client.clone(),
@@ -138,7 +137,7 @@ impl Extension {
             .header("user-agent", USER_AGENT)
             .body(Full::new(Bytes::new()))
             .map_err(|e| format!("cannot make the request to {url}: {e}"))?;
-        let response = self.client.request(request).await;
+        let response = self.client.here().request(request).await;
         let (parts, body) = response
             .map_err(|e| classify(&e).describe(&url))?
             .into_parts();
@@ -199,7 +198,6 @@ pub(super) fn origin(endpoint: &str) -> Option<Box<str>> {
 mod tests {
     use super::super::http_client::Connectors;
     use super::*;
-    use hyper_util::rt::TokioExecutor;
 
     #[test]
     fn only_version_1_announces_the_extension() {
@@ -273,7 +271,7 @@ mod tests {
     fn extension(origin: &str) -> Extension {
         Extension {
             origin: origin.into(),
-            client: Client::builder(TokioExecutor::new()).build(
+            client: Pools::new(
                 Connectors::default()
                     .connector(origin)
                     .expect("a connector"),

@@ -50,11 +50,12 @@ pub(super) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[cfg(not(feature = "tls"))]
 pub(super) type Connector = HttpConnector;
 
-/// The client: one pooled keep-alive connection per collector, Nagle off (an export is one
-/// small request; waiting for an ACK before its tail is sent would delay every flush).
+/// The client: one pooled keep-alive connection per collector and per [`Pools`] side, Nagle
+/// off (an export is one small request; waiting for an ACK before its tail is sent would
+/// delay every flush).
 #[derive(Debug, Clone)]
 pub(crate) struct ExportClient {
-    inner: Client<Connector, Full<Bytes>>,
+    inner: Pools,
     timeout: Duration,
     /// Every request's headers, in an empty request: `http` is no direct dependency of this
     /// crate, and opentelemetry-http names its `Request` but not its `HeaderMap`.
@@ -101,11 +102,42 @@ impl ExportClient {
         let headers = Arc::new(header_template(headers).map_err(ClientError::Header)?);
         extension::client_built();
         Ok(Self {
-            inner: Client::builder(TokioExecutor::new()).build(connectors.connector(endpoint)?),
+            inner: Pools::new(connectors.connector(endpoint)?),
             timeout,
             headers,
             origin: extension::origin(endpoint).map(Arc::from),
         })
+    }
+}
+
+/// Two connection pools over one connector: the export thread's, and the one of every other
+/// thread (the function's executor). A pooled connection is a task of the runtime that opened
+/// it, and only that runtime moves its bytes: were the thread's exports to take a connection
+/// of the function's executor, a `force_flush` blocking that executor would wait on itself
+/// until its timeout; and the other way round, the function's exports would wait for the
+/// thread.
+#[derive(Debug, Clone)]
+pub(crate) struct Pools {
+    thread: Client<Connector, Full<Bytes>>,
+    caller: Client<Connector, Full<Bytes>>,
+}
+
+impl Pools {
+    pub(super) fn new(connector: Connector) -> Self {
+        let client = || Client::builder(TokioExecutor::new()).build(connector.clone());
+        Self {
+            thread: client(),
+            caller: client(),
+        }
+    }
+
+    /// The pool of the thread this runs on.
+    pub(crate) fn here(&self) -> &Client<Connector, Full<Bytes>> {
+        if super::on_export_thread() {
+            &self.thread
+        } else {
+            &self.caller
+        }
     }
 }
 
@@ -236,7 +268,7 @@ impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let request = with_our_headers(request, &self.headers);
         let exchange = async {
-            let response = self.inner.request(request.map(Full::new)).await;
+            let response = self.inner.here().request(request.map(Full::new)).await;
             let response = response.inspect_err(|e| record(classify(e)))?;
             let (parts, body) = response.into_parts();
             if !parts.status.is_success() {
@@ -543,5 +575,98 @@ mod tests {
         server.await.expect("the server ran");
         assert!(sent.is_err());
         assert!(matches!(failure, Some(Failure::Tls(_))), "{failure:?}");
+    }
+
+    /// A loopback collector that answers every request `200` on keep-alive connections, and
+    /// counts the connections it was given.
+    fn keep_alive_collector() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let endpoint = format!("http://{}/v1/traces", listener.local_addr().expect("bound"));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("a clone"));
+                    let mut stream = stream;
+                    loop {
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let lower = line.to_ascii_lowercase();
+                            if let Some(value) = lower.strip_prefix("content-length:") {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err()
+                            || stream
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                                .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (endpoint, connections)
+    }
+
+    fn post(endpoint: &str) -> Request<Bytes> {
+        Request::builder()
+            .method("POST")
+            .uri(endpoint)
+            .body(Bytes::new())
+            .expect("a request")
+    }
+
+    /// The export thread never takes a connection the function's executor opened: with that
+    /// executor not running (a `force_flush` from the handler blocks it while the thread
+    /// exports), the thread's export goes out on a connection of its own. On the function's
+    /// connection it would wait for the client's timeout, and fail.
+    #[test]
+    fn the_export_thread_never_waits_on_a_connection_of_the_function_s_executor() {
+        let (endpoint, connections) = keep_alive_collector();
+        let client = ExportClient::new(
+            &mut Connectors::default(),
+            &endpoint,
+            Duration::from_secs(5),
+            &[],
+        )
+        .expect("a client");
+        let function = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        // An export on the function's executor: its connection stays in the pool, a task of
+        // that runtime, which nothing runs from here on.
+        let answered = function.block_on(client.send_bytes(post(&endpoint)));
+        assert_eq!(answered.expect("answered").status(), 200);
+        let on_thread = client.clone();
+        let thread_endpoint = endpoint.clone();
+        let answered = std::thread::spawn(move || {
+            super::super::enter_export_thread();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime
+                .block_on(on_thread.send_bytes(post(&thread_endpoint)))
+                .map(|response| response.status())
+        })
+        .join()
+        .expect("the thread ran");
+        assert_eq!(answered.expect("answered on the thread"), 200);
+        assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+        drop(function);
     }
 }
