@@ -113,6 +113,26 @@ impl Flusher {
         hard_deadline: Option<Instant>,
         request_id: &Arc<str>,
     ) -> Option<PendingFlush> {
+        self.start_where(hard_deadline, request_id, true)
+    }
+
+    /// [`start`](Self::start), with the export always on the export thread: for the deadline
+    /// guard's flush, which must get out even if the handler, still running beside it on the
+    /// same task, then blocks the executor's thread.
+    pub(crate) fn start_on_thread(
+        &self,
+        hard_deadline: Option<Instant>,
+        request_id: &Arc<str>,
+    ) -> Option<PendingFlush> {
+        self.start_where(hard_deadline, request_id, false)
+    }
+
+    fn start_where(
+        &self,
+        hard_deadline: Option<Instant>,
+        request_id: &Arc<str>,
+        on_caller: bool,
+    ) -> Option<PendingFlush> {
         let now = Instant::now();
         // Before taking: this flush's own items count as in flight once taken.
         let under_way = self.exports_under_way();
@@ -134,7 +154,7 @@ impl Flusher {
         }
         let shape = Shape::from(&batch);
         let answer = match self.worker.on_caller() {
-            Some(exporters) if !under_way => {
+            Some(exporters) if on_caller && !under_way => {
                 let export = export_on_caller(Arc::clone(exporters), batch, deadline);
                 Answer::Here(Box::pin(export))
             }
@@ -377,6 +397,24 @@ mod tests {
                 .expect("a flush"),
         );
         assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
+    }
+
+    /// The deadline guard's flush exports on the thread, whatever the worker allows.
+    #[test]
+    fn a_flush_started_on_the_thread_exports_there() {
+        let (tx, seen) = mpsc::channel();
+        let worker = worker_on_caller(Where(Mutex::new(tx)));
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker.clone(), &reporter, 5);
+        wait(
+            flusher
+                .start_on_thread(None, &Arc::from("req"))
+                .expect("a flush"),
+        );
+        let (thread, spans) = seen.try_recv().expect("exported");
+        assert_ne!(thread, std::thread::current().id());
+        assert_eq!(spans, 5);
+        assert!(worker.thread_started());
     }
 
     /// A flush dropped while its export runs in it (its executor shut down, say) counts that

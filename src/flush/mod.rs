@@ -28,8 +28,10 @@
 //! - **On the export thread**, which owns the exporters too and a small single-threaded Tokio
 //!   runtime: exports of a full buffer in the background during a long invocation, and the
 //!   flush that follows them (it waits for them, and cuts them off when the process may
-//!   freeze); every export over gRPC (tonic's channel is a task of that runtime); `force_flush`
-//!   and shutdown, which block their caller. The layer awaits a oneshot answer.
+//!   freeze); the deadline guard's flush (the handler runs on beside it, and may block the
+//!   executor's thread); every export over gRPC (tonic's channel is a task of that runtime);
+//!   `force_flush` and shutdown, which block their caller. The layer awaits a oneshot answer.
+//!   Its OTLP/HTTP connections are its own (`export::otlp`'s two pools).
 //! - **Inline, in the call**, when no exporter waits on the network (`xray`'s UDP datagrams,
 //!   `emf` and `console` lines on stdout): there is no export thread at all.
 //!

@@ -114,9 +114,11 @@ impl LayerState {
         let deadline = invocation
             .deadline()
             .map(|d| d.checked_sub(GUARD_MARGIN).unwrap_or(d));
+        // On the export thread: the handler runs on beside this flush, and may block the
+        // executor's thread before the deadline.
         self.flusher
             .as_ref()?
-            .start(deadline, invocation.request_id())
+            .start_on_thread(deadline, invocation.request_id())
     }
 }
 
