@@ -94,8 +94,8 @@
 //! - Nothing to configure: the extension is found by its answers, once for the process. Only
 //!   OTLP/HTTP finds it; over gRPC nothing is sent.
 //! - The mark goes out on the keep-alive connection the export used: one loopback request per
-//!   invocation, sent from the export thread (the executor never waits on it), within the same
-//!   bound as the flush. An invocation with nothing to export is marked too.
+//!   invocation, sent where the flush's export ran (the function's executor, which awaits it
+//!   without blocking, or the export thread), within the same bound as the flush. An invocation with nothing to export is marked too.
 //! - A mark that fails or is not answered in time costs no telemetry and fails nothing: the
 //!   extension falls back on `platform.runtimeDone`, and a `lambda_otel` warning says so (at
 //!   most one a minute, with the number of failed marks since the last).

@@ -152,7 +152,7 @@ fn metrics(
     }))
 }
 
-/// The X-Ray exporter, its UDP socket opened on the export thread's runtime (entered here).
+/// The X-Ray exporter, with its (blocking-free, standard library) UDP socket.
 #[cfg(feature = "xray")]
 fn xray_spans(
     settings: &Settings,

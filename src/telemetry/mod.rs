@@ -59,7 +59,8 @@ pub(crate) struct LogSettings {
 }
 
 /// The telemetry of a function: the tracer, meter and logger providers (the last two with the
-/// `metrics` and `logs` features), the export thread and the [`OtelLayer`].
+/// `metrics` and `logs` features), the flush's exporters (with the export thread, started when
+/// first needed) and the [`OtelLayer`].
 ///
 /// Cheap to clone. Build it once in `main` with [`Telemetry::from_env`] or
 /// [`Telemetry::builder`], then add [`Telemetry::layer`] to the runtime.
