@@ -36,11 +36,11 @@ pub struct Invocations {
 }
 
 impl Invocations {
-    /// The layer of `telemetry`, with the tracer described above. Starts a thread (the buffer's
-    /// export thread, which has no exporter).
+    /// The layer of `telemetry`, with the tracer described above; its buffer's worker has no
+    /// exporter and no thread.
     ///
     /// # Errors
-    /// A layer without its state, or a thread that cannot start.
+    /// A layer without its state (telemetry that is off).
     pub fn new(telemetry: &Telemetry) -> Result<Self, Error> {
         let layer = telemetry.layer();
         let Some(state) = layer.state() else {
@@ -50,7 +50,7 @@ impl Invocations {
                 "telemetry that is on: a disabled layer starts no span",
             ));
         };
-        let worker = Worker::caller_first(Exporters::default());
+        let worker = Worker::inline(Exporters::default());
         let spans = Buffer::new(worker, EXPORT_TIMEOUT, QUEUE_SIZE, Arc::default());
         let sampler = Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
         let provider = SdkTracerProvider::builder()
@@ -85,7 +85,7 @@ impl Invocations {
 
     /// Takes the spans ended since the last call, as the per-invocation flush does, without
     /// exporting them. Take them at least every 512 spans: a buffer that reaches 512 hands
-    /// them to its export thread, which drops them.
+    /// them to its worker, which drops them.
     pub fn take_spans(&self) -> Vec<SpanData> {
         self.spans.take().0
     }

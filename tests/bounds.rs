@@ -206,10 +206,7 @@ async fn burst_function() {
 
 /// The `lost_spans=` value of a warning line.
 fn lost_spans(line: &str) -> usize {
-    line.split_whitespace()
-        .find_map(|field| field.strip_prefix("lost_spans="))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no lost_spans in {line}"))
+    common::child::count(line, "lost_spans").unwrap_or_else(|| panic!("no lost_spans in {line}"))
 }
 
 #[test]

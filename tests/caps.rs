@@ -63,12 +63,9 @@ async fn capped_function() {
 /// The sum of a warning field (`lost_spans`, `lost_log_records`) over every line that has it:
 /// each message says what was lost since the one before.
 fn lost(stdout: &str, field: &str) -> usize {
-    let prefix = format!("{field}=");
     stdout
         .lines()
-        .flat_map(str::split_whitespace)
-        .filter_map(|f| f.strip_prefix(&prefix))
-        .map(|n| n.parse::<usize>().expect("a count"))
+        .filter_map(|l| common::child::count(l, field))
         .sum()
 }
 

@@ -43,19 +43,17 @@ fn runner(cases: u32) -> TestRunner {
 }
 
 fn invocations(propagators: &[Propagator]) -> Invocations {
-    let builder = Telemetry::builder()
+    let telemetry = Telemetry::builder()
         .with_env_lookup(|_| None)
         .with_tracing_subscriber(false)
         .with_service_name("propagation-fuzz")
         .with_otlp_endpoint("http://127.0.0.1:9")
         .with_traces_exporter(Exporter::Otlp)
-        .with_propagators(propagators.iter().copied());
-    // Without their features, metrics and logs are off by default.
-    #[cfg(feature = "metrics")]
-    let builder = builder.with_metrics_exporter(Exporter::None);
-    #[cfg(feature = "logs")]
-    let builder = builder.with_logs_exporter(Exporter::None);
-    let telemetry = builder.build().expect("the settings are valid");
+        .with_metrics_exporter(Exporter::None)
+        .with_logs_exporter(Exporter::None)
+        .with_propagators(propagators.iter().copied())
+        .build()
+        .expect("the settings are valid");
     Invocations::new(&telemetry).expect("telemetry is on")
 }
 

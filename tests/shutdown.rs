@@ -94,11 +94,7 @@ async fn hung_collector_function() {
 
 /// The `name=` value of a log line, 0 when it has none.
 fn field(line: &str, name: &str) -> usize {
-    line.split_whitespace()
-        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
-        .map_or(0, |n| {
-            n.parse().unwrap_or_else(|_| panic!("{name} in {line}"))
-        })
+    common::child::count(line, name).unwrap_or(0)
 }
 
 #[cfg(all(feature = "metrics", feature = "logs"))]

@@ -18,24 +18,18 @@ pub const ROLL: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
 /// Telemetry as `main` builds it, whatever the process environment says: traces to an OTLP
 /// collector that is never reached (nothing flushes), logs off, metrics as `metrics` says.
 pub fn invocations(metrics: Exporter) -> Invocations {
-    let builder = Telemetry::builder()
+    // Without the `metrics` feature, `build` refuses any metrics exporter but `none`, naming
+    // the feature.
+    let telemetry = Telemetry::builder()
         .with_env_lookup(|_| None)
         .with_tracing_subscriber(false)
         .with_service_name("dice-roller")
         .with_otlp_endpoint("http://127.0.0.1:9")
-        .with_traces_exporter(Exporter::Otlp);
-    // Without their features, metrics and logs are off by default.
-    #[cfg(feature = "metrics")]
-    let builder = builder.with_metrics_exporter(metrics);
-    #[cfg(not(feature = "metrics"))]
-    assert_eq!(
-        metrics,
-        Exporter::None,
-        "metrics need the `metrics` feature"
-    );
-    #[cfg(feature = "logs")]
-    let builder = builder.with_logs_exporter(Exporter::None);
-    let telemetry = builder.build().expect("the settings are valid");
+        .with_traces_exporter(Exporter::Otlp)
+        .with_metrics_exporter(metrics)
+        .with_logs_exporter(Exporter::None)
+        .build()
+        .expect("the settings are valid");
     Invocations::new(&telemetry).expect("telemetry is on")
 }
 

@@ -261,9 +261,10 @@ mod tests {
         assert!(shared.take_until_mark("req-0").is_empty(), "never marked");
         assert_eq!(sizes(shared.take_until_mark("req-1")), [10, 20]);
         assert!(shared.take_until_mark("req-1").is_empty(), "taken already");
-        assert!(shared.push(batch(940)), "the bytes taken are free again");
+        // 30 held of 1000: without the bytes taken freed, 60 would be, and 970 not fit.
+        assert!(shared.push(batch(970)), "the bytes taken are free again");
         assert_eq!(sizes(shared.take_until_mark("req-2")), [30]);
-        assert_eq!(sizes(shared.take()), [940]);
+        assert_eq!(sizes(shared.take()), [970]);
         assert!(shared.push(batch(50)));
         shared.mark("req-3");
         assert_eq!(sizes(shared.take_until_mark("req-3")), [50], "after a take");

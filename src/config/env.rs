@@ -54,7 +54,7 @@ pub const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROT
 pub const DEFAULT_PROTOCOL: Protocol = Protocol::HttpProtobuf;
 
 /// Standard: the OTLP base endpoint; `/v1/traces`, `/v1/metrics` or `/v1/logs` is appended
-/// for HTTP.
+/// to its path for HTTP (before a query, if it has one).
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// Standard: the full OTLP traces endpoint, used as is.
 pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";

@@ -17,10 +17,12 @@
 //! # Cargo features
 //!
 //! A setting that needs a feature this build leaves out is an
-//! [`Error::FeatureDisabled`](crate::Error::FeatureDisabled) naming the variable (or builder
-//! method) and the feature: `OTEL_TRACES_EXPORTER=xray` without `xray`,
-//! `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` without `grpc`, any `OTEL_METRICS_EXPORTER` but `none`
-//! without `metrics`, any `OTEL_LOGS_EXPORTER` but `none` without `logs`. The defaults never
+//! [`Error::FeatureDisabled`](crate::Error::FeatureDisabled) naming the feature and a
+//! variable: any `OTEL_METRICS_EXPORTER` but `none` without `metrics`, any
+//! `OTEL_LOGS_EXPORTER` but `none` without `logs` (or the builder method that set it);
+//! `xray` without its feature names `OTEL_TRACES_EXPORTER`, and `grpc` or `http/json`
+//! without theirs name `OTEL_EXPORTER_OTLP_PROTOCOL`, whichever variable or method chose
+//! them. The defaults never
 //! need one: without `metrics` (or `logs`) that signal's exporter defaults to `none`, so a
 //! traces-only build (`default-features = false`) starts with no variable set. The settings
 //! only metrics or logs read (temporality, export interval, EMF namespace, log queue size and

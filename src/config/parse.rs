@@ -335,6 +335,20 @@ pub(super) fn log_filter(variable: &'static str, value: &str) -> Result<String, 
     }
 }
 
+/// The `level` of EMF lines for `AWS_LAMBDA_LOG_LEVEL` (accepted as [`log_level`] accepts
+/// it): the lowest level Lambda's log-level filtering keeps, `INFO` unless the application
+/// log level is above it.
+#[cfg(feature = "metrics")]
+pub(super) fn emf_level(variable: &'static str, value: &str) -> Result<&'static str, Error> {
+    log_level(variable, value)?;
+    Ok(match value.trim().to_ascii_uppercase().as_str() {
+        "WARN" => "WARN",
+        "ERROR" => "ERROR",
+        "FATAL" => "FATAL",
+        _ => "INFO",
+    })
+}
+
 /// `AWS_LAMBDA_LOG_LEVEL` as a `tracing` filter directive; `FATAL` is `error`, the highest
 /// level `tracing` has.
 pub(super) fn log_level(variable: &'static str, value: &str) -> Result<&'static str, Error> {

@@ -133,7 +133,7 @@ impl Settings {
             #[cfg(feature = "metrics")]
             emf_namespace: service::emf_namespace(code.emf_namespace, &service_name, env)?,
             #[cfg(feature = "metrics")]
-            emf_level: emf_level(env),
+            emf_level: emf_level(env)?,
             propagators: propagators(code.propagators, env)?.into(),
             redacted_query_keys: redacted_query_keys(code.redacted_query_keys, env)?.into(),
             event_extraction: event_extraction(code.event_extraction, env)?,
@@ -234,17 +234,10 @@ fn log_filter(env: Env<'_>) -> Result<String, Error> {
 
 /// The `level` of EMF lines, so that Lambda's log-level filtering keeps them: it reads a line
 /// without a level as `INFO` and drops it when the application log level
-/// (`AWS_LAMBDA_LOG_LEVEL`) is `WARN`, `ERROR` or `FATAL`; that level then, else `INFO`. An
-/// invalid value is [`log_filter`]'s error.
+/// (`AWS_LAMBDA_LOG_LEVEL`) is `WARN`, `ERROR` or `FATAL`; that level then, else `INFO`.
 #[cfg(feature = "metrics")]
-fn emf_level(env: Env<'_>) -> &'static str {
-    let level = env.get(env::AWS_LAMBDA_LOG_LEVEL).unwrap_or_default();
-    match level.trim().to_ascii_uppercase().as_str() {
-        "WARN" => "WARN",
-        "ERROR" => "ERROR",
-        "FATAL" => "FATAL",
-        _ => "INFO",
-    }
+fn emf_level(env: Env<'_>) -> Result<&'static str, Error> {
+    env.read(&[env::AWS_LAMBDA_LOG_LEVEL], parse::emf_level, "INFO")
 }
 
 fn sampler(code: Option<Sampler>, env: Env<'_>) -> Result<Sampler, Error> {

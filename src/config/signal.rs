@@ -928,7 +928,7 @@ mod tests {
             Signal::Metrics,
             SignalOverrides::default(),
             &code,
-            &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Trace-BIN=x")],
+            &[("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "Trace-BIN=x")],
         );
         assert!(http.is_ok(), "only gRPC refuses them: {http:?}");
     }

@@ -6,8 +6,8 @@
 //!   client of this crate's.
 //! - [`xray`] (`OTEL_TRACES_EXPORTER=xray`): spans as X-Ray segment documents, one UDP
 //!   datagram each, to the daemon Lambda runs with Active tracing (`AWS_XRAY_DAEMON_ADDRESS`).
-//! - `emf` (`OTEL_METRICS_EXPORTER=emf`, with the `metrics` feature): metrics as CloudWatch Embedded Metric Format
-//!   lines on stdout, which CloudWatch Logs turns into metrics.
+//! - `emf` (`OTEL_METRICS_EXPORTER=emf`, with the `metrics` feature): metrics as CloudWatch
+//!   Embedded Metric Format lines on stdout, which CloudWatch Logs turns into metrics.
 //! - [`console`] (`console`, any signal): one JSON object per span, metric point or log record
 //!   on stdout, for a first run and for reading in CloudWatch Logs.
 //!
@@ -17,8 +17,9 @@
 //! traits, whichever the settings chose.
 //!
 //! May use `config` (the resolved settings), `attributes`, `clock` (the OTLP/HTTP client's
-//! timeout), the crate's [`Error`](crate::Error) and libraries; never the set-up in `telemetry`, which builds the
-//! exporters, nor the middleware above it (`layer`, `invocation`).
+//! timeout), the crate's [`Error`](crate::Error) and libraries; never the set-up in
+//! `telemetry`, which builds the exporters, nor the middleware above it (`layer`,
+//! `invocation`).
 
 pub(crate) mod boxed;
 pub mod console;

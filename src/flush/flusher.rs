@@ -155,7 +155,8 @@ impl Flusher {
         let shape = Shape::from(&batch);
         let answer = match self.worker.on_caller() {
             Some(exporters) if on_caller && !under_way => {
-                let export = export_on_caller(Arc::clone(exporters), batch, deadline);
+                let reporter = Arc::clone(&self.reporter);
+                let export = export_on_caller(Arc::clone(exporters), batch, deadline, reporter);
                 Answer::Here(Box::pin(export))
             }
             _ => {
@@ -165,7 +166,7 @@ impl Flusher {
             }
         };
         Some(PendingFlush {
-            answer: Some(answer),
+            answer,
             shape,
             flusher: self.clone(),
         })
@@ -227,7 +228,7 @@ impl Flusher {
 /// no timer (a frozen process runs none); the end of an invocation asks.
 #[cfg(feature = "metrics")]
 #[derive(Debug)]
-pub(crate) struct MetricsSchedule {
+struct MetricsSchedule {
     /// The interval in nanoseconds (zero: every flush).
     interval: u64,
     origin: Instant,
@@ -237,7 +238,7 @@ pub(crate) struct MetricsSchedule {
 
 #[cfg(feature = "metrics")]
 impl MetricsSchedule {
-    pub(crate) fn new(interval: Duration) -> Self {
+    fn new(interval: Duration) -> Self {
         Self {
             interval: u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX),
             origin: Instant::now(),
@@ -247,7 +248,7 @@ impl MetricsSchedule {
 
     /// Whether the metrics are due at `now`, which makes them not due again for an interval:
     /// of invocations ending side by side (`run_concurrent`), one collects.
-    pub(crate) fn due(&self, now: Instant) -> bool {
+    fn due(&self, now: Instant) -> bool {
         if self.interval == 0 {
             return true;
         }
@@ -267,9 +268,8 @@ impl MetricsSchedule {
 /// A flush under way: resolves by the deadline, with its export done, failed or cut off.
 #[derive(Debug)]
 pub(crate) struct PendingFlush {
-    /// `None` once resolved.
-    answer: Option<Answer>,
-    /// What the flush carries, counted as lost if its export is dropped unfinished.
+    answer: Answer,
+    /// What the flush carries, counted as lost if the export thread drops it.
     shape: Shape,
     flusher: Flusher,
 }
@@ -278,7 +278,8 @@ pub(crate) struct PendingFlush {
 enum Answer {
     /// On the export thread, which answers.
     Thread(oneshot::Receiver<ExportReport>),
-    /// In this future, on the executor that polls it.
+    /// In this future, on the executor that polls it (dropped unfinished, it counts its
+    /// items lost: [`export_on_caller`]).
     Here(BoxFuture<'static, ExportReport>),
 }
 
@@ -296,27 +297,14 @@ impl Future for PendingFlush {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let shape = self.shape;
-        let report = match self.answer.as_mut() {
+        let report = match &mut self.answer {
             // The sender is dropped only if the export thread ended with the job.
-            Some(Answer::Thread(rx)) => ready!(Pin::new(rx).poll(cx))
+            Answer::Thread(rx) => ready!(Pin::new(rx).poll(cx))
                 .unwrap_or_else(|_| ExportReport::failed(shape, ExportFailure::WorkerGone)),
-            Some(Answer::Here(export)) => ready!(export.as_mut().poll(cx)),
-            None => panic!("PendingFlush polled after completion"),
+            Answer::Here(export) => ready!(export.as_mut().poll(cx)),
         };
-        self.answer = None;
         self.flusher.report(&report);
         Poll::Ready(())
-    }
-}
-
-impl Drop for PendingFlush {
-    /// An export of this future's own dropped unfinished (its executor shut down, say) loses
-    /// what it carried: counted. One on the thread goes on to its deadline.
-    fn drop(&mut self) {
-        if let Some(Answer::Here(_)) = self.answer.take() {
-            let report = ExportReport::failed(self.shape, ExportFailure::Timeout);
-            self.flusher.report(&report);
-        }
     }
 }
 
@@ -367,7 +355,7 @@ mod tests {
     fn a_flush_on_the_caller_s_executor_ends_at_its_deadline_without_a_timer() {
         let worker = worker_on_caller(Hung);
         let reporter = Arc::new(Reporter::quiet());
-        let flusher = flusher_with(worker, &reporter, 5);
+        let flusher = flusher_with(worker.clone(), &reporter, 5);
         let deadline = Instant::now() + Duration::from_millis(20);
         wait(
             flusher
@@ -376,6 +364,7 @@ mod tests {
         );
         assert!(Instant::now() >= deadline);
         assert_eq!(reporter.unsaid_losses(), (5, 0, 0));
+        assert!(!worker.thread_started(), "cut off on the caller's executor");
     }
 
     /// An export under way on the thread (a long invocation's full buffer, which starts the
@@ -439,13 +428,7 @@ mod tests {
     fn a_flush_the_export_thread_drops_counts_its_items_lost() {
         let worker = worker(Hung, Freeze::AfterEachFlush);
         let reporter = Arc::new(Reporter::quiet());
-        let timeout = Duration::from_secs(600);
-        let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
-        for _ in 0..5 {
-            buffer.push(span());
-        }
-        let flusher =
-            Flusher::new(worker.clone(), timeout, Arc::clone(&reporter)).with_spans(buffer);
+        let flusher = flusher_with(worker.clone(), &reporter, 5);
         let pending = flusher.start(None, &Arc::from("req")).expect("a flush");
         // The thread takes the flush, then the shutdown, and ends with the flush pending.
         assert!(worker.shutdown(Duration::from_secs(30)));
@@ -459,12 +442,7 @@ mod tests {
     fn a_flush_with_nothing_of_its_own_settles_the_exports_under_way() {
         let worker = worker(Hung, Freeze::AfterEachFlush);
         let reporter = Arc::new(Reporter::quiet());
-        let timeout = Duration::from_secs(600);
-        let buffer = Buffer::new(worker.clone(), timeout, 100, Arc::clone(&reporter));
-        for _ in 0..100 {
-            buffer.push(span());
-        }
-        let flusher = Flusher::new(worker, timeout, Arc::clone(&reporter)).with_spans(buffer);
+        let flusher = flusher_with(worker, &reporter, 100);
         let deadline = Instant::now() + Duration::from_millis(20);
         let pending = flusher
             .start(Some(deadline), &Arc::from("req"))

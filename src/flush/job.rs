@@ -116,14 +116,15 @@ impl Exporters {
     }
 }
 
-/// [`export`] with a metrics buffer of its own: exports run side by side.
+/// [`export`] bounded by `deadline`, with a metrics buffer of its own: exports run side by
+/// side.
 pub(crate) async fn export_owned(
     exporters: &Exporters,
     batch: Batch,
-    deadline: Option<Deadline>,
+    deadline: Deadline,
 ) -> ExportReport {
     let mut rm = MetricsBuffer::default();
-    export(exporters, &mut rm, batch, deadline).await
+    export(exporters, &mut rm, batch, Some(deadline)).await
 }
 
 /// Exports every signal of `batch` side by side, each cancelled at `deadline` (which also

@@ -44,10 +44,7 @@ pub(crate) fn spans_only(exporter: impl ExportSpans + 'static) -> Exporters {
 
 /// The export thread with `exporter` for spans, on its own runtime.
 pub(crate) fn worker(exporter: impl ExportSpans + 'static, freeze: Freeze) -> Worker {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = super::export_runtime().expect("runtime");
     Worker::spawn_with(spans_only(exporter), runtime, freeze).expect("thread")
 }
 

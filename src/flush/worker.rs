@@ -107,7 +107,8 @@ pub(crate) struct Worker {
 
 #[derive(Debug, Clone)]
 enum Route {
-    /// The export thread (see [`Thread`]).
+    /// The export thread (see [`Thread`]); with [`Worker::caller_first`], flushes export on
+    /// the caller's executor first.
     Thread(Arc<Thread>),
     /// The caller's thread: every exporter completes in the call (a UDP send to the X-Ray
     /// daemon, a write to stdout), so a thread hop would only add its cost, twice.
@@ -280,7 +281,7 @@ impl Worker {
                     return;
                 }
                 // A batch here carries no mark: the extension is found by an OTLP/HTTP
-                // answer, and with an OTLP exporter the exports run on the thread.
+                // answer, and with an OTLP exporter the worker is never inline.
                 let mut inline = inline.lock().unwrap_or_else(|p| p.into_inner());
                 let Inline { exporters, rm } = &mut *inline;
                 // On the function's own thread: a panicking exporter loses its batch, not
@@ -374,7 +375,7 @@ impl Background {
             reporter: Some(Arc::clone(&reporter)),
         };
         let task = tokio::spawn(async move {
-            let deadline = Some(Deadline::Thread(deadline));
+            let deadline = Deadline::Thread(deadline);
             let report = unwind_safe(shape, export_owned(&exporters, batch, deadline)).await;
             unreported.reported();
             reporter.report(&report);
@@ -387,8 +388,9 @@ impl Background {
     }
 }
 
-/// A background export's batch, counted as lost if its task is dropped before it reported:
-/// cut off by a flush, or left at shutdown.
+/// An export's batch, counted as lost if its future is dropped before it reported: a
+/// background export cut off by a flush or left at shutdown, a flush on the caller's executor
+/// dropped with it.
 struct Unreported {
     shape: Shape,
     reporter: Option<Arc<Reporter>>,
@@ -463,13 +465,21 @@ fn run(
 /// to the thread and back (two wake-ups, on Lambda's one CPU). Every deadline is kept by the
 /// process clock, since that executor may have no timer; the exporters' own connections
 /// (hyper's, for OTLP/HTTP) then live on that executor too. Only for a flush with no export
-/// under way on the thread: it has none to wait for.
+/// under way on the thread: it has none to wait for. Dropped unfinished (its executor shut
+/// down, say), it counts what it carried as lost, to `reporter`.
 pub(crate) async fn export_on_caller(
     exporters: Arc<Exporters>,
     batch: Batch,
     deadline: Instant,
+    reporter: Arc<Reporter>,
 ) -> ExportReport {
-    flush(&exporters, batch, Deadline::Clock(deadline), async {}).await
+    let unreported = Unreported {
+        shape: Shape::from(&batch),
+        reporter: Some(reporter),
+    };
+    let report = flush(&exporters, batch, Deadline::Clock(deadline), async {}).await;
+    unreported.reported();
+    report
 }
 
 /// A flush's export, wherever it runs: every signal side by side, then `settled` (the exports
@@ -483,7 +493,7 @@ async fn flush(
 ) -> ExportReport {
     let shape = Shape::from(&batch);
     let mark = batch.mark.take();
-    let mut report = unwind_safe(shape, export_owned(exporters, batch, Some(deadline))).await;
+    let mut report = unwind_safe(shape, export_owned(exporters, batch, deadline)).await;
     settled.await;
     // Looked up now: this flush's own exports may have found it.
     if let Some(request_id) = mark

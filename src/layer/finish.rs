@@ -44,9 +44,9 @@ impl LayerState {
     ///   invocation's deadline: the response still has to be posted, and one posted past the
     ///   deadline is lost.
     /// - Otherwise they happen at [`FinishPoint::ResponsePosted`], ending [`NEXT_MARGIN`]
-    ///   before the deadline, so that the runtime's `/next` is in time: in after-response mode, and in before-response mode without an
-    ///   [`OtelHandler`](super::OtelHandler) around the handler, which has then had no chance
-    ///   to flush.
+    ///   before the deadline, so that the runtime's `/next` is in time: in after-response
+    ///   mode, and in before-response mode without an [`OtelHandler`](super::OtelHandler)
+    ///   around the handler, which has then had no chance to flush.
     /// - At [`FinishPoint::ResponsePosted`] the span ends in every case: ending twice does
     ///   nothing, and a span the handler's future did not end is ended all the same.
     /// - Unless the deadline guard ended it and flushed ([`time_out`](Self::time_out)): then

@@ -1,9 +1,9 @@
 // The middleware (for users, the docs below): the layer and the state its services share
 // (`LayerState`, layer.rs, built once by `telemetry` through `LayerState::new`), the two
 // services and their futures, who ends the span and flushes (finish.rs), and the public face
-// of the hooks. May use
-// `invocation` (the span itself, and the hooks it calls, re-exported here), `flush`, `config`,
-// `clock` (the deadline guard's alarm) and the ground modules; never `telemetry`, which builds the layer.
+// of the hooks. May use `invocation` (the span itself, and the hooks it calls, re-exported
+// here), `flush`, `config`, `clock` (the deadline guard's alarm) and the ground modules; never
+// `telemetry`, which builds the layer.
 
 //! The middleware: [`OtelLayer`], the runtime-level [`OtelService`] and the handler-level
 //! [`OtelHandler`].
@@ -95,7 +95,8 @@
 //!   OTLP/HTTP finds it; over gRPC nothing is sent.
 //! - The mark goes out on the keep-alive connection the export used: one loopback request per
 //!   invocation, sent where the flush's export ran (the function's executor, which awaits it
-//!   without blocking, or the export thread), within the same bound as the flush. An invocation with nothing to export is marked too.
+//!   without blocking, or the export thread), within the same bound as the flush. An
+//!   invocation with nothing to export is marked too.
 //! - A mark that fails or is not answered in time costs no telemetry and fails nothing: the
 //!   extension falls back on `platform.runtimeDone`, and a `lambda_otel` warning says so (at
 //!   most one a minute, with the number of failed marks since the last).

@@ -6,8 +6,8 @@ use std::fmt;
 use tracing::field::{Field, Visit};
 
 /// Collects an event's fields (`event.record(&mut Collect(..))`): calls the function with each
-/// field's name and value. Values `tracing` has no method of ours for (128-bit integers, bytes,
-/// errors) arrive as the text of their `Debug`.
+/// field's name and value. Values `tracing` has no method of ours for arrive as text: errors as
+/// their `Display`, bytes as hex, 128-bit integers as digits.
 pub(super) struct Collect<F>(pub(super) F);
 
 impl<F: FnMut(&'static str, Value)> Visit for Collect<F> {

@@ -119,20 +119,29 @@ pub(crate) fn install(
     tracer: Option<&SdkTracerProvider>,
     logs: Option<Bridge>,
 ) {
+    let installed = subscriber(format, filter, tracer, logs).try_init();
+    if installed.is_err() {
+        tracing::debug!(target: "lambda_otel", "a tracing subscriber was already installed; keeping it");
+    }
+}
+
+/// The subscriber [`install`] installs: every layer behind its filter.
+fn subscriber(
+    format: LogFormat,
+    filter: &str,
+    tracer: Option<&SdkTracerProvider>,
+    logs: Option<Bridge>,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     let stdout = super::stdout::layer(format, std::io::stdout)
         .with_filter(directives(filter).and(events_only()).and(no_payload()));
     let spans = tracer.map(otel_layer::<Registry>);
     let events = tracer.map(|_| super::span_events::SpanEvents.with_filter(span_filter()));
     let logs = logs.map(|bridge| bridge.layer(filter));
-    let installed = Registry::default()
+    Registry::default()
         .with(spans)
         .with(events)
         .with(logs)
         .with(stdout)
-        .try_init();
-    if installed.is_err() {
-        tracing::debug!(target: "lambda_otel", "a tracing subscriber was already installed; keeping it");
-    }
 }
 
 #[cfg(test)]
@@ -162,7 +171,7 @@ mod tests {
         ));
         #[cfg(not(feature = "logs"))]
         let logs = None;
-        super::install(
+        let subscriber = super::subscriber(
             crate::config::LogFormat::Json,
             "info",
             Some(&provider),
@@ -170,10 +179,12 @@ mod tests {
         );
         // Every layer's filter has a level hint: the subscriber's maximum is INFO, so the
         // `debug!` and `trace!` macros of lambda_runtime, hyper and tokio return at their level
-        // comparison. Without the payload and events-only filters' hints it was TRACE.
+        // comparison once it is installed (the global maximum is read from this hint; read
+        // here without installing it, which other tests' dispatchers would disturb). Without
+        // the payload and events-only filters' hints it was TRACE.
         assert_eq!(
-            tracing::level_filters::LevelFilter::current(),
-            tracing::level_filters::LevelFilter::INFO
+            tracing::Subscriber::max_level_hint(&subscriber),
+            Some(tracing::level_filters::LevelFilter::INFO)
         );
     }
 

@@ -131,22 +131,24 @@ fn metrics(
     use crate::export::boxed::ExportMetrics;
     use crate::export::console::ConsoleMetricExporter;
     use crate::export::emf::EmfExporter;
-    let exporter: Box<dyn ExportMetrics> = match (settings.metrics.exporter, reader) {
-        (Exporter::None | Exporter::Xray, _) | (_, None) => return Ok(None),
-        (Exporter::Emf, Some(_)) => Box::new(EmfExporter::new(
-            settings.emf_namespace.clone(),
-            settings.emf_level,
-        )),
-        (Exporter::Console, Some(_)) => {
+    let Some(reader) = reader else {
+        return Ok(None);
+    };
+    let exporter: Box<dyn ExportMetrics> = match settings.metrics.exporter {
+        Exporter::None | Exporter::Xray => return Ok(None),
+        Exporter::Emf => Box::new(
+            EmfExporter::new(settings.emf_namespace.clone()).with_level(settings.emf_level),
+        ),
+        Exporter::Console => {
             Box::new(ConsoleMetricExporter::new().with_temporality(settings.temporality))
         }
-        (Exporter::Otlp, Some(_)) => Box::new(otlp::metrics(
+        Exporter::Otlp => Box::new(otlp::metrics(
             &settings.metrics,
             settings.temporality,
             connectors,
         )?),
     };
-    Ok(reader.map(|reader| crate::flush::MetricsExport {
+    Ok(Some(crate::flush::MetricsExport {
         exporter,
         reader: reader.clone(),
     }))

@@ -129,3 +129,11 @@ impl Drop for Watch {
         }
     }
 }
+
+/// The count `name=<n>` carries in a line the crate writes (its loss reports: `lost_spans=3
+/// lost_log_records=0 ...`); `None` when the line has no such field.
+pub fn count(line: &str, name: &str) -> Option<usize> {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+        .map(|n| n.parse().unwrap_or_else(|_| panic!("{name} in {line}")))
+}

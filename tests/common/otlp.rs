@@ -65,8 +65,9 @@ pub use signals::{
     HistogramPoint, MetricData, Number, NumberPoint, ReceivedLog, ReceivedMetric, Temporality,
 };
 
-/// How the receiver answers an export, after recording it. This simulates
-/// the remote collector; it is not test synchronisation.
+/// How the receiver answers an export, after recording it. This simulates the remote
+/// collector; only `UntilResponse`, which holds the answer until the function has posted its
+/// response, also orders the test's events.
 #[derive(Debug, Clone, Copy)]
 pub enum Behaviour {
     /// 200 with the empty export response of the request's signal.

@@ -324,7 +324,6 @@ fn correct(c: &Config, ms: u128, what: &str, got: usize, expected: usize) -> Ver
     }
 }
 
-/// Bare's numbers at `delay`, if it ran.
 /// lambda_runtime's own layer, the peer lambda-otel is measured against.
 pub const PEER: &str = "lambda_runtime OpenTelemetryLayer";
 
@@ -363,6 +362,7 @@ fn ahead_of_peer(name: &str, s: &Stats, peer: &Stats) -> Vec<Verdict> {
     .collect()
 }
 
+/// Bare's numbers at `delay`, if it ran.
 fn bare(summaries: &[Summary], delay: Duration) -> Option<Stats> {
     summaries
         .iter()

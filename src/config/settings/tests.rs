@@ -526,7 +526,6 @@ fn the_metric_export_interval_code_over_env_over_default() {
 
 /// EMF lines carry the lowest level Lambda's log-level filtering keeps: the application log
 /// level above `INFO`, else `INFO` (a line without a level is read as `INFO`).
-#[cfg(feature = "metrics")]
 #[test]
 fn emf_lines_take_lambda_s_application_log_level_above_info() {
     for (level, expected) in [

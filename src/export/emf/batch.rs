@@ -6,7 +6,7 @@ use std::ops::Range;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, Metric, MetricData, ResourceMetrics};
 
-use super::dimensions::{AWS, Dimension, Dimensions, LEVEL, printable};
+use super::dimensions::{Dimension, Dimensions, RESERVED, printable};
 use super::histogram::{self, Bucket, LIMIT, Summary};
 use super::units::cloudwatch_unit;
 
@@ -287,7 +287,7 @@ fn hash(dimensions: &[Dimension<'_>]) -> u64 {
 /// metadata's member and `level` the line's log level. Other instrument names always qualify:
 /// this guards the line.
 fn valid_metric_name(name: &str) -> bool {
-    name.len() <= MAX_METRIC_NAME_LEN && printable(name) && name != AWS && name != LEVEL
+    name.len() <= MAX_METRIC_NAME_LEN && printable(name) && !RESERVED.contains(&name)
 }
 
 /// The value types of the SDK's instruments.

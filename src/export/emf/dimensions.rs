@@ -8,9 +8,11 @@ use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 pub(super) const SERVICE: &str = "service";
 /// The member of the metadata object: no dimension may take its place.
 pub(super) const AWS: &str = "_aws";
-/// The member Lambda reads a JSON line's log level from (see `EmfExporter`): no dimension or
-/// metric may take its place either.
+/// The member Lambda reads a JSON line's log level from (see `EmfExporter`).
 pub(super) const LEVEL: &str = "level";
+/// The line's own members besides the dimension `service`: no dimension or metric may take
+/// their place.
+pub(super) const RESERVED: [&str; 2] = [AWS, LEVEL];
 /// Dimensions in one set: the specification's limit (a DimensionSet MUST NOT contain more).
 pub(super) const MAX_DIMENSIONS: usize = 30;
 /// The longest dimension name: the specification's schema (`DimensionReference`) allows 250
@@ -99,12 +101,7 @@ impl<'a> Dimensions<'a> {
                 break;
             }
             let name = kv.key.as_str();
-            if name == metric
-                || name == SERVICE
-                || name == AWS
-                || name == LEVEL
-                || !valid_name(name)
-            {
+            if name == metric || name == SERVICE || RESERVED.contains(&name) || !valid_name(name) {
                 continue;
             }
             if let Some(value) = DimensionValue::of(&kv.value) {

@@ -144,10 +144,8 @@ struct Output {
 impl EmfExporter {
     /// Writes to the process's stdout, under `namespace` (already checked against
     /// CloudWatch's rules by the settings).
-    /// `level`: the `level` member of every line (see the module docs, "Lambda's log-level
-    /// filtering").
-    pub(crate) fn new(namespace: String, level: &'static str) -> Self {
-        Self::with_writer(namespace, io::stdout()).with_level(level)
+    pub(crate) fn new(namespace: String) -> Self {
+        Self::with_writer(namespace, io::stdout())
     }
 
     /// Writes to `writer` instead of stdout, with the level `INFO`.
@@ -164,7 +162,7 @@ impl EmfExporter {
         }
     }
 
-    /// Every line's `level` member.
+    /// Every line's `level` member (see the module docs, "Lambda's log-level filtering").
     pub(crate) fn with_level(mut self, level: &'static str) -> Self {
         self.level = level;
         self

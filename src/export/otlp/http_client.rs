@@ -479,11 +479,7 @@ mod tests {
             &[],
         )
         .expect("a client");
-        let request = Request::builder()
-            .method("POST")
-            .uri(endpoint)
-            .body(Bytes::new())
-            .expect("a request");
+        let request = post(endpoint);
         let (sent, failure) = diagnosed(client.send_bytes(request)).await;
         assert!(sent.is_err(), "{endpoint} failed");
         failure
@@ -566,11 +562,7 @@ mod tests {
         };
         let client = ExportClient::new(&mut connectors, &endpoint, Duration::from_secs(5), &[])
             .expect("a client");
-        let request = Request::builder()
-            .method("POST")
-            .uri(endpoint.as_str())
-            .body(Bytes::new())
-            .expect("a request");
+        let request = post(&endpoint);
         let (sent, failure) = diagnosed(client.send_bytes(request)).await;
         server.await.expect("the server ran");
         assert!(sent.is_err());

@@ -22,21 +22,6 @@ pub(crate) mod extension;
 mod http_client;
 
 pub(crate) use http_client::Connectors;
-
-thread_local! {
-    /// Whether this thread is the flush's export thread (see `http_client::Pools`).
-    static EXPORT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Marks the calling thread as the export thread: its OTLP/HTTP exports, and the extension's
-/// marks it sends, take connections of their own, never one of the function's executor.
-pub(crate) fn enter_export_thread() {
-    EXPORT_THREAD.with(|t| t.set(true));
-}
-
-fn on_export_thread() -> bool {
-    EXPORT_THREAD.with(std::cell::Cell::get)
-}
 use http_client::{ExportClient, diagnosed};
 
 use crate::Error;
@@ -55,6 +40,21 @@ use opentelemetry_sdk::metrics::{
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::future::Future;
 use std::time::Duration;
+
+thread_local! {
+    /// Whether this thread is the flush's export thread (see `http_client::Pools`).
+    static EXPORT_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as the export thread: its OTLP/HTTP exports, and the extension's
+/// marks it sends, take connections of their own, never one of the function's executor.
+pub(crate) fn enter_export_thread() {
+    EXPORT_THREAD.with(|t| t.set(true));
+}
+
+fn on_export_thread() -> bool {
+    EXPORT_THREAD.with(std::cell::Cell::get)
+}
 
 /// The `User-Agent` of OTLP exports unless the headers set one (the library's default, which
 /// names its version, is dropped with the rest of its headers).

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 /// X-Ray's longest segment name.
 const MAX_NAME_CHARS: usize = 200;
 /// The metadata key of a span's links.
-pub(super) const LINKS: &str = "links";
+const LINKS: &str = "links";
 
 /// Fixes one span for X-Ray:
 ///

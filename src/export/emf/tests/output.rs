@@ -50,7 +50,7 @@ fn after_shutdown_exports_are_refused() {
 /// level is above: every line carries the level it is given, `INFO` by default.
 #[test]
 fn every_line_carries_the_level_lambda_keeps() {
-    let fixture = Fixture::new();
+    let mut fixture = Fixture::new();
     let rolls = fixture.meter().u64_counter("dice.rolls").build();
     rolls.add(1, &[]);
     let lines = fixture.export();
@@ -58,12 +58,9 @@ fn every_line_carries_the_level_lambda_keeps() {
     assert!(lines.iter().all(|l| l["level"] == "INFO"), "{lines:?}");
 
     rolls.add(1, &[]);
-    let mut metrics = ResourceMetrics::default();
-    fixture.reader.collect(&mut metrics).expect("collect");
-    let captured = Captured::default();
-    let exporter = EmfExporter::with_writer("Dice".to_owned(), captured.clone()).with_level("WARN");
-    poll_once(exporter.export(&metrics)).expect("export succeeds");
-    let lines = captured.take();
+    fixture.exporter =
+        EmfExporter::with_writer("Dice".to_owned(), fixture.captured.clone()).with_level("WARN");
+    let lines = fixture.export();
     assert!(!lines.is_empty());
     assert!(lines.iter().all(|l| l["level"] == "WARN"), "{lines:?}");
 }
@@ -94,7 +91,7 @@ fn an_attribute_or_an_instrument_named_level_is_left_out() {
 
 #[test]
 fn asks_for_deltas_and_debugs_without_its_writer() {
-    let exporter = EmfExporter::new("Dice".to_owned(), "INFO");
+    let exporter = EmfExporter::new("Dice".to_owned());
     assert_eq!(exporter.temporality(), Temporality::Delta);
     let debug = format!("{exporter:?}");
     assert!(debug.starts_with("EmfExporter"), "{debug}");
