@@ -20,6 +20,9 @@ pub(crate) struct Buffer<T> {
     items: Mutex<Vec<T>>,
     /// Items taken out whose export is not over (see [`Held`]).
     in_flight: Arc<AtomicUsize>,
+    /// Of those, the items of background exports (a full buffer's, on the export thread): what
+    /// a flush must wait for, there.
+    background: Arc<AtomicUsize>,
     dropped: AtomicUsize,
     cap: usize,
     worker: Worker,
@@ -38,6 +41,7 @@ impl<T: Item> Buffer<T> {
         Arc::new(Self {
             items: Mutex::new(Vec::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            background: Arc::new(AtomicUsize::new(0)),
             dropped: AtomicUsize::new(0),
             cap: cap.max(1),
             worker,
@@ -54,9 +58,9 @@ impl<T: Item> Buffer<T> {
         (items, held)
     }
 
-    /// Items taken out whose export is not over.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+    /// Items of background exports that are not over.
+    pub(crate) fn in_background(&self) -> usize {
+        self.background.load(Ordering::Relaxed)
     }
 
     /// Items dropped because the buffer was full, since the last call.
@@ -93,7 +97,9 @@ impl<T: Item> Buffer<T> {
             let held = Held::new(&self.in_flight, taken.len());
             drop(items);
             let deadline = Instant::now() + self.export_timeout;
-            let batch = T::into_batch(taken, held);
+            let background = Held::new(&self.background, taken.len());
+            let mut batch = T::into_batch(taken, held);
+            batch.held.push(background);
             self.worker
                 .export(batch, deadline, Reply::Detached(Arc::clone(&self.reporter)));
         }

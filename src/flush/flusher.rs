@@ -134,7 +134,6 @@ impl Flusher {
         on_caller: bool,
     ) -> Option<PendingFlush> {
         let now = Instant::now();
-        // Before taking: this flush's own items count as in flight once taken.
         let under_way = self.exports_under_way();
         let mut batch = self.take(Some(now));
         let mark = match extension::presence() {
@@ -172,14 +171,16 @@ impl Flusher {
         })
     }
 
-    /// Whether items left a buffer in an export that is not over: a flush with nothing of its
-    /// own still waits for it (and cuts it off at its deadline when the process may freeze).
+    /// Whether items left a buffer in a background export that is not over (on the export
+    /// thread): a flush with nothing of its own still waits for it there (and cuts it off at
+    /// its deadline when the process may freeze). Another invocation's flush (side by side)
+    /// is not one: nothing waits for it, nor needs the thread.
     fn exports_under_way(&self) -> bool {
         #[cfg(feature = "logs")]
-        if self.logs.as_ref().is_some_and(|b| b.in_flight() > 0) {
+        if self.logs.as_ref().is_some_and(|b| b.in_background() > 0) {
             return true;
         }
-        self.spans.as_ref().is_some_and(|b| b.in_flight() > 0)
+        self.spans.as_ref().is_some_and(|b| b.in_background() > 0)
     }
 
     /// Exports everything buffered and stops the export thread, blocking the calling thread
@@ -386,6 +387,26 @@ mod tests {
                 .expect("a flush"),
         );
         assert_eq!(reporter.unsaid_losses(), (100, 0, 0), "cut off and counted");
+    }
+
+    /// Another invocation's flush under way on its own executor (side by side) is nothing to
+    /// wait for: the next flush stays on its caller's executor too, and starts no thread.
+    #[test]
+    fn another_invocation_s_flush_keeps_no_flush_off_its_executor() {
+        let worker = worker_on_caller(Hung);
+        let reporter = Arc::new(Reporter::quiet());
+        let flusher = flusher_with(worker.clone(), &reporter, 5);
+        let first = flusher.start(None, &Arc::from("req-1")).expect("a flush");
+        flusher.spans.as_ref().expect("spans").push(span());
+        let deadline = Instant::now() + Duration::from_millis(20);
+        wait(
+            flusher
+                .start(Some(deadline), &Arc::from("req-2"))
+                .expect("a flush"),
+        );
+        assert!(!worker.thread_started());
+        drop(first);
+        assert_eq!(reporter.unsaid_losses(), (6, 0, 0));
     }
 
     /// The deadline guard's flush exports on the thread, whatever the worker allows.

@@ -466,20 +466,22 @@ fn run(
 /// process clock, since that executor may have no timer; the exporters' own connections
 /// (hyper's, for OTLP/HTTP) then live on that executor too. Only for a flush with no export
 /// under way on the thread: it has none to wait for. Dropped unfinished (its executor shut
-/// down, say), it counts what it carried as lost, to `reporter`.
-pub(crate) async fn export_on_caller(
+/// down, say), even before its first poll, it counts what it carried as lost, to `reporter`.
+pub(crate) fn export_on_caller(
     exporters: Arc<Exporters>,
     batch: Batch,
     deadline: Instant,
     reporter: Arc<Reporter>,
-) -> ExportReport {
+) -> impl Future<Output = ExportReport> + Send + 'static {
     let unreported = Unreported {
         shape: Shape::from(&batch),
         reporter: Some(reporter),
     };
-    let report = flush(&exporters, batch, Deadline::Clock(deadline), async {}).await;
-    unreported.reported();
-    report
+    async move {
+        let report = flush(&exporters, batch, Deadline::Clock(deadline), async {}).await;
+        unreported.reported();
+        report
+    }
 }
 
 /// A flush's export, wherever it runs: every signal side by side, then `settled` (the exports
