@@ -28,6 +28,10 @@ for arg in "$@"; do
     if [[ "$arg" == "--quick" ]]; then
         # The test build's profile and features, so CI reuses what the tests compiled; the
         # extension is among the workspace's binaries (debug, default features).
+        # The traces-only build first: building the dice roller again with the workspace's
+        # features puts the default build back under its own name.
+        cargo build -p dice-roller --no-default-features
+        cp "$target/debug/dice-roller" "$target/debug/dice-roller-traces-only"
         cargo build --workspace --bins
         exec "$target/debug/lambda-otel-bench" --bin-dir "$target/debug" "$@"
     fi
@@ -35,6 +39,10 @@ done
 
 # Release, stripped (profile `e2e`). One package per build, so each binary gets the features
 # its own dependencies ask for, as in a project of its own.
+# The dice roller twice: a traces-only build (lambda-otel with `lambda-http` alone), then with
+# the defaults under its own name.
+cargo build --profile e2e -p dice-roller --no-default-features
+cp "$target/e2e/dice-roller" "$target/e2e/dice-roller-traces-only"
 cargo build --profile e2e -p dice-roller
 cargo build --profile e2e -p lambda-otel-bench
 # The extension as layer/Makefile ships it: profile `extension` (size-optimised, fat LTO, one

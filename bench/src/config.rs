@@ -1,6 +1,8 @@
 //! The configurations under test: which binary, with which environment, held to which targets.
 
-use crate::report::{AWS_NATIVE_TARGETS, DEFAULTS_TARGETS, OTLP_TARGETS, PEER, Targets};
+use crate::report::{
+    AWS_NATIVE_TARGETS, DEFAULTS_TARGETS, OTLP_TARGETS, PEER, TRACES_ONLY_BUILD_TARGETS, Targets,
+};
 
 /// Where a configuration's spans go, and so how the runner counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +116,7 @@ pub const AFTER_RESPONSE: Config = Config {
 const MODE: &str = "LAMBDA_OTEL_EXTENSION_MODE";
 
 /// Every configuration, baseline first.
-pub const ALL: [Config; 9] = [
+pub const ALL: [Config; 10] = [
     BARE,
     AFTER_RESPONSE,
     Config {
@@ -146,6 +148,20 @@ pub const ALL: [Config; 9] = [
         targets: Some(DEFAULTS_TARGETS),
         after_response: true,
         extension: None,
+    },
+    // What a user who exports traces alone builds: lambda-otel with `lambda-http` alone
+    // (`scripts/bench.sh` builds the dice roller with `--no-default-features` under this name).
+    // Without their features, metrics and logs are off by default.
+    Config {
+        name: "lambda-otel, after-response, traces-only build",
+        binary: "dice-roller-traces-only",
+        env: &[
+            LAMBDA_LOGGING[0],
+            LAMBDA_LOGGING[1],
+            ("LAMBDA_OTEL_FLUSH", "after-response"),
+        ],
+        targets: Some(TRACES_ONLY_BUILD_TARGETS),
+        ..AFTER_RESPONSE
     },
     // The AWS-native route: Lambda's X-Ray header parents the invocation span (the Runtime API
     // sends `Sampled=1`, as with Active tracing); the daemon's address is added by the runner.
