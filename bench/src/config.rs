@@ -112,11 +112,14 @@ pub const AFTER_RESPONSE: Config = Config {
     extension: None,
 };
 
+/// The floor's row.
+pub const FLOOR: &str = "floor: one OTLP request, no SDK";
+
 /// The extension's mode variable.
 const MODE: &str = "LAMBDA_OTEL_EXTENSION_MODE";
 
 /// Every configuration, baseline first.
-pub const ALL: [Config; 10] = [
+pub const ALL: [Config; 11] = [
     BARE,
     AFTER_RESPONSE,
     Config {
@@ -188,6 +191,19 @@ pub const ALL: [Config; 10] = [
     Config {
         name: PEER,
         binary: "runtime-layer",
+        env: &[],
+        traces: Traces::Otlp,
+        emf: false,
+        targets: None,
+        after_response: true,
+        extension: None,
+    },
+    // The floor under every OTLP configuration: the two spans sent as one OTLP/HTTP request
+    // after each response, its answer awaited, with no SDK and no HTTP library
+    // (`src/bin/otlp-floor.rs`). What it costs over bare, no exporter that waits can avoid.
+    Config {
+        name: FLOOR,
+        binary: "otlp-floor",
         env: &[],
         traces: Traces::Otlp,
         emf: false,
