@@ -1,8 +1,11 @@
-//! The encoding of a flush's spans as the OTLP/HTTP exporter (opentelemetry-otlp 0.33) does it
-//! before sending them: grouped by resource and scope (`group_spans_by_resource_and_scope`),
-//! then protobuf (`http/protobuf`, the default) or pretty-printed JSON (`http/json`). The spans
-//! are what one dice-roller invocation leaves in the buffer (its invocation span and its `roll`
-//! span, made by `lambda_otel::__bench::Invocations`), and what ten such invocations leave.
+//! The encoding of a flush's spans before they are sent: as lambda-otel's exporter writes the
+//! `http/protobuf` body (the default protocol: `lambda-otel-protobuf`, straight from the spans,
+//! the resource encoded once), and as opentelemetry-otlp 0.33 does for the other protocols:
+//! grouped by resource and scope (`group_spans_by_resource_and_scope`), then protobuf
+//! (`http-protobuf`, what lambda-otel's exporter did before) or pretty-printed JSON
+//! (`http-json`). The spans are what one dice-roller invocation leaves in the buffer (its
+//! invocation span and its `roll` span, made by `lambda_otel::__bench::Invocations`), and what
+//! ten such invocations leave.
 //!
 //! ```sh
 //! cargo bench --bench encode -- --warm-up-time 1 --measurement-time 3
@@ -12,6 +15,7 @@ mod common;
 
 use common::{ROLL, invocations, request, roll, tracing_spans};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use lambda_otel::__bench::TracesBody;
 use lambda_otel::Exporter;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -42,11 +46,11 @@ fn spans(count: usize) -> Vec<SpanData> {
 }
 
 /// The resource the crate builds in Lambda (`telemetry/resource.rs`: `opentelemetry-aws`'s
-/// detector, the distro, `service.name`), for the dice roller's environment; the exporter
-/// converts it once, when it is set.
-fn resource() -> ResourceAttributesWithSchema {
+/// detector, the distro, `service.name`), for the dice roller's environment; the exporters
+/// convert it once, when it is set.
+fn sdk_resource() -> Resource {
     let log_group = StringValue::from("/aws/lambda/dice-roller");
-    let resource = Resource::builder_empty()
+    Resource::builder_empty()
         .with_attributes([
             KeyValue::new(CLOUD_PROVIDER, "aws"),
             KeyValue::new(CLOUD_PLATFORM, "aws_lambda"),
@@ -68,8 +72,11 @@ fn resource() -> ResourceAttributesWithSchema {
             KeyValue::new(TELEMETRY_DISTRO_VERSION, env!("CARGO_PKG_VERSION")),
         ])
         .with_service_name("dice-roller")
-        .build();
-    (&resource).into()
+        .build()
+}
+
+fn resource() -> ResourceAttributesWithSchema {
+    (&sdk_resource()).into()
 }
 
 fn request_of(
@@ -97,6 +104,7 @@ type Encode = fn(Vec<SpanData>, &ResourceAttributesWithSchema) -> Vec<u8>;
 
 fn encode(c: &mut Criterion) {
     let resource = resource();
+    let body = TracesBody::new(&sdk_resource());
     let mut group = c.benchmark_group("encode");
     for invocations in [1, 10] {
         let spans = spans(invocations);
@@ -105,6 +113,15 @@ fn encode(c: &mut Criterion) {
             2 * invocations,
             "an invocation span and a roll span each"
         );
+        // The exporter takes the batch and drops it once encoded, as the others do.
+        group.throughput(Throughput::Bytes(body.encode(&spans).len() as u64));
+        group.bench_function(format!("lambda-otel-protobuf/{invocations}"), |b| {
+            b.iter_batched(
+                || spans.clone(),
+                |spans| body.encode(black_box(&spans)),
+                BatchSize::SmallInput,
+            );
+        });
         let encodings: [(&str, Encode); 2] = [("http-protobuf", protobuf), ("http-json", json)];
         for (name, encode) in encodings {
             let size = encode(spans.clone(), &resource).len();

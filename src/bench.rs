@@ -97,3 +97,25 @@ impl Invocations {
         &self.provider
     }
 }
+
+/// Not part of the API: for the crate's benchmarks.
+///
+/// The body of an OTLP/HTTP trace export (`http/protobuf`) as the exporter writes it, with
+/// the resource encoded once beforehand, as the exporter does when it is set.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TracesBody(crate::export::otlp::protobuf::EncodedResource);
+
+impl TracesBody {
+    /// The resource every body carries.
+    pub fn new(resource: &opentelemetry_sdk::Resource) -> Self {
+        Self(crate::export::otlp::protobuf::EncodedResource::new(
+            resource,
+        ))
+    }
+
+    /// The body for `spans`.
+    pub fn encode(&self, spans: &[SpanData]) -> Vec<u8> {
+        crate::export::otlp::protobuf::traces_request(spans, &self.0)
+    }
+}

@@ -20,6 +20,7 @@
 
 pub(crate) mod extension;
 mod http_client;
+pub(crate) mod protobuf;
 
 pub(crate) use http_client::Connectors;
 use http_client::{ExportClient, diagnosed};
@@ -28,6 +29,7 @@ use crate::Error;
 use crate::config::{Protocol, SignalSettings, env};
 #[cfg(feature = "logs")]
 use opentelemetry::logs::Severity;
+use opentelemetry_http::HttpClient as _;
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -70,13 +72,9 @@ fn build_error(e: opentelemetry_otlp::ExporterBuildError) -> Error {
     }
 }
 
-/// The settings every OTLP/HTTP exporter shares, and our client (`http_client`), with TLS when
-/// the feature is on.
-fn http<B>(builder: B, signal: &SignalSettings, connectors: &mut Connectors) -> Result<B, Error>
-where
-    B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
-{
-    let client = ExportClient::new(
+/// Our OTLP/HTTP client (`http_client`) for `signal`, with TLS when the feature is on.
+fn client(signal: &SignalSettings, connectors: &mut Connectors) -> Result<ExportClient, Error> {
+    ExportClient::new(
         connectors,
         &signal.endpoint,
         signal.timeout,
@@ -85,7 +83,15 @@ where
     .map_err(|e| Error::Exporter {
         what: "OTLP",
         message: e.to_string(),
-    })?;
+    })
+}
+
+/// The settings every OTLP/HTTP exporter of opentelemetry-otlp shares, and our client.
+fn http<B>(builder: B, signal: &SignalSettings, connectors: &mut Connectors) -> Result<B, Error>
+where
+    B: WithExportConfig + opentelemetry_otlp::WithHttpConfig,
+{
+    let client = client(signal, connectors)?;
     Ok(builder
         .with_protocol(http_protocol(signal.protocol)?)
         .with_endpoint(signal.endpoint.clone())
@@ -133,17 +139,102 @@ macro_rules! otlp {
     }};
 }
 
-/// The OTLP span exporter of `signal`'s settings.
+/// The OTLP span exporter of `signal`'s settings: over `http/protobuf` (the default) our own
+/// ([`ProtobufSpans`]), over the other protocols opentelemetry-otlp's.
 pub(crate) fn spans(
     signal: &SignalSettings,
     connectors: &mut Connectors,
 ) -> Result<impl SpanExporter + 'static, Error> {
-    let exporter = otlp!(
-        opentelemetry_otlp::SpanExporter::builder(),
-        signal,
-        connectors
-    )?;
+    let exporter = match signal.protocol {
+        Protocol::HttpProtobuf => Spans::Protobuf(ProtobufSpans::new(signal, connectors)?),
+        Protocol::HttpJson | Protocol::Grpc => Spans::Library(otlp!(
+            opentelemetry_otlp::SpanExporter::builder(),
+            signal,
+            connectors
+        )?),
+    };
     Ok(Otlp::new(exporter, signal))
+}
+
+/// Spans over one protocol or another.
+#[derive(Debug)]
+enum Spans {
+    Protobuf(ProtobufSpans),
+    Library(opentelemetry_otlp::SpanExporter),
+}
+
+impl SpanExporter for Spans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Self::Protobuf(exporter) => exporter.export(batch).await,
+            Self::Library(exporter) => exporter.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Self::Protobuf(_) => Ok(()),
+            Self::Library(exporter) => exporter.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Protobuf(exporter) => {
+                exporter.resource = protobuf::EncodedResource::new(resource)
+            }
+            Self::Library(exporter) => exporter.set_resource(resource),
+        }
+    }
+}
+
+/// Spans over OTLP/HTTP with protobuf bodies, written by [`protobuf`] from the spans
+/// themselves with the resource encoded once, and sent by our client to an endpoint parsed
+/// once. opentelemetry-otlp's exporter did the same request with a copy of every span as
+/// opentelemetry-proto's messages, the resource's attributes copied again each time, and the
+/// endpoint parsed (and printed, for its debug log) on every export. Nothing is held between
+/// exports: there is nothing to shut down.
+#[derive(Debug)]
+struct ProtobufSpans {
+    client: ExportClient,
+    endpoint: http::Uri,
+    resource: protobuf::EncodedResource,
+}
+
+impl ProtobufSpans {
+    fn new(signal: &SignalSettings, connectors: &mut Connectors) -> Result<Self, Error> {
+        let endpoint = signal.endpoint.parse().map_err(|e| Error::Exporter {
+            what: "OTLP",
+            message: format!("the endpoint {}: {e}", shown(&signal.endpoint)),
+        })?;
+        Ok(Self {
+            client: client(signal, connectors)?,
+            endpoint,
+            resource: protobuf::EncodedResource::default(),
+        })
+    }
+
+    /// One request; an error says what failed, which [`Otlp`] replaces with what the client
+    /// saw when it saw something.
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let body = protobuf::traces_request(&batch, &self.resource);
+        drop(batch);
+        let failed = |message: String| OTelSdkError::InternalFailure(message);
+        let request = http::Request::post(self.endpoint.clone())
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(bytes::Bytes::from(body))
+            .map_err(|e| failed(e.to_string()))?;
+        let response = self
+            .client
+            .send_bytes(request)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(failed(format!("HTTP status {}", response.status())))
+        }
+    }
 }
 
 /// The OTLP log exporter of `signal`'s settings.

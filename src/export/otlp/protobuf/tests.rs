@@ -1,0 +1,265 @@
+//! The body decodes to what opentelemetry-otlp would have sent for the same spans: its
+//! opentelemetry-proto conversion (`group_spans_by_resource_and_scope`), for any span.
+
+use super::{EncodedResource, traces_request};
+use opentelemetry::trace::{
+    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
+use proptest::prelude::*;
+use prost::Message as _;
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What opentelemetry-otlp sends for `spans`.
+fn reference(spans: &[SpanData], resource: &Resource) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: group_spans_by_resource_and_scope(
+            spans.to_vec(),
+            &ResourceAttributesWithSchema::from(resource),
+        ),
+    }
+}
+
+fn decoded(spans: &[SpanData], resource: &Resource) -> ExportTraceServiceRequest {
+    let body = traces_request(spans, &EncodedResource::new(resource));
+    ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid protobuf message")
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-z.]{1,12}",
+        // Long enough that lengths take two bytes, and anything Unicode.
+        ".{100,200}",
+        any::<String>(),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::I64),
+        // Finite: NaN is not equal to itself once decoded.
+        (-1e300f64..1e300).prop_map(Value::F64),
+        text().prop_map(Value::from),
+    ];
+    let array = prop_oneof![
+        prop::collection::vec(any::<bool>(), 0..4).prop_map(Array::Bool),
+        prop::collection::vec(any::<i64>(), 0..4).prop_map(Array::I64),
+        prop::collection::vec(-1e9f64..1e9, 0..4).prop_map(Array::F64),
+        prop::collection::vec(text().prop_map(StringValue::from), 0..4).prop_map(Array::String),
+    ];
+    prop_oneof![4 => scalar, 1 => array.prop_map(Value::Array)]
+}
+
+fn attributes() -> impl Strategy<Value = Vec<KeyValue>> {
+    prop::collection::vec(
+        (text(), value()).prop_map(|(k, v)| KeyValue::new(k, v)),
+        0..6,
+    )
+}
+
+fn time() -> impl Strategy<Value = SystemTime> {
+    prop_oneof![
+        9 => (0u64..4_000_000_000_000_000_000).prop_map(|n| UNIX_EPOCH + Duration::from_nanos(n)),
+        1 => Just(UNIX_EPOCH - Duration::from_secs(1)),
+    ]
+}
+
+fn context() -> impl Strategy<Value = SpanContext> {
+    (
+        any::<u128>(),
+        any::<u64>(),
+        any::<u8>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(trace, span, flags, remote, state)| {
+            let state = if state {
+                TraceState::from_key_value([("vendor", "value"), ("other", "x")])
+                    .expect("a valid trace state")
+            } else {
+                TraceState::default()
+            };
+            SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(span),
+                TraceFlags::new(flags),
+                remote,
+                state,
+            )
+        })
+}
+
+/// Three scopes: spans of a batch come from one or several.
+fn scope(which: u8) -> InstrumentationScope {
+    match which % 3 {
+        0 => InstrumentationScope::builder("lambda-otel").build(),
+        1 => InstrumentationScope::builder("tracing-opentelemetry")
+            .with_version("0.34.0")
+            .with_schema_url("https://opentelemetry.io/schemas/1.36.0")
+            .with_attributes([KeyValue::new("scope.key", 7)])
+            .build(),
+        _ => InstrumentationScope::builder("").build(),
+    }
+}
+
+fn span() -> impl Strategy<Value = SpanData> {
+    let ids = (context(), prop::option::of(any::<u64>()), any::<bool>());
+    let shape = (
+        text(),
+        0u8..5,
+        time(),
+        time(),
+        attributes(),
+        any::<u32>(),
+        any::<u8>(),
+    );
+    let events = prop::collection::vec((text(), time(), attributes(), any::<u32>()), 0..3);
+    let links = prop::collection::vec((context(), attributes(), any::<u32>()), 0..3);
+    let status = prop_oneof![
+        Just(Status::Unset),
+        Just(Status::Ok),
+        text().prop_map(Status::error),
+    ];
+    (
+        ids,
+        shape,
+        events,
+        any::<u32>(),
+        links,
+        any::<u32>(),
+        status,
+    )
+        .prop_map(
+            |(ids, shape, events, dropped_events, links, dropped_links, status)| {
+                let (span_context, parent, parent_is_remote) = ids;
+                let (name, kind, start, end, attributes, dropped, which) = shape;
+                let mut span_events = SpanEvents::default();
+                span_events.events = events
+                    .into_iter()
+                    .map(|(name, at, attributes, dropped)| {
+                        Event::new(name, at, attributes, dropped)
+                    })
+                    .collect();
+                span_events.dropped_count = dropped_events;
+                let mut span_links = SpanLinks::default();
+                span_links.links = links
+                    .into_iter()
+                    .map(|(cx, attributes, dropped)| Link::new(cx, attributes, dropped))
+                    .collect();
+                span_links.dropped_count = dropped_links;
+                SpanData {
+                    span_context,
+                    parent_span_id: parent.map_or(SpanId::INVALID, SpanId::from),
+                    parent_span_is_remote: parent_is_remote,
+                    span_kind: [
+                        SpanKind::Internal,
+                        SpanKind::Server,
+                        SpanKind::Client,
+                        SpanKind::Producer,
+                        SpanKind::Consumer,
+                    ][usize::from(kind)]
+                    .clone(),
+                    name: Cow::Owned(name),
+                    start_time: start,
+                    end_time: end,
+                    attributes,
+                    dropped_attributes_count: dropped,
+                    events: span_events,
+                    links: span_links,
+                    status,
+                    instrumentation_scope: scope(which),
+                }
+            },
+        )
+}
+
+fn resource() -> impl Strategy<Value = Resource> {
+    (attributes(), any::<bool>()).prop_map(|(attributes, schema)| {
+        let builder = Resource::builder_empty().with_attributes(attributes);
+        if schema {
+            builder
+                .with_schema_url([], "https://opentelemetry.io/schemas/1.36.0")
+                .build()
+        } else {
+            builder.build()
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn any_batch_decodes_to_what_opentelemetry_otlp_sends(
+        spans in prop::collection::vec(span(), 0..5),
+        resource in resource(),
+    ) {
+        prop_assert_eq!(decoded(&spans, &resource), reference(&spans, &resource));
+    }
+}
+
+#[test]
+fn the_dice_rollers_spans_decode_to_what_opentelemetry_otlp_sends() {
+    let trace = TraceId::from(0x5759_e988_bd86_2e3f_e1be_46a9_9427_2793_u128);
+    let cx = |span: u64| {
+        SpanContext::new(
+            trace,
+            SpanId::from(span),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        )
+    };
+    let start = SystemTime::now();
+    let invocation = SpanData {
+        span_context: cx(0x53995c3f42cd8ad8),
+        parent_span_id: SpanId::from(0x1a2b3c4d5e6f7a8b),
+        parent_span_is_remote: true,
+        span_kind: SpanKind::Server,
+        name: Cow::Borrowed("GET /rolldice"),
+        start_time: start,
+        end_time: start + Duration::from_micros(850),
+        attributes: vec![
+            KeyValue::new("faas.trigger", "http"),
+            KeyValue::new("faas.coldstart", true),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("faas.duration_ns", 850_123_i64),
+        ],
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: scope(0),
+    };
+    let roll = SpanData {
+        span_context: cx(0x0102030405060708),
+        parent_span_id: SpanId::from(0x53995c3f42cd8ad8),
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: Cow::Borrowed("roll"),
+        attributes: vec![KeyValue::new("dice.value", 4)],
+        instrumentation_scope: scope(1),
+        ..invocation.clone()
+    };
+    let resource = Resource::builder_empty()
+        .with_attributes([
+            KeyValue::new("service.name", "dice-roller"),
+            KeyValue::new("cloud.provider", "aws"),
+        ])
+        .build();
+    let spans = [invocation, roll];
+    let decoded = decoded(&spans, &resource);
+    assert_eq!(decoded, reference(&spans, &resource));
+    // Two scopes, in the order they came, each with its span.
+    let scopes = &decoded.resource_spans[0].scope_spans;
+    assert_eq!(scopes.len(), 2);
+    assert_eq!(scopes[1].spans[0].name, "roll");
+}
