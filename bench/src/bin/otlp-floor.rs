@@ -9,6 +9,7 @@
 //!
 //! The endpoint comes from `OTEL_EXPORTER_OTLP_ENDPOINT` (`http://host:port`), as for the others.
 use lambda_http::{Adapter, service_fn};
+use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaInvocation, Runtime};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -23,7 +24,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
-use lambda_runtime::tower::{Layer, Service};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -90,7 +90,9 @@ where
         Box::pin(async move {
             let posted = invocation.await;
             if let Some(trace_id) = trace_id {
-                let body = exporter.request(trace_id, &request_id, start).encode_to_vec();
+                let body = exporter
+                    .request(trace_id, &request_id, start)
+                    .encode_to_vec();
                 if let Err(e) = exporter.send(&body).await {
                     eprintln!("otlp-floor: export failed: {e}");
                 }
@@ -108,10 +110,19 @@ struct Exporter {
 
 impl Exporter {
     /// The invocation span and its `roll` child, as the receiver counts them.
-    fn request(&self, trace_id: [u8; 16], request_id: &str, start: u64) -> ExportTraceServiceRequest {
+    fn request(
+        &self,
+        trace_id: [u8; 16],
+        request_id: &str,
+        start: u64,
+    ) -> ExportTraceServiceRequest {
         let end = now_nanos();
         let span = |name: &str, parent: Vec<u8>, attributes: Vec<KeyValue>| {
-            let id = self.ids.fetch_add(1, Ordering::Relaxed).to_be_bytes().to_vec();
+            let id = self
+                .ids
+                .fetch_add(1, Ordering::Relaxed)
+                .to_be_bytes()
+                .to_vec();
             Span {
                 trace_id: trace_id.to_vec(),
                 span_id: id,
@@ -202,7 +213,10 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<()>
     if head.starts_with("http/1.1 200") {
         Ok(())
     } else {
-        Err(std::io::Error::other(format!("answered {:?}", head.lines().next())))
+        Err(std::io::Error::other(format!(
+            "answered {:?}",
+            head.lines().next()
+        )))
     }
 }
 

@@ -140,14 +140,14 @@ macro_rules! otlp {
 }
 
 /// The OTLP span exporter of `signal`'s settings: over `http/protobuf` (the default) our own
-/// ([`ProtobufSpans`]), over the other protocols opentelemetry-otlp's.
+/// ([`Protobuf`]), over the other protocols opentelemetry-otlp's.
 pub(crate) fn spans(
     signal: &SignalSettings,
     connectors: &mut Connectors,
 ) -> Result<impl SpanExporter + 'static, Error> {
     let exporter = match signal.protocol {
-        Protocol::HttpProtobuf => Spans::Protobuf(ProtobufSpans::new(signal, connectors)?),
-        Protocol::HttpJson | Protocol::Grpc => Spans::Library(otlp!(
+        Protocol::HttpProtobuf => Ours::Protobuf(Box::new(Protobuf::new(signal, connectors)?)),
+        Protocol::HttpJson | Protocol::Grpc => Ours::Library(otlp!(
             opentelemetry_otlp::SpanExporter::builder(),
             signal,
             connectors
@@ -156,17 +156,38 @@ pub(crate) fn spans(
     Ok(Otlp::new(exporter, signal))
 }
 
-/// Spans over one protocol or another.
-#[derive(Debug)]
-enum Spans {
-    Protobuf(ProtobufSpans),
-    Library(opentelemetry_otlp::SpanExporter),
+/// The OTLP log exporter of `signal`'s settings, chosen as for spans.
+#[cfg(feature = "logs")]
+pub(crate) fn logs(
+    signal: &SignalSettings,
+    connectors: &mut Connectors,
+) -> Result<impl LogExporter + 'static, Error> {
+    let exporter = match signal.protocol {
+        Protocol::HttpProtobuf => Ours::Protobuf(Box::new(Protobuf::new(signal, connectors)?)),
+        Protocol::HttpJson | Protocol::Grpc => Ours::Library(otlp!(
+            opentelemetry_otlp::LogExporter::builder(),
+            signal,
+            connectors
+        )?),
+    };
+    Ok(Otlp::new(exporter, signal))
 }
 
-impl SpanExporter for Spans {
+/// Our exporter over `http/protobuf`, or opentelemetry-otlp's `L` over the other protocols.
+#[derive(Debug)]
+enum Ours<L> {
+    Protobuf(Box<Protobuf>),
+    Library(L),
+}
+
+impl<L: SpanExporter> SpanExporter for Ours<L> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         match self {
-            Self::Protobuf(exporter) => exporter.export(batch).await,
+            Self::Protobuf(exporter) => {
+                let body = protobuf::traces_request(&batch, &exporter.resource);
+                drop(batch);
+                exporter.post(body).await
+            }
             Self::Library(exporter) => exporter.export(batch).await,
         }
     }
@@ -180,28 +201,53 @@ impl SpanExporter for Spans {
 
     fn set_resource(&mut self, resource: &Resource) {
         match self {
-            Self::Protobuf(exporter) => {
-                exporter.resource = protobuf::EncodedResource::new(resource)
-            }
+            Self::Protobuf(exporter) => exporter.set_resource(resource),
             Self::Library(exporter) => exporter.set_resource(resource),
         }
     }
 }
 
-/// Spans over OTLP/HTTP with protobuf bodies, written by [`protobuf`] from the spans
-/// themselves with the resource encoded once, and sent by our client to an endpoint parsed
-/// once. opentelemetry-otlp's exporter did the same request with a copy of every span as
-/// opentelemetry-proto's messages, the resource's attributes copied again each time, and the
-/// endpoint parsed (and printed, for its debug log) on every export. Nothing is held between
-/// exports: there is nothing to shut down.
+#[cfg(feature = "logs")]
+impl<L: LogExporter> LogExporter for Ours<L> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        match self {
+            Self::Protobuf(exporter) => {
+                let body = protobuf::logs_request(&batch, &exporter.resource);
+                exporter.post(body).await
+            }
+            Self::Library(exporter) => exporter.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Self::Protobuf(_) => Ok(()),
+            Self::Library(exporter) => exporter.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Protobuf(exporter) => exporter.set_resource(resource),
+            Self::Library(exporter) => exporter.set_resource(resource),
+        }
+    }
+}
+
+/// Spans or log records over OTLP/HTTP with protobuf bodies, written by [`protobuf`] from the
+/// items themselves with the resource encoded once, and sent by our client to an endpoint
+/// parsed once. opentelemetry-otlp's exporters did the same request with a copy of every item
+/// as opentelemetry-proto's messages, the resource's attributes copied again each time, and
+/// the endpoint parsed (and printed, for its debug log) on every export. Nothing is held
+/// between exports: there is nothing to shut down.
 #[derive(Debug)]
-struct ProtobufSpans {
+struct Protobuf {
     client: ExportClient,
     endpoint: http::Uri,
     resource: protobuf::EncodedResource,
 }
 
-impl ProtobufSpans {
+impl Protobuf {
     fn new(signal: &SignalSettings, connectors: &mut Connectors) -> Result<Self, Error> {
         let endpoint = signal.endpoint.parse().map_err(|e| Error::Exporter {
             what: "OTLP",
@@ -214,11 +260,13 @@ impl ProtobufSpans {
         })
     }
 
-    /// One request; an error says what failed, which [`Otlp`] replaces with what the client
-    /// saw when it saw something.
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let body = protobuf::traces_request(&batch, &self.resource);
-        drop(batch);
+    fn set_resource(&mut self, resource: &Resource) {
+        self.resource = protobuf::EncodedResource::new(resource);
+    }
+
+    /// One request with `body`; an error says what failed, which [`Otlp`] replaces with what
+    /// the client saw when it saw something.
+    async fn post(&self, body: Vec<u8>) -> OTelSdkResult {
         let failed = |message: String| OTelSdkError::InternalFailure(message);
         let request = http::Request::post(self.endpoint.clone())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
@@ -235,20 +283,6 @@ impl ProtobufSpans {
             Err(failed(format!("HTTP status {}", response.status())))
         }
     }
-}
-
-/// The OTLP log exporter of `signal`'s settings.
-#[cfg(feature = "logs")]
-pub(crate) fn logs(
-    signal: &SignalSettings,
-    connectors: &mut Connectors,
-) -> Result<impl LogExporter + 'static, Error> {
-    let exporter = otlp!(
-        opentelemetry_otlp::LogExporter::builder(),
-        signal,
-        connectors
-    )?;
-    Ok(Otlp::new(exporter, signal))
 }
 
 /// The OTLP metric exporter of `signal`'s settings, with `temporality`.

@@ -263,3 +263,220 @@ fn the_dice_rollers_spans_decode_to_what_opentelemetry_otlp_sends() {
     assert_eq!(scopes.len(), 2);
     assert_eq!(scopes[1].spans[0].name, "roll");
 }
+
+#[cfg(feature = "logs")]
+mod logs {
+    use super::super::{EncodedResource, logs_request};
+    use super::{resource, scope, text, time};
+    use opentelemetry::logs::{
+        AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity,
+    };
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+    use opentelemetry::{InstrumentationScope, Key};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+    use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
+    use opentelemetry_sdk::Resource;
+    use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord, SdkLoggerProvider};
+    use proptest::prelude::*;
+    use prost::Message as _;
+    use std::collections::HashMap;
+    use std::time::SystemTime;
+
+    /// opentelemetry-proto's scopes come out in its map's order: compared in name order.
+    fn sorted(mut request: ExportLogsServiceRequest) -> ExportLogsServiceRequest {
+        for resource_logs in &mut request.resource_logs {
+            resource_logs.scope_logs.sort_by(|a, b| {
+                let key = |s: &opentelemetry_proto::tonic::logs::v1::ScopeLogs| {
+                    let scope = s.scope.clone().unwrap_or_default();
+                    (scope.name, scope.version, s.schema_url.clone())
+                };
+                key(a).cmp(&key(b))
+            });
+        }
+        request
+    }
+
+    fn both(
+        batch: &[(SdkLogRecord, InstrumentationScope)],
+        resource: &Resource,
+    ) -> (ExportLogsServiceRequest, ExportLogsServiceRequest) {
+        let refs: Vec<_> = batch.iter().map(|(r, s)| (r, s)).collect();
+        let batch = LogBatch::new(&refs);
+        let body = logs_request(&batch, &EncodedResource::new(resource));
+        let ours = ExportLogsServiceRequest::decode(body.as_slice()).expect("valid protobuf");
+        let theirs = ExportLogsServiceRequest {
+            resource_logs: group_logs_by_resource_and_scope(
+                &batch,
+                &ResourceAttributesWithSchema::from(resource),
+            ),
+        };
+        (sorted(ours), sorted(theirs))
+    }
+
+    fn value() -> impl Strategy<Value = AnyValue> {
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(AnyValue::Int),
+            (-1e300f64..1e300).prop_map(AnyValue::Double),
+            text().prop_map(AnyValue::from),
+            any::<bool>().prop_map(AnyValue::Boolean),
+            prop::collection::vec(any::<u8>(), 0..8).prop_map(|b| AnyValue::Bytes(Box::new(b))),
+        ];
+        leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| AnyValue::ListAny(Box::new(v))),
+                prop::collection::vec(("[a-z]{1,6}", inner), 0..3).prop_map(|kvs| {
+                    let map: HashMap<Key, AnyValue> =
+                        kvs.into_iter().map(|(k, v)| (Key::from(k), v)).collect();
+                    AnyValue::Map(Box::new(map))
+                }),
+            ]
+        })
+    }
+
+    type Shape = (
+        Option<SystemTime>,
+        SystemTime,
+        Option<u8>,
+        Option<AnyValue>,
+        Vec<(String, AnyValue)>,
+        Option<(u128, u64, Option<u8>)>,
+        Option<String>,
+        u8,
+        bool,
+    );
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            prop::option::of(time()),
+            time(),
+            prop::option::of(1u8..=24),
+            prop::option::of(value()),
+            prop::collection::vec(("[a-z.]{0,8}", value()), 0..4),
+            prop::option::of((any::<u128>(), any::<u64>(), prop::option::of(any::<u8>()))),
+            prop::option::of(prop_oneof![Just(String::new()), "[a-z:]{1,12}"]),
+            any::<u8>(),
+            any::<bool>(),
+        )
+    }
+
+    fn record(provider: &SdkLoggerProvider, shape: Shape) -> (SdkLogRecord, InstrumentationScope) {
+        let (at, observed, severity, body, attributes, cx, target, which, named) = shape;
+        let mut record = provider.logger("unused").create_log_record();
+        if let Some(at) = at {
+            record.set_timestamp(at);
+        }
+        // opentelemetry-proto unwraps it: the SDK's logger always sets it.
+        record.set_observed_timestamp(observed);
+        if let Some(n) = severity {
+            record.set_severity_number(SEVERITIES[usize::from(n) - 1]);
+            record.set_severity_text(SEVERITIES[usize::from(n) - 1].name());
+        }
+        if let Some(body) = body {
+            record.set_body(body);
+        }
+        for (k, v) in attributes {
+            record.add_attribute(k, v);
+        }
+        if let Some((trace, span, flags)) = cx {
+            record.set_trace_context(
+                TraceId::from(trace),
+                SpanId::from(span),
+                flags.map(TraceFlags::new),
+            );
+        }
+        if let Some(target) = target {
+            record.set_target(target);
+        }
+        if named {
+            record.set_event_name("dice.rolled");
+        }
+        (record, scope(which))
+    }
+
+    const SEVERITIES: [Severity; 24] = [
+        Severity::Trace,
+        Severity::Trace2,
+        Severity::Trace3,
+        Severity::Trace4,
+        Severity::Debug,
+        Severity::Debug2,
+        Severity::Debug3,
+        Severity::Debug4,
+        Severity::Info,
+        Severity::Info2,
+        Severity::Info3,
+        Severity::Info4,
+        Severity::Warn,
+        Severity::Warn2,
+        Severity::Warn3,
+        Severity::Warn4,
+        Severity::Error,
+        Severity::Error2,
+        Severity::Error3,
+        Severity::Error4,
+        Severity::Fatal,
+        Severity::Fatal2,
+        Severity::Fatal3,
+        Severity::Fatal4,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_batch_decodes_to_what_opentelemetry_otlp_sends(
+            shapes in prop::collection::vec(shape(), 0..5),
+            resource in resource(),
+        ) {
+            let provider = SdkLoggerProvider::builder().build();
+            let batch: Vec<_> = shapes.into_iter().map(|s| record(&provider, s)).collect();
+            let (ours, theirs) = both(&batch, &resource);
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn a_records_target_names_its_scope_and_records_of_one_scope_go_together() {
+        let provider = SdkLoggerProvider::builder().build();
+        let shape = |target: Option<&str>| -> Shape {
+            (
+                None,
+                SystemTime::now(),
+                Some(9),
+                Some(AnyValue::from("Alice rolled 4")),
+                vec![("roll".into(), AnyValue::Int(4))],
+                None,
+                target.map(str::to_owned),
+                0,
+                false,
+            )
+        };
+        let batch = [
+            record(&provider, shape(Some("dice_roller::roll"))),
+            record(&provider, shape(None)),
+            record(&provider, shape(Some("dice_roller::roll"))),
+        ];
+        let resource = Resource::builder_empty().build();
+        let (ours, theirs) = both(&batch, &resource);
+        assert_eq!(ours, theirs);
+        let scopes = &ours.resource_logs[0].scope_logs;
+        let names: Vec<_> = scopes
+            .iter()
+            .map(|s| {
+                (
+                    s.scope.clone().unwrap_or_default().name,
+                    s.log_records.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("dice_roller::roll".to_owned(), 2),
+                ("lambda-otel".to_owned(), 1)
+            ]
+        );
+    }
+}
