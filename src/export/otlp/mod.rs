@@ -1,7 +1,12 @@
-//! OTLP export (HTTP and gRPC) through opentelemetry-otlp, built from our resolved settings.
+//! OTLP export (HTTP and gRPC), built from our resolved settings.
+//!
+//! Spans and log records over `http/protobuf` (the default protocol) are written by
+//! [`protobuf`] and sent by our client ([`Protobuf`]); `http/json`, gRPC and the metrics go
+//! through opentelemetry-otlp's exporters, with our client over HTTP.
 //!
 //! Every setting comes from [`Settings`], resolved once; opentelemetry-otlp's own reading of
-//! the environment is defeated at each point where it happens when the exporter is built:
+//! the environment is defeated at each point where it happens when one of its exporters is
+//! built:
 //! - endpoint, protocol and timeout are always given, so it never looks them up;
 //! - compression: only `none` is possible in this build (opentelemetry-otlp's gzip features
 //!   are off), which is also what its own lookup of `OTEL_EXPORTER_OTLP_COMPRESSION` always

@@ -1,5 +1,7 @@
-//! The body decodes to what opentelemetry-otlp would have sent for the same spans: its
-//! opentelemetry-proto conversion (`group_spans_by_resource_and_scope`), for any span.
+//! A body decodes to what opentelemetry-otlp would have sent for the same items: its
+//! opentelemetry-proto conversion (`group_spans_by_resource_and_scope`,
+//! `group_logs_by_resource_and_scope`), for any span or log record. Deterministic: a fixed
+//! seed, a fixed number of cases, no failure files.
 
 use super::{EncodedResource, traces_request};
 use opentelemetry::trace::{
@@ -12,9 +14,20 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use proptest::prelude::*;
+use proptest::test_runner::{RngAlgorithm, RngSeed};
 use prost::Message as _;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(0x07_1b_0d_45),
+        ..ProptestConfig::default()
+    }
+}
 
 /// What opentelemetry-otlp sends for `spans`.
 fn reference(spans: &[SpanData], resource: &Resource) -> ExportTraceServiceRequest {
@@ -195,7 +208,7 @@ fn resource() -> impl Strategy<Value = Resource> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(config(400))]
 
     #[test]
     fn any_batch_decodes_to_what_opentelemetry_otlp_sends(
@@ -423,7 +436,7 @@ mod logs {
     ];
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(super::config(300))]
 
         #[test]
         fn any_batch_decodes_to_what_opentelemetry_otlp_sends(
