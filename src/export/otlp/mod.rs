@@ -150,14 +150,13 @@ pub(crate) fn spans(
     signal: &SignalSettings,
     connectors: &mut Connectors,
 ) -> Result<impl SpanExporter + 'static, Error> {
-    let exporter = match signal.protocol {
-        Protocol::HttpProtobuf => Ours::Protobuf(Box::new(Protobuf::new(signal, connectors)?)),
-        Protocol::HttpJson | Protocol::Grpc => Ours::Library(otlp!(
+    let exporter = ours(signal, connectors, |connectors| {
+        otlp!(
             opentelemetry_otlp::SpanExporter::builder(),
             signal,
             connectors
-        )?),
-    };
+        )
+    })?;
     Ok(Otlp::new(exporter, signal))
 }
 
@@ -167,15 +166,26 @@ pub(crate) fn logs(
     signal: &SignalSettings,
     connectors: &mut Connectors,
 ) -> Result<impl LogExporter + 'static, Error> {
-    let exporter = match signal.protocol {
-        Protocol::HttpProtobuf => Ours::Protobuf(Box::new(Protobuf::new(signal, connectors)?)),
-        Protocol::HttpJson | Protocol::Grpc => Ours::Library(otlp!(
+    let exporter = ours(signal, connectors, |connectors| {
+        otlp!(
             opentelemetry_otlp::LogExporter::builder(),
             signal,
             connectors
-        )?),
-    };
+        )
+    })?;
     Ok(Otlp::new(exporter, signal))
+}
+
+/// Our exporter for `http/protobuf`, else the one `library` builds.
+fn ours<L>(
+    signal: &SignalSettings,
+    connectors: &mut Connectors,
+    library: impl FnOnce(&mut Connectors) -> Result<L, Error>,
+) -> Result<Ours<L>, Error> {
+    Ok(match signal.protocol {
+        Protocol::HttpProtobuf => Ours::Protobuf(Box::new(Protobuf::new(signal, connectors)?)),
+        Protocol::HttpJson | Protocol::Grpc => Ours::Library(library(connectors)?),
+    })
 }
 
 /// Our exporter over `http/protobuf`, or opentelemetry-otlp's `L` over the other protocols.
@@ -183,6 +193,28 @@ pub(crate) fn logs(
 enum Ours<L> {
     Protobuf(Box<Protobuf>),
     Library(L),
+}
+
+impl<L> Ours<L> {
+    /// opentelemetry-otlp's exporter, if it is the one: ours holds nothing between exports, so
+    /// it has nothing to shut down.
+    fn library(&self) -> Option<&L> {
+        match self {
+            Self::Protobuf(_) => None,
+            Self::Library(exporter) => Some(exporter),
+        }
+    }
+
+    /// Encodes `resource` for our exporter; opentelemetry-otlp's is returned to be given it.
+    fn with_resource(&mut self, resource: &Resource) -> Option<&mut L> {
+        match self {
+            Self::Protobuf(exporter) => {
+                exporter.resource = protobuf::EncodedResource::new(resource);
+                None
+            }
+            Self::Library(exporter) => Some(exporter),
+        }
+    }
 }
 
 impl<L: SpanExporter> SpanExporter for Ours<L> {
@@ -198,16 +230,13 @@ impl<L: SpanExporter> SpanExporter for Ours<L> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self {
-            Self::Protobuf(_) => Ok(()),
-            Self::Library(exporter) => exporter.shutdown_with_timeout(timeout),
-        }
+        self.library()
+            .map_or(Ok(()), |exporter| exporter.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        match self {
-            Self::Protobuf(exporter) => exporter.set_resource(resource),
-            Self::Library(exporter) => exporter.set_resource(resource),
+        if let Some(exporter) = self.with_resource(resource) {
+            exporter.set_resource(resource);
         }
     }
 }
@@ -225,16 +254,13 @@ impl<L: LogExporter> LogExporter for Ours<L> {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        match self {
-            Self::Protobuf(_) => Ok(()),
-            Self::Library(exporter) => exporter.shutdown_with_timeout(timeout),
-        }
+        self.library()
+            .map_or(Ok(()), |exporter| exporter.shutdown_with_timeout(timeout))
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        match self {
-            Self::Protobuf(exporter) => exporter.set_resource(resource),
-            Self::Library(exporter) => exporter.set_resource(resource),
+        if let Some(exporter) = self.with_resource(resource) {
+            exporter.set_resource(resource);
         }
     }
 }
@@ -263,10 +289,6 @@ impl Protobuf {
             endpoint,
             resource: protobuf::EncodedResource::default(),
         })
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.resource = protobuf::EncodedResource::new(resource);
     }
 
     /// One request with `body`; an error says what failed, which [`Otlp`] replaces with what
