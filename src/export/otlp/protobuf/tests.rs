@@ -219,6 +219,50 @@ proptest! {
     }
 }
 
+/// Lengths of three bytes and more (16 KiB and over): the message is moved up by two bytes or
+/// more once its length is known, inside messages that are moved in turn.
+#[test]
+fn long_values_and_many_attributes_decode_to_what_opentelemetry_otlp_sends() {
+    let long = "ü".repeat(40_000);
+    let mut span = one_span();
+    span.attributes = (0..300)
+        .map(|i| KeyValue::new(format!("key.{i}"), format!("value {i}")))
+        .chain([KeyValue::new("long", long.clone())])
+        .collect();
+    span.name = Cow::Owned(long);
+    let resource = Resource::builder_empty()
+        .with_attributes([KeyValue::new("service.name", "x".repeat(20_000))])
+        .build();
+    let spans = [span.clone(), span];
+    let body = traces_request(&spans, &EncodedResource::new(&resource));
+    assert!(body.len() > 3 * (1 << 14), "{} bytes", body.len());
+    assert_eq!(decoded(&spans, &resource), reference(&spans, &resource));
+}
+
+fn one_span() -> SpanData {
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(8),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Internal,
+        name: Cow::Borrowed("one"),
+        start_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        end_time: UNIX_EPOCH + Duration::from_secs(1_700_000_001),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: scope(0),
+    }
+}
+
 #[test]
 fn the_dice_rollers_spans_decode_to_what_opentelemetry_otlp_sends() {
     let trace = TraceId::from(0x5759_e988_bd86_2e3f_e1be_46a9_9427_2793_u128);
