@@ -1,11 +1,12 @@
 //! The floor of any exporter that waits for the collector: the bare dice roller, then, after
-//! each response is posted and before the next `/next`, one OTLP/HTTP request with the two
-//! spans every configuration sends (the invocation's, with `faas.invocation_id`, and `roll`),
-//! and its answer awaited. No SDK, no span processing, no HTTP library: the two spans are
-//! written straight into opentelemetry-proto's messages, sent with one `write` on a kept-alive
-//! connection and the answer read back. What it costs over bare is what the request itself
-//! costs (the encoding, the kernel's loopback path both ways, the receiver answering on the same
-//! CPU), which no exporter that waits for the answer can avoid.
+//! each response is posted and before the next `/next`, one OTLP/HTTP request with two spans
+//! as the receiver counts them (the invocation's, with `faas.invocation_id`, and its `roll`
+//! child; none of the other attributes, no resource), and its answer awaited. No SDK, no span
+//! processing, no HTTP library: the two spans are written straight into opentelemetry-proto's
+//! messages, sent with one `write` on a kept-alive connection and the answer read back. What it
+//! costs over bare is what a request itself costs (the encoding, the kernel's loopback path
+//! both ways, the receiver answering on the same CPU), less than any exporter that waits for
+//! the answer can do: a real export carries more (lambda-otel's, 1.7 KB).
 //!
 //! The endpoint comes from `OTEL_EXPORTER_OTLP_ENDPOINT` (`http://host:port`), as for the others.
 use lambda_http::{Adapter, service_fn};
