@@ -287,7 +287,8 @@ impl Protobuf {
         Ok(Self {
             client: client(signal, connectors)?,
             endpoint,
-            resource: protobuf::EncodedResource::default(),
+            // Until the resource is set (before any export): an empty one, as the library's.
+            resource: protobuf::EncodedResource::new(&Resource::builder_empty().build()),
         })
     }
 
