@@ -205,8 +205,8 @@ async fn an_invocation_past_its_deadline_does_not_wait_for_the_export() {
     function.wait_for_next_polls(2).await;
 }
 
-/// Which collector the child of the warning tests meets: `refused`, `401`, `silent` or
-/// `grpc-refused`.
+/// Which collector the child of the warning tests meets: `refused`, `401`, `silent`,
+/// `partial` or `grpc-refused`.
 const CHILD_CASE: &str = "LAMBDA_OTEL_TEST_FAILURE_CASE";
 /// What the child prints before its traces endpoint.
 const ENDPOINT_MARKER: &str = "traces-endpoint:";
@@ -222,6 +222,7 @@ async fn failing_collector_function() {
         "refused" | "grpc-refused" => Behaviour::Ok,
         "401" => Behaviour::Status(401),
         "silent" => Behaviour::NeverAnswer,
+        "partial" => Behaviour::PartialSuccess(1, "span 2 has no name"),
         other => panic!("no case {other}"),
     };
     let refused_base = OtlpReceiver::refused_endpoint();
@@ -294,6 +295,34 @@ fn an_error_status_is_named_in_the_warning_with_its_endpoint() {
         warning.contains(&format!("HTTP status 401 from {endpoint}\"")),
         "{warning}"
     );
+}
+
+/// A collector that takes the export but rejects part of it (OTLP's partial success): the
+/// export succeeded, so no failure is reported, but what the collector said is a warning on
+/// stdout, with where it came from (opentelemetry-otlp's exporter wrote one too).
+#[test]
+fn a_partial_success_is_a_warning_with_the_collectors_count_and_message() {
+    let stdout = run_ignored("failing_collector_function", &[(CHILD_CASE, "partial")]);
+    let endpoint = stdout
+        .lines()
+        .find_map(|l| l.split(ENDPOINT_MARKER).nth(1))
+        .expect("the endpoint")
+        .trim()
+        .to_owned();
+    let warnings: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("rejected some of its spans"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "the invocation's span export: {stdout}");
+    let warning = warnings[0];
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("rejected=1"), "{warning}");
+    assert!(warning.contains("span 2 has no name"), "{warning}");
+    assert!(
+        warning.contains(&format!("destination={endpoint}")),
+        "{warning}"
+    );
+    assert!(!stdout.contains("telemetry export failed"), "{stdout}");
 }
 
 #[test]

@@ -93,6 +93,9 @@ pub enum Behaviour {
     /// Answers exports like [`Behaviour::Extension`], and reads and records every mark but
     /// never answers it (the connection stays open): an extension that hangs on the mark.
     ExtensionHangsOnMarks,
+    /// 200 with an OTLP partial success (protobuf): this many items rejected, with this
+    /// message.
+    PartialSuccess(i64, &'static str),
 }
 
 /// The header of the extension's answers (its value, the protocol version, is `1`).
@@ -448,6 +451,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
             response
         }
         Behaviour::Status(code) => reply(code, None, ""),
+        Behaviour::PartialSuccess(rejected, message) => partial_success(signal, rejected, message),
         Behaviour::NeverAnswer => std::future::pending().await,
         Behaviour::Delay(delay) => {
             tokio::time::sleep(delay).await;
@@ -559,6 +563,37 @@ where
 
 /// The signal's empty export response, in the request's encoding: the
 /// exporter parses the body with the protocol it sent.
+fn partial_success(signal: Signal, rejected: i64, message: &str) -> Reply {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsPartialSuccess;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
+    let error_message = message.to_owned();
+    let body = match signal {
+        Signal::Traces => ExportTraceServiceResponse {
+            partial_success: Some(ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Metrics => ExportMetricsServiceResponse {
+            partial_success: Some(ExportMetricsPartialSuccess {
+                rejected_data_points: rejected,
+                error_message,
+            }),
+        }
+        .encode_to_vec(),
+        Signal::Logs => ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message,
+            }),
+        }
+        .encode_to_vec(),
+    };
+    reply(200, Some("application/x-protobuf"), body)
+}
+
 fn success(signal: Signal, json: bool) -> Reply {
     if json {
         return reply(200, Some("application/json"), "{}");

@@ -196,8 +196,8 @@ enum Ours<L> {
 }
 
 impl<L> Ours<L> {
-    /// opentelemetry-otlp's exporter, if it is the one: ours holds nothing between exports, so
-    /// it has nothing to shut down.
+    /// opentelemetry-otlp's exporter, if it is the one: ours holds no telemetry between
+    /// exports, so it has nothing to shut down.
     fn library(&self) -> Option<&L> {
         match self {
             Self::Protobuf(_) => None,
@@ -223,7 +223,7 @@ impl<L: SpanExporter> SpanExporter for Ours<L> {
             Self::Protobuf(exporter) => {
                 let body = protobuf::traces_request(&batch, &exporter.resource);
                 drop(batch);
-                exporter.post(body).await
+                exporter.post(body, "spans").await
             }
             Self::Library(exporter) => exporter.export(batch).await,
         }
@@ -247,7 +247,7 @@ impl<L: LogExporter> LogExporter for Ours<L> {
         match self {
             Self::Protobuf(exporter) => {
                 let body = protobuf::logs_request(&batch, &exporter.resource);
-                exporter.post(body).await
+                exporter.post(body, "log records").await
             }
             Self::Library(exporter) => exporter.export(batch).await,
         }
@@ -269,12 +269,15 @@ impl<L: LogExporter> LogExporter for Ours<L> {
 /// items themselves with the resource encoded once, and sent by our client to an endpoint
 /// parsed once. opentelemetry-otlp's exporters did the same request with a copy of every item
 /// as opentelemetry-proto's messages, the resource's attributes copied again each time, and
-/// the endpoint parsed (and printed, for its debug log) on every export. Nothing is held
-/// between exports: there is nothing to shut down.
+/// the endpoint parsed (and printed, for its debug log) on every export. No telemetry is held
+/// between exports, so shutting down does nothing: the client's idle connections close with
+/// the process (a flush after shutdown would still be sent; none is made).
 #[derive(Debug)]
 struct Protobuf {
     client: ExportClient,
     endpoint: http::Uri,
+    /// As warnings show it.
+    shown: String,
     resource: protobuf::EncodedResource,
 }
 
@@ -287,14 +290,17 @@ impl Protobuf {
         Ok(Self {
             client: client(signal, connectors)?,
             endpoint,
+            shown: shown(&signal.endpoint),
             // Until the resource is set (before any export): an empty one, as the library's.
             resource: protobuf::EncodedResource::new(&Resource::builder_empty().build()),
         })
     }
 
     /// One request with `body`; an error says what failed, which [`Otlp`] replaces with what
-    /// the client saw when it saw something.
-    async fn post(&self, body: Vec<u8>) -> OTelSdkResult {
+    /// the client saw when it saw something. An answer that rejects part of the export (OTLP's
+    /// partial success) is a warning, as opentelemetry-otlp's exporter wrote it (not a loss:
+    /// the export succeeded, and the count is the collector's).
+    async fn post(&self, body: Vec<u8>, what: &'static str) -> OTelSdkResult {
         let failed = |message: String| OTelSdkError::InternalFailure(message);
         let request = http::Request::post(self.endpoint.clone())
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
@@ -306,6 +312,15 @@ impl Protobuf {
             .await
             .map_err(|e| failed(e.to_string()))?;
         if response.status().is_success() {
+            if let Some((rejected, message)) = protobuf::partial_success(response.body()) {
+                tracing::warn!(
+                    target: "lambda_otel",
+                    destination = %self.shown,
+                    rejected,
+                    error = %message,
+                    "the collector accepted the export but rejected some of its {what}"
+                );
+            }
             Ok(())
         } else {
             Err(failed(format!("HTTP status {}", response.status())))

@@ -34,7 +34,8 @@ pub(crate) fn logs_request(batch: &LogBatch<'_>, resource: &EncodedResource) -> 
 type Group<'b> = (&'b str, &'b InstrumentationScope, Vec<&'b SdkLogRecord>);
 
 /// The records of each exported scope: a scope is its name (the record's target, or the
-/// scope's own) with the scope's version, schema URL and attributes. A batch has a handful.
+/// scope's own) with the scope's version and schema URL (none and empty alike) and its
+/// attributes in any order, the key opentelemetry-proto groups them by. A batch has a handful.
 fn by_scope<'b>(batch: &'b LogBatch<'_>) -> Vec<Group<'b>> {
     let mut groups: Vec<Group<'b>> = Vec::new();
     for (record, scope) in batch.iter() {
@@ -43,9 +44,9 @@ fn by_scope<'b>(batch: &'b LogBatch<'_>) -> Vec<Group<'b>> {
             .map_or(scope.name(), |target| target.as_ref());
         let same = |(n, s, _): &&mut Group<'b>| {
             *n == name
-                && s.version() == scope.version()
-                && s.schema_url() == scope.schema_url()
-                && s.attributes().eq(scope.attributes())
+                && s.version().unwrap_or_default() == scope.version().unwrap_or_default()
+                && s.schema_url().unwrap_or_default() == scope.schema_url().unwrap_or_default()
+                && same_attributes(s, scope)
         };
         match groups.iter_mut().find(same) {
             Some((_, _, records)) => records.push(record),
@@ -53,6 +54,13 @@ fn by_scope<'b>(batch: &'b LogBatch<'_>) -> Vec<Group<'b>> {
         }
     }
     groups
+}
+
+/// The same attributes, in any order (as `InstrumentationScope`'s equality has them).
+fn same_attributes(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    a.attributes().count() == b.attributes().count()
+        && a.attributes()
+            .all(|kv| b.attributes().any(|other| other == kv))
 }
 
 fn log_record(buf: &mut Vec<u8>, record: &SdkLogRecord) {

@@ -9,11 +9,16 @@
 //! On the function's own CPU that was about 12 µs of every flush of the dice roller's two spans
 //! (README, Performance). Here the resource is encoded once, when it is set, and each item goes
 //! straight into the body: nothing is copied but the bytes that are sent. A body's decoded
-//! form is opentelemetry-proto's conversion of the same items, field for field (tests).
+//! form is opentelemetry-proto's conversion of the same items, field for field (tests), but
+//! where the library would panic: a kind of value newer than this code is sent as its text,
+//! a log record without an observed time with 0.
 //!
 //! Nested messages are written in place: one byte is kept for the length, which is then
-//! written there, or the message is moved up when its length takes more bytes (only messages
-//! of 128 bytes or more: spans, rarely a key-value).
+//! written there, or the message is moved up when its length takes more bytes (messages of
+//! 128 bytes or more: the request's `Resource*` and scope messages, spans, long values; a
+//! move of the bytes written so far, a few KB in a flush of a few spans).
+//!
+//! [`partial_success`] reads a collector's answer for the items it rejected.
 
 #[cfg(feature = "logs")]
 mod logs;
@@ -67,10 +72,86 @@ fn instrumentation_scope(buf: &mut Vec<u8>, name: &str, scope: &InstrumentationS
     }
 }
 
-/// Nanoseconds since the epoch; 0 before it, as opentelemetry-proto has it.
+/// Nanoseconds since the epoch; 0 before it, as opentelemetry-proto has it (which also wraps
+/// past the year 2554, as this does).
 fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What an `Export*ServiceResponse` (any signal's: the same fields) says was rejected: its
+/// `partial_success`, the count of rejected items and the collector's message. `None` for an
+/// empty answer (full success, the usual one), one that rejected nothing and said nothing, or
+/// one that is not such a message.
+pub(crate) fn partial_success(answer: &[u8]) -> Option<(i64, String)> {
+    let mut rejected = 0;
+    let mut message = String::new();
+    let mut outer = Fields(answer);
+    while let Some((tag, field)) = outer.next()? {
+        let (1, Field::Len(inner)) = (tag, field) else {
+            continue;
+        };
+        let mut inner = Fields(inner);
+        while let Some((tag, field)) = inner.next()? {
+            match (tag, field) {
+                (1, Field::Varint(n)) => rejected = n as i64,
+                (2, Field::Len(text)) => message = String::from_utf8_lossy(text).into_owned(),
+                _ => {}
+            }
+        }
+    }
+    (rejected != 0 || !message.is_empty()).then_some((rejected, message))
+}
+
+/// A field's value, as its wire type gives it.
+enum Field<'a> {
+    Varint(u64),
+    Len(&'a [u8]),
+    Fixed,
+}
+
+/// The fields of one message, in order.
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Fields<'a> {
+    /// The next field: `Some(None)` at the end, `None` for bytes that are not protobuf.
+    fn next(&mut self) -> Option<Option<(u32, Field<'a>)>> {
+        if self.0.is_empty() {
+            return Some(None);
+        }
+        let key = self.varint()?;
+        let tag = u32::try_from(key >> 3).ok()?;
+        let field = match key & 7 {
+            0 => Field::Varint(self.varint()?),
+            1 => self.skip(8)?,
+            2 => {
+                let len = usize::try_from(self.varint()?).ok()?;
+                let (value, rest) = self.0.split_at_checked(len)?;
+                self.0 = rest;
+                Field::Len(value)
+            }
+            5 => self.skip(4)?,
+            _ => return None,
+        };
+        Some(Some((tag, field)))
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for (i, byte) in self.0.iter().enumerate().take(10) {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte & 0x80 == 0 {
+                self.0 = &self.0[i + 1..];
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn skip(&mut self, n: usize) -> Option<Field<'a>> {
+        self.0 = self.0.get(n..)?;
+        Some(Field::Fixed)
+    }
 }
 
 /// A `KeyValue` message in field `tag`: the key, and the value, which is always there.

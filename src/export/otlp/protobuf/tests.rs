@@ -110,16 +110,26 @@ fn context() -> impl Strategy<Value = SpanContext> {
         })
 }
 
-/// Three scopes: spans of a batch come from one or several.
+/// Five scopes: spans of a batch come from one or several. The fourth is the second with its
+/// attributes in another order, the fifth the first with an empty version: the same scope,
+/// or not, as opentelemetry-proto groups them.
 fn scope(which: u8) -> InstrumentationScope {
-    match which % 3 {
-        0 => InstrumentationScope::builder("lambda-otel").build(),
-        1 => InstrumentationScope::builder("tracing-opentelemetry")
+    let attributes = [KeyValue::new("scope.key", 7), KeyValue::new("a", "b")];
+    let tracing = |attributes: Vec<KeyValue>| {
+        InstrumentationScope::builder("tracing-opentelemetry")
             .with_version("0.34.0")
             .with_schema_url("https://opentelemetry.io/schemas/1.36.0")
-            .with_attributes([KeyValue::new("scope.key", 7)])
+            .with_attributes(attributes)
+            .build()
+    };
+    match which % 5 {
+        0 => InstrumentationScope::builder("lambda-otel").build(),
+        1 => tracing(attributes.to_vec()),
+        2 => InstrumentationScope::builder("").build(),
+        3 => tracing(attributes.into_iter().rev().collect()),
+        _ => InstrumentationScope::builder("lambda-otel")
+            .with_version("")
             .build(),
-        _ => InstrumentationScope::builder("").build(),
     }
 }
 
@@ -321,6 +331,64 @@ fn the_dice_rollers_spans_decode_to_what_opentelemetry_otlp_sends() {
     assert_eq!(scopes[1].spans[0].name, "roll");
 }
 
+/// Lengths at each varint boundary, up to four bytes: a string value of that many bytes.
+#[test]
+fn a_message_of_any_length_has_its_length_before_it() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
+    for len in [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+        let mut buf = Vec::new();
+        super::message(&mut buf, 1, |buf| buf.resize(buf.len() + len, b'a'));
+        let decoded = AnyValue::decode(buf.as_slice()).expect("a valid message");
+        let Some(any_value::Value::StringValue(text)) = decoded.value else {
+            panic!("{len}: {decoded:?}");
+        };
+        assert_eq!(text.len(), len);
+    }
+}
+
+#[test]
+fn a_partial_success_is_read_from_any_signals_answer() {
+    use super::partial_success;
+    use opentelemetry_proto::tonic::collector::logs::v1::{
+        ExportLogsPartialSuccess, ExportLogsServiceResponse,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceResponse,
+    };
+    let traces = ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess {
+            rejected_spans: 3,
+            error_message: "3 spans had no name".into(),
+        }),
+    };
+    assert_eq!(
+        partial_success(&traces.encode_to_vec()),
+        Some((3, "3 spans had no name".to_owned()))
+    );
+    let logs = ExportLogsServiceResponse {
+        partial_success: Some(ExportLogsPartialSuccess {
+            rejected_log_records: 0,
+            error_message: "deprecated field".into(),
+        }),
+    };
+    assert_eq!(
+        partial_success(&logs.encode_to_vec()),
+        Some((0, "deprecated field".to_owned()))
+    );
+    // Full success: no answer body, an empty partial success, or fields this code does not
+    // know before it (skipped).
+    assert_eq!(partial_success(&[]), None);
+    let empty = ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess::default()),
+    };
+    assert_eq!(partial_success(&empty.encode_to_vec()), None);
+    let mut unknown = vec![0x10, 0x05, 0x1d, 1, 2, 3, 4];
+    unknown.extend(traces.encode_to_vec());
+    assert_eq!(partial_success(&unknown).map(|(n, _)| n), Some(3));
+    // Not protobuf (a collector answering text with a 200): nothing.
+    assert_eq!(partial_success(b"OK"), None);
+}
+
 #[cfg(feature = "logs")]
 mod logs {
     use super::super::{EncodedResource, logs_request};
@@ -346,7 +414,8 @@ mod logs {
             resource_logs.scope_logs.sort_by(|a, b| {
                 let key = |s: &opentelemetry_proto::tonic::logs::v1::ScopeLogs| {
                     let scope = s.scope.clone().unwrap_or_default();
-                    (scope.name, scope.version, s.schema_url.clone())
+                    let attributes = format!("{:?}", scope.attributes);
+                    (scope.name, scope.version, s.schema_url.clone(), attributes)
                 };
                 key(a).cmp(&key(b))
             });
