@@ -26,8 +26,9 @@ target="${CARGO_TARGET_DIR:-target}"
 
 for arg in "$@"; do
     if [[ "$arg" == "--quick" ]]; then
-        # The test build's profile and features, so CI reuses what the tests compiled; the
-        # extension is among the workspace's binaries (debug, default features).
+        # The test build's profile and features, so CI reuses most of what the tests compiled
+        # (the traces-only build's lambda-otel, with `lambda-http` alone, is compiled once
+        # more); the extension is among the workspace's binaries (debug, default features).
         # The traces-only build first: building the dice roller again with the workspace's
         # features puts the default build back under its own name.
         cargo build -p dice-roller --no-default-features

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -159,12 +159,14 @@ impl Exporter {
         }
     }
 
-    /// One request on the kept-alive connection (opened when there is none), and its answer.
+    /// One request on the kept-alive connection (opened when there is none), and its answer,
+    /// within [`TIMEOUT`]. The connection is kept only after a whole answer: one left half-read
+    /// (an error, the timeout) is closed, never reused.
     async fn send(&self, body: &[u8]) -> std::io::Result<()> {
         let mut connection = self.connection.lock().await;
-        let stream = match connection.as_mut() {
+        let mut stream = match connection.take() {
             Some(stream) => stream,
-            None => connection.insert(TcpStream::connect(&self.address).await?),
+            None => TcpStream::connect(&self.address).await?,
         };
         let mut request = format!(
             "POST /v1/traces HTTP/1.1\r\nhost: {}\r\ncontent-type: application/x-protobuf\r\n\
@@ -174,15 +176,19 @@ impl Exporter {
         )
         .into_bytes();
         request.extend_from_slice(body);
-        let answered = exchange(stream, &request).await;
-        if answered.is_err() {
-            *connection = None;
-        }
-        answered
+        tokio::time::timeout(TIMEOUT, exchange(&mut stream, &request))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        *connection = Some(stream);
+        Ok(())
     }
 }
 
-/// Writes `request` and reads one HTTP/1.1 answer with a `content-length`; an error unless 200.
+/// The most an export may take: the receiver answers at once, or after 5 ms.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Writes `request` and reads one HTTP/1.1 answer with a `content-length` (an error without
+/// one: the end of a chunked or closing answer would not be found); an error unless 200.
 async fn exchange(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<()> {
     stream.write_all(request).await?;
     let mut answer = Vec::with_capacity(256);
@@ -199,7 +205,7 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> std::io::Result<()>
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
+                .ok_or_else(|| std::io::Error::other("an answer without content-length"))?;
             break (head, end + 4 + length);
         }
     };
