@@ -309,6 +309,19 @@ pub fn verdicts(summaries: &[Summary]) -> Vec<Verdict> {
         {
             out.extend(ahead_of_peer(c.name, &s, &peer));
         }
+        if [Some(OTLP_TARGETS), Some(TRACES_ONLY_BUILD_TARGETS)].contains(&c.targets) {
+            // Held to the targets of traces alone: a metrics or logs request (a build with
+            // more than it should have, a variable lost) would make its numbers another row's.
+            let other: usize = summary.runs.iter().map(|r| r.requests.1).sum();
+            out.push(Verdict {
+                what: format!(
+                    "{} @ {ms} ms: metrics and logs requests {other} (traces alone: 0)",
+                    c.name
+                ),
+                met: other == 0,
+                correctness: true,
+            });
+        }
         if c.emf {
             // At least one per invocation: each flush writes what the invocation recorded.
             out.push(Verdict {
