@@ -250,9 +250,8 @@ async fn failing_collector_function() {
     function.wait_for_next_polls(2).await;
 }
 
-/// The traces endpoint of the child's case, and the warning it wrote (one: a minute has not
-/// passed), after checking it shows no credential.
-fn warning(case: &str, env: &[(&str, &str)]) -> (String, String) {
+/// The traces endpoint of the child's case, and everything it wrote on stdout.
+fn child(case: &str, env: &[(&str, &str)]) -> (String, String) {
     let mut env = env.to_vec();
     env.push((CHILD_CASE, case));
     let stdout = run_ignored("failing_collector_function", &env);
@@ -262,6 +261,13 @@ fn warning(case: &str, env: &[(&str, &str)]) -> (String, String) {
         .unwrap_or_else(|| panic!("no endpoint in:\n{stdout}"))
         .trim()
         .to_owned();
+    (endpoint, stdout)
+}
+
+/// The traces endpoint of the child's case, and the warning it wrote (one: a minute has not
+/// passed), after checking it shows no credential.
+fn warning(case: &str, env: &[(&str, &str)]) -> (String, String) {
+    let (endpoint, stdout) = child(case, env);
     let warnings: Vec<_> = stdout
         .lines()
         .filter(|l| l.contains("telemetry export failed"))
@@ -302,13 +308,7 @@ fn an_error_status_is_named_in_the_warning_with_its_endpoint() {
 /// stdout, with where it came from (opentelemetry-otlp's exporter wrote one too).
 #[test]
 fn a_partial_success_is_a_warning_with_the_collectors_count_and_message() {
-    let stdout = run_ignored("failing_collector_function", &[(CHILD_CASE, "partial")]);
-    let endpoint = stdout
-        .lines()
-        .find_map(|l| l.split(ENDPOINT_MARKER).nth(1))
-        .expect("the endpoint")
-        .trim()
-        .to_owned();
+    let (endpoint, stdout) = child("partial", &[]);
     let warnings: Vec<_> = stdout
         .lines()
         .filter(|l| l.contains("rejected some of its spans"))

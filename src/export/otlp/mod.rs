@@ -303,7 +303,10 @@ impl Protobuf {
     async fn post(&self, body: Vec<u8>, what: &'static str) -> OTelSdkResult {
         let failed = |message: String| OTelSdkError::InternalFailure(message);
         let request = http::Request::post(self.endpoint.clone())
-            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .header(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-protobuf"),
+            )
             .body(bytes::Bytes::from(body))
             .map_err(|e| failed(e.to_string()))?;
         let response = self

@@ -29,7 +29,9 @@ pub(crate) use logs::logs_request;
 pub(crate) use traces::traces_request;
 
 use opentelemetry::{Array, InstrumentationScope, Value};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::Resource;
+use prost::Message as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Protobuf's wire types.
@@ -79,79 +81,17 @@ fn nanos(time: SystemTime) -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// What an `Export*ServiceResponse` (any signal's: the same fields) says was rejected: its
-/// `partial_success`, the count of rejected items and the collector's message. `None` for an
-/// empty answer (full success, the usual one), one that rejected nothing and said nothing, or
-/// one that is not such a message.
+/// What a collector's answer says was rejected: its `partial_success`, the count of rejected
+/// items and the collector's message. Every signal's `Export*ServiceResponse` has the same two
+/// fields under the same tags, so the answer is read as opentelemetry-proto's traces one.
+/// `None` for an empty answer (full success, the usual one), one that rejected nothing and
+/// said nothing, or one that is not such a message.
 pub(crate) fn partial_success(answer: &[u8]) -> Option<(i64, String)> {
-    let mut rejected = 0;
-    let mut message = String::new();
-    let mut outer = Fields(answer);
-    while let Some((tag, field)) = outer.next()? {
-        let (1, Field::Len(inner)) = (tag, field) else {
-            continue;
-        };
-        let mut inner = Fields(inner);
-        while let Some((tag, field)) = inner.next()? {
-            match (tag, field) {
-                (1, Field::Varint(n)) => rejected = n as i64,
-                (2, Field::Len(text)) => message = String::from_utf8_lossy(text).into_owned(),
-                _ => {}
-            }
-        }
-    }
-    (rejected != 0 || !message.is_empty()).then_some((rejected, message))
-}
-
-/// A field's value, as its wire type gives it.
-enum Field<'a> {
-    Varint(u64),
-    Len(&'a [u8]),
-    Fixed,
-}
-
-/// The fields of one message, in order.
-struct Fields<'a>(&'a [u8]);
-
-impl<'a> Fields<'a> {
-    /// The next field: `Some(None)` at the end, `None` for bytes that are not protobuf.
-    fn next(&mut self) -> Option<Option<(u32, Field<'a>)>> {
-        if self.0.is_empty() {
-            return Some(None);
-        }
-        let key = self.varint()?;
-        let tag = u32::try_from(key >> 3).ok()?;
-        let field = match key & 7 {
-            0 => Field::Varint(self.varint()?),
-            1 => self.skip(8)?,
-            2 => {
-                let len = usize::try_from(self.varint()?).ok()?;
-                let (value, rest) = self.0.split_at_checked(len)?;
-                self.0 = rest;
-                Field::Len(value)
-            }
-            5 => self.skip(4)?,
-            _ => return None,
-        };
-        Some(Some((tag, field)))
-    }
-
-    fn varint(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for (i, byte) in self.0.iter().enumerate().take(10) {
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                self.0 = &self.0[i + 1..];
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn skip(&mut self, n: usize) -> Option<Field<'a>> {
-        self.0 = self.0.get(n..)?;
-        Some(Field::Fixed)
-    }
+    let partial = ExportTraceServiceResponse::decode(answer)
+        .ok()?
+        .partial_success?;
+    (partial.rejected_spans != 0 || !partial.error_message.is_empty())
+        .then_some((partial.rejected_spans, partial.error_message))
 }
 
 /// A `KeyValue` message in field `tag`: the key, and the value, which is always there.
