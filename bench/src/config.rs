@@ -34,6 +34,9 @@ pub struct Config {
     pub after_response: bool,
     /// The lambda-otel extension beside the function, when it runs with one.
     pub extension: Option<WithExtension>,
+    /// Whether it is the stage-marked dice roller (`src/bin/stages.rs`), which reports where
+    /// its time goes: run with `--stages`, at 0 ms only, in a table of its own.
+    pub stages: bool,
 }
 
 /// How the extension runs beside a configuration.
@@ -62,6 +65,9 @@ impl Config {
     /// at 5 ms the X-Ray route would only measure what it measures at 0 ms; an extension with
     /// nothing to forward never reaches the receiver. Bare runs at every delay: the baseline.
     pub fn waits_for_collector(&self) -> bool {
+        if self.stages {
+            return false;
+        }
         match self.traces {
             Traces::Otlp => true,
             Traces::Xray => false,
@@ -91,6 +97,7 @@ pub const BARE: Config = Config {
     targets: None,
     after_response: false,
     extension: None,
+    stages: false,
 };
 
 /// lambda-otel's traces over OTLP, flushed after the response, straight to the collector: the
@@ -110,6 +117,7 @@ pub const AFTER_RESPONSE: Config = Config {
     targets: Some(OTLP_TARGETS),
     after_response: true,
     extension: None,
+    stages: false,
 };
 
 /// The floor's row.
@@ -119,7 +127,7 @@ pub const FLOOR: &str = "floor: one OTLP request, no SDK";
 const MODE: &str = "LAMBDA_OTEL_EXTENSION_MODE";
 
 /// Every configuration, baseline first.
-pub const ALL: [Config; 11] = [
+pub const ALL: [Config; 15] = [
     BARE,
     AFTER_RESPONSE,
     Config {
@@ -137,6 +145,7 @@ pub const ALL: [Config; 11] = [
         targets: Some(OTLP_TARGETS),
         after_response: false,
         extension: None,
+        stages: false,
     },
     Config {
         name: "lambda-otel, after-response, + metrics + logs",
@@ -151,6 +160,7 @@ pub const ALL: [Config; 11] = [
         targets: Some(DEFAULTS_TARGETS),
         after_response: true,
         extension: None,
+        stages: false,
     },
     // What a user who exports traces alone builds: lambda-otel with `lambda-http` alone
     // (`scripts/bench.sh` builds the dice roller with `--no-default-features` under this name).
@@ -187,6 +197,7 @@ pub const ALL: [Config; 11] = [
         targets: Some(AWS_NATIVE_TARGETS),
         after_response: true,
         extension: None,
+        stages: false,
     },
     Config {
         name: PEER,
@@ -197,6 +208,7 @@ pub const ALL: [Config; 11] = [
         targets: None,
         after_response: true,
         extension: None,
+        stages: false,
     },
     // The floor under every OTLP configuration: the two spans sent as one OTLP/HTTP request
     // after each response, its answer awaited, with no SDK and no HTTP library
@@ -210,6 +222,7 @@ pub const ALL: [Config; 11] = [
         targets: None,
         after_response: true,
         extension: None,
+        stages: false,
     },
     // The extension (`layer/`): the function alone's settings, exporting to the extension on
     // loopback, which forwards to the receiver. The runner points the function at it.
@@ -247,4 +260,57 @@ pub const ALL: [Config; 11] = [
         }),
         ..BARE
     },
+    // The same dice roller with stage marks (`src/bin/stages.rs`, `--stages`): bare, lambda-otel
+    // with traces alone and with its defaults, and lambda_runtime's layer, each set up as its
+    // row above.
+    Config {
+        name: STAGES_BARE,
+        binary: STAGES,
+        env: &[(STAGES_SETUP, "bare")],
+        stages: true,
+        ..BARE
+    },
+    Config {
+        name: "stages: lambda-otel, after-response",
+        binary: STAGES,
+        env: &[
+            LAMBDA_LOGGING[0],
+            LAMBDA_LOGGING[1],
+            ("LAMBDA_OTEL_FLUSH", "after-response"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "none"),
+            (STAGES_SETUP, "lambda-otel"),
+        ],
+        targets: None,
+        stages: true,
+        ..AFTER_RESPONSE
+    },
+    Config {
+        name: "stages: lambda-otel, after-response, + metrics + logs",
+        binary: STAGES,
+        env: &[
+            LAMBDA_LOGGING[0],
+            LAMBDA_LOGGING[1],
+            ("LAMBDA_OTEL_FLUSH", "after-response"),
+            (STAGES_SETUP, "lambda-otel"),
+        ],
+        targets: None,
+        stages: true,
+        ..AFTER_RESPONSE
+    },
+    Config {
+        name: "stages: lambda_runtime OpenTelemetryLayer",
+        binary: STAGES,
+        env: &[(STAGES_SETUP, "peer")],
+        targets: None,
+        stages: true,
+        ..AFTER_RESPONSE
+    },
 ];
+
+/// The stage-marked bare function's row: the stage table's baseline.
+pub const STAGES_BARE: &str = "stages: bare";
+
+/// The stage-marked binary, and the variable that chooses its set-up.
+const STAGES: &str = "stages";
+const STAGES_SETUP: &str = "BENCH_STAGES_SETUP";

@@ -21,6 +21,8 @@ mod results;
 mod run;
 mod runtime_api;
 mod server;
+#[path = "shared/stage_line.rs"]
+mod stage_line;
 mod xray;
 
 use config::Config;
@@ -33,7 +35,7 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: lambda-otel-bench --bin-dir DIR [--extension PATH] [--rounds N] \
 [--invocations N] [--slow-invocations N] [--warmup N] [--cold-starts N] [--flood-spans N] \
-[--flood-invocations N] [--cpu N | --no-pin] [--only TEXT] [--quick]";
+[--flood-invocations N] [--cpu N | --no-pin] [--only TEXT] [--stages] [--quick]";
 
 /// The event: `GET /rolldice?player=Alice` from an HTTP API.
 const EVENT: &[u8] = include_bytes!("../../events/apigw-v2-roll.json");
@@ -66,6 +68,8 @@ struct Options {
     /// Only the configurations whose name contains this (and bare; and the function alone
     /// when an extension configuration is chosen, its billed time being compared with it).
     only: Option<String>,
+    /// Whether the stage-marked configurations run too (`config::Config::stages`).
+    stages: bool,
 }
 
 impl Options {
@@ -81,6 +85,9 @@ impl Options {
 
     /// Whether `config` runs, given `--only`.
     fn selects(&self, config: &Config) -> bool {
+        if config.stages && !self.stages {
+            return false;
+        }
         let Some(only) = self.only.as_deref() else {
             return true;
         };
@@ -116,6 +123,7 @@ fn options() -> Result<Options, String> {
             .ok()
             .map(|n| usize::from(n) - 1),
         only: None,
+        stages: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -140,12 +148,14 @@ fn options() -> Result<Options, String> {
             "--cpu" => o.cpu = Some(number(&arg, value(&arg)?)?),
             "--no-pin" => o.cpu = None,
             "--only" => o.only = Some(value(&arg)?),
+            "--stages" => o.stages = true,
             "--quick" => {
                 o.rounds = 1;
                 o.invocations = 60;
                 o.slow_invocations = 30;
                 o.warmup = 10;
                 o.cold_starts = 2;
+                o.stages = true;
                 // Still 24 times the span buffer. The debug build makes spans slowly enough
                 // that, without the cap, exports cut off at 2 s would free some of them: fewer
                 // spans would not reach the bound even then.
@@ -369,6 +379,7 @@ fn report(options: &Options, summaries: &[Summary], flood: Option<&flood::Flood>
         println!("{}", report::extension_table(summaries, delay));
     }
     println!("{}", report::per_invocation(summaries));
+    println!("{}", report::stages_table(summaries));
     if let Some(flood) = flood {
         println!("{}", flood.table());
     }

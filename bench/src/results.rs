@@ -43,6 +43,9 @@ pub struct RunResult {
     pub extension: Option<ExtensionRun>,
     /// What the Telemetry API delivered to it.
     pub deliveries: Deliveries,
+    /// The stage-marked binary's measured invocations and each stage's total, nanoseconds
+    /// (`shared/stage_line.rs`).
+    pub stages: Option<(u64, [u64; 5])>,
 }
 
 /// A configuration's runs at one receiver delay.
@@ -115,6 +118,21 @@ pub struct ExtensionStats {
 pub const PLATFORM_WAIT: Duration = Duration::from_millis(25);
 
 impl Summary {
+    /// Each stage's mean over the measured invocations of every run, µs; `None` for a
+    /// configuration without stage marks.
+    pub fn stage_means(&self) -> Option<[f64; 5]> {
+        let mut measured = 0;
+        let mut totals = [0u64; 5];
+        for stages in self.runs.iter().map(|r| r.stages) {
+            let (n, run) = stages?;
+            measured += n;
+            for (total, stage) in totals.iter_mut().zip(run) {
+                *total = total.saturating_add(stage);
+            }
+        }
+        (measured > 0).then(|| totals.map(|t| t as f64 / measured as f64 / 1e3))
+    }
+
     /// Pools the runs: percentiles over every measured invocation, CPU over the total, cold
     /// start and RSS as the median run. Times in µs, sizes in MB (10⁶ bytes).
     pub fn stats(&self) -> Stats {

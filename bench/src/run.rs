@@ -7,6 +7,7 @@ use crate::function::{Function, wait_all};
 use crate::receiver::Receiver;
 use crate::results::RunResult;
 use crate::runtime_api::{self, Plan, RuntimeApi, Timeline};
+use crate::stage_line;
 use crate::xray::{self, XrayDaemon};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,10 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
         env.extend(xray_env(daemon));
     }
     env.extend(config.env.iter().map(|&(k, v)| (k, v.to_owned())));
+    if config.stages {
+        env.push(("BENCH_STAGES_WARMUP", plan.warmup.to_string()));
+        env.push(("BENCH_STAGES_TOTAL", plan.total.to_string()));
+    }
 
     let mut function =
         Function::spawn(&binary, &env).map_err(|e| format!("{}: {e}", binary.display()))?;
@@ -100,9 +105,18 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
         None => None,
     };
     let spawned = function.spawned;
-    let stdout = function
-        .finish()
+    let (stdout, output) = function
+        .finish_output()
         .map_err(|e| format!("{}: stdout: {e}", config.name))?;
+    let stages = if config.stages {
+        let line = String::from_utf8_lossy(&output)
+            .lines()
+            .find_map(stage_line::parse)
+            .ok_or_else(|| format!("{}: no stage line on stdout", config.name))?;
+        Some(line)
+    } else {
+        None
+    };
 
     let timeline = api.take_timeline();
     let first_poll = *timeline.polls.first().ok_or("no /next")?;
@@ -148,6 +162,7 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
         stdout,
         extension,
         deliveries: timeline.deliveries,
+        stages,
     })
 }
 

@@ -6,6 +6,7 @@ pub use extension::{extension_table, extension_verdicts};
 
 use crate::config::{self, Config, Traces};
 use crate::results::{Stats, Summary};
+use crate::stage_line;
 use std::fmt::Write as _;
 use std::fs;
 use std::time::Duration;
@@ -96,7 +97,7 @@ pub fn machine(cpu: Option<usize>) -> String {
 pub fn table(summaries: &[Summary], delay: Duration) -> String {
     let rows: Vec<&Summary> = summaries
         .iter()
-        .filter(|s| s.delay == delay && s.config.extension.is_none())
+        .filter(|s| s.delay == delay && s.config.extension.is_none() && !s.config.stages)
         .collect();
     let Some(bare) = rows.iter().find(|s| s.config.is_bare()).map(|s| s.stats()) else {
         return String::new();
@@ -179,6 +180,47 @@ pub fn per_invocation(summaries: &[Summary]) -> String {
             per(traces),
             per(other),
             per(emf)
+        );
+    }
+    out
+}
+
+/// Where the time goes inside the process, stage by stage (`src/bin/stages.rs`): each stage's
+/// mean over the measured invocations, against the stage-marked bare function of the same run.
+pub fn stages_table(summaries: &[Summary]) -> String {
+    let rows: Vec<(&Summary, [f64; 5])> = summaries
+        .iter()
+        .filter_map(|s| Some((s, s.stage_means()?)))
+        .collect();
+    let Some(&(_, bare)) = rows
+        .iter()
+        .find(|(s, _)| s.config.name == config::STAGES_BARE)
+    else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "Where the time goes inside the process (the stage-marked dice roller, \
+         `bench/src/bin/stages.rs`; mean per measured invocation, 0 ms)\n\n\
+         | configuration |",
+    );
+    for stage in stage_line::STAGES {
+        let _ = write!(out, " {stage} |");
+    }
+    out.push_str(" event to response posted | in all |\n|---|");
+    out.push_str(&"---|".repeat(stage_line::STAGES.len() + 2));
+    out.push('\n');
+    let response = |m: &[f64; 5]| m[..4].iter().sum::<f64>();
+    let all = |m: &[f64; 5]| m.iter().sum::<f64>();
+    for (summary, means) in &rows {
+        let _ = write!(out, "| {} |", summary.config.name);
+        for (mean, bare) in means.iter().zip(bare) {
+            let _ = write!(out, " {} |", with_delta(*mean, bare, "µs", 1));
+        }
+        let _ = writeln!(
+            out,
+            " {} | {} |",
+            with_delta(response(means), response(&bare), "µs", 1),
+            with_delta(all(means), all(&bare), "µs", 1)
         );
     }
     out
