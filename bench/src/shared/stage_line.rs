@@ -22,7 +22,7 @@ pub fn format(measured: u64, totals: &[u64; 5]) -> String {
     format!("{PREFIX} {measured} {}", totals.join(" "))
 }
 
-/// The measured invocations and each stage's total in nanoseconds, from a line [`format`]
+/// The measured invocations and each stage's total in nanoseconds, from a line [`format()`]
 /// wrote; `None` for any other line.
 #[allow(dead_code, reason = "the runner's half; the binary only writes")]
 pub fn parse(line: &str) -> Option<(u64, [u64; 5])> {
