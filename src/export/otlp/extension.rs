@@ -19,7 +19,7 @@
 //! flush's decision; this module only makes and sends the request.
 
 use super::USER_AGENT;
-use super::http_client::{Failure, Pools, classify};
+use super::http_client::{Failure, Pools, classify, is_plain};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use opentelemetry_http::Request;
@@ -135,18 +135,25 @@ impl Extension {
             .method("POST")
             .uri(url.as_str())
             .header("user-agent", USER_AGENT)
-            .body(Full::new(Bytes::new()))
+            .body(Bytes::new())
             .map_err(|e| format!("cannot make the request to {url}: {e}"))?;
-        let response = self.client.here().request(request).await;
-        let (parts, body) = response
-            .map_err(|e| classify(&e).describe(&url))?
-            .into_parts();
-        // Read to its end, so the connection goes back to the pool for the next export.
-        let _ = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
-        if parts.status.is_success() {
+        let status = if is_plain(&self.origin) {
+            let idle = self.client.idle_here();
+            let response = idle.exchange(&request, MAX_RESPONSE_BYTES).await;
+            response.map_err(|failure| failure.describe(&url))?.status()
+        } else {
+            let response = self.client.here().request(request.map(Full::new)).await;
+            let (parts, body) = response
+                .map_err(|e| classify(&e).describe(&url))?
+                .into_parts();
+            // Read to its end, so the connection goes back to the pool for the next export.
+            let _ = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
+            parts.status
+        };
+        if status.is_success() {
             Ok(())
         } else {
-            Err(Failure::Status(parts.status.as_u16()).describe(&url))
+            Err(Failure::Status(status.as_u16()).describe(&url))
         }
     }
 }

@@ -24,6 +24,7 @@
 //! endpoint.
 
 pub(crate) mod extension;
+mod http1;
 mod http_client;
 pub(crate) mod protobuf;
 

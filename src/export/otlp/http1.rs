@@ -1,0 +1,402 @@
+//! One HTTP/1.1 exchange over a kept-alive TCP connection: what an export to a plain `http://`
+//! collector needs, and no more. A request is written in one buffer, its head and its body (an
+//! export is a few KB); the answer is read until its end, by `Content-Length`, by chunks, or
+//! to the connection's close. A connection goes back to its [`Idle`] list when the answer left
+//! it usable (HTTP/1.1, no `Connection: close`, read to its end, nothing after it).
+//!
+//! Why not hyper's client, which serves `https` endpoints (`http_client`): for one request at a
+//! time to a collector on loopback, its pool, its connection task (two wake-ups per exchange)
+//! and its codec cost about 7 µs of every flush on the function's CPU, after the response
+//! (A/B in the benchmark, README, Performance).
+//!
+//! A connection kept between invocations may have been closed by the collector meanwhile (an
+//! idle timeout, a restart; Lambda's freeze stops the clock, not the collector). Before a kept
+//! connection is used, a read that finds it closed drops it; and an exchange on a kept
+//! connection that fails before any byte of the answer came is made again, once, on a new
+//! connection: the collector closed it before it read the request (the request is not sent a
+//! third time, and a new connection's failure is the export's).
+
+use super::http_client::Failure;
+use bytes::Bytes;
+use opentelemetry_http::{Request, Response};
+use std::io;
+use std::sync::{Mutex, PoisonError};
+use tokio::net::TcpStream;
+
+/// What an answer's head may weigh, and how many fields it may have.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 64;
+/// Connections kept per list: spans, logs and metrics may be exported side by side.
+const MAX_IDLE: usize = 4;
+
+/// Connections kept alive for the next exchange, all opened on one Tokio runtime (a stream is
+/// driven by the runtime that opened it: see `http_client::Pools`).
+#[derive(Debug, Default)]
+pub(crate) struct Idle {
+    streams: Mutex<Vec<TcpStream>>,
+}
+
+impl Idle {
+    /// `request` (its method, the path and query of its URI, its headers and its body) to the
+    /// URI's authority, and the whole answer, its body at most `max_body` bytes.
+    pub(crate) async fn exchange(
+        &self,
+        request: &Request<Bytes>,
+        max_body: usize,
+    ) -> Result<Response<Bytes>, Failure> {
+        let uri = request.uri();
+        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
+            return Err(Failure::Connect("the endpoint has no host".to_owned()));
+        };
+        let bytes = encode(request, authority.as_str());
+        while let Some(stream) = self.take() {
+            match exchange_on(&stream, &bytes, max_body).await {
+                Ok((response, reusable)) => {
+                    self.keep(stream, reusable);
+                    return Ok(response);
+                }
+                // Closed by the collector while it was kept: the request was not read.
+                Err(Broken::BeforeAnswer(_)) => {}
+                Err(Broken::During(why)) => return Err(Failure::Exchange(why)),
+            }
+        }
+        let stream = connect(host, uri.port_u16().unwrap_or(80)).await?;
+        match exchange_on(&stream, &bytes, max_body).await {
+            Ok((response, reusable)) => {
+                self.keep(stream, reusable);
+                Ok(response)
+            }
+            Err(Broken::BeforeAnswer(why) | Broken::During(why)) => Err(Failure::Exchange(why)),
+        }
+    }
+
+    /// A kept connection that is still open, if there is one.
+    fn take(&self) -> Option<TcpStream> {
+        loop {
+            let stream = self.lock().pop()?;
+            // Open and quiet: nothing to read yet. Closed (a read of 0), or anything to read
+            // before a request was sent: dropped.
+            let mut probe = [0; 1];
+            if matches!(stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            {
+                return Some(stream);
+            }
+        }
+    }
+
+    fn keep(&self, stream: TcpStream, reusable: bool) {
+        let mut idle = self.lock();
+        if reusable && idle.len() < MAX_IDLE {
+            idle.push(stream);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<TcpStream>> {
+        self.streams.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How an exchange failed: before any byte of the answer came (on a kept connection, the
+/// collector had closed it), or after.
+#[derive(Debug)]
+enum Broken {
+    BeforeAnswer(String),
+    During(String),
+}
+
+/// The request as it goes on the wire: request line, `Host` (unless the headers have one),
+/// the headers, `Content-Length`, then the body.
+fn encode(request: &Request<Bytes>, authority: &str) -> Vec<u8> {
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let body = request.body();
+    let mut bytes = Vec::with_capacity(256 + body.len());
+    let mut line = |parts: &[&[u8]]| {
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        bytes.extend_from_slice(b"\r\n");
+    };
+    line(&[
+        request.method().as_str().as_bytes(),
+        b" ",
+        target.as_bytes(),
+        b" HTTP/1.1",
+    ]);
+    if !request.headers().contains_key(http::header::HOST) {
+        line(&[b"host: ", authority.as_bytes()]);
+    }
+    for (name, value) in request.headers() {
+        if name != http::header::CONTENT_LENGTH {
+            line(&[name.as_str().as_bytes(), b": ", value.as_bytes()]);
+        }
+    }
+    line(&[b"content-length: ", body.len().to_string().as_bytes()]);
+    line(&[]);
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// A new connection to `host` (a name, or an address, IPv6 in brackets as in a URI) at
+/// `port`, Nagle off; each of its addresses in turn (no Happy Eyeballs, which needs a timer
+/// the function's executor may not have). A name is looked up on Tokio's blocking threads, as
+/// hyper's resolver does.
+async fn connect(host: &str, port: u16) -> Result<TcpStream, Failure> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Failure::Dns(e.to_string()))?;
+    let mut last = None;
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => {
+                // Off or not, the exchange works; Nagle only delays it.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => Failure::Refused,
+        Some(e) => Failure::Connect(e.to_string()),
+        None => Failure::Dns(format!("no address for {host}")),
+    })
+}
+
+/// Writes `bytes` and reads the answer; the response, and whether the connection may carry
+/// another exchange.
+async fn exchange_on(
+    stream: &TcpStream,
+    bytes: &[u8],
+    max_body: usize,
+) -> Result<(Response<Bytes>, bool), Broken> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match stream.try_write(&bytes[written..]) {
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                stream.writable().await.map_err(before)?;
+            }
+            Err(e) => return Err(before(e)),
+        }
+    }
+    let mut buf = Vec::with_capacity(1024);
+    let mut closed = false;
+    loop {
+        if !buf.is_empty() || closed {
+            match parse(&buf, closed, max_body) {
+                Parsed::Complete(response, reusable) => return Ok((response, reusable)),
+                Parsed::Invalid(why) => return Err(Broken::During(why)),
+                Parsed::Partial if closed => {
+                    return Err(if buf.is_empty() {
+                        Broken::BeforeAnswer("the connection closed before the answer".into())
+                    } else {
+                        Broken::During("the connection closed during the answer".into())
+                    });
+                }
+                Parsed::Partial => {}
+            }
+        }
+        let mut chunk = [0; 4096];
+        match stream.try_read(&mut chunk) {
+            Ok(0) => closed = true,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                stream.readable().await.map_err(|e| broken(&buf, e))?;
+            }
+            Err(e) => return Err(broken(&buf, e)),
+        }
+    }
+}
+
+fn before(e: io::Error) -> Broken {
+    Broken::BeforeAnswer(e.to_string())
+}
+
+fn broken(received: &[u8], e: io::Error) -> Broken {
+    if received.is_empty() {
+        Broken::BeforeAnswer(e.to_string())
+    } else {
+        Broken::During(e.to_string())
+    }
+}
+
+/// What the bytes read so far make.
+#[derive(Debug)]
+enum Parsed {
+    /// The whole answer, and whether the connection may carry another exchange.
+    Complete(Response<Bytes>, bool),
+    /// More bytes are needed.
+    Partial,
+    Invalid(String),
+}
+
+/// Reads an answer from `buf`, `closed` once the connection has no more to give. Informational
+/// answers (`1xx`) before the final one are skipped.
+fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut head = httparse::Response::new(&mut fields);
+        let head_len = match head.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
+                return Parsed::Invalid("the answer's head is too large".into());
+            }
+            Ok(httparse::Status::Partial) => return Parsed::Partial,
+            Err(e) => return Parsed::Invalid(format!("invalid answer: {e}")),
+        };
+        let status = head.code.unwrap_or(0);
+        if (100..200).contains(&status) {
+            if status == 101 {
+                return Parsed::Invalid("the collector switched protocols".into());
+            }
+            buf = &buf[head_len..];
+            if buf.is_empty() && !closed {
+                return Parsed::Partial;
+            }
+            continue;
+        }
+        let rest = &buf[head_len..];
+        let framing = match framing(status, head.headers) {
+            Ok(framing) => framing,
+            Err(why) => return Parsed::Invalid(why),
+        };
+        let (body, used) = match framing {
+            Framing::Length(length) if length > max_body => {
+                return Parsed::Invalid(format!("an answer of {length} bytes"));
+            }
+            Framing::Length(length) if rest.len() < length => return Parsed::Partial,
+            Framing::Length(length) => (Bytes::copy_from_slice(&rest[..length]), length),
+            Framing::Chunked => match dechunk(rest, max_body) {
+                Ok(Some((body, used))) => (Bytes::from(body), used),
+                Ok(None) => return Parsed::Partial,
+                Err(why) => return Parsed::Invalid(why),
+            },
+            Framing::ToClose if rest.len() > max_body => {
+                return Parsed::Invalid("an answer larger than its bound".into());
+            }
+            Framing::ToClose if !closed => return Parsed::Partial,
+            Framing::ToClose => (Bytes::copy_from_slice(rest), rest.len()),
+        };
+        let close = head
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("connection") && has_token(h.value, "close"));
+        // Bytes after the answer: nothing to pair them with.
+        let reusable = head.version == Some(1)
+            && !close
+            && !matches!(framing, Framing::ToClose)
+            && used == rest.len();
+        let mut response = http::Response::builder().status(status);
+        for h in head.headers.iter() {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(h.name.as_bytes()),
+                http::HeaderValue::from_bytes(h.value),
+            ) {
+                response = response.header(name, value);
+            }
+        }
+        return match response.body(body) {
+            Ok(response) => Parsed::Complete(response, reusable),
+            Err(e) => Parsed::Invalid(format!("invalid answer: {e}")),
+        };
+    }
+}
+
+/// How an answer's body ends.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    /// At the connection's close (no length, no chunks).
+    ToClose,
+}
+
+fn framing(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, String> {
+    if status == 204 || status == 304 {
+        return Ok(Framing::Length(0));
+    }
+    let value = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    if let Some(codings) = value("transfer-encoding").next_back() {
+        // Chunked must be the last coding; any other ends at the close.
+        let last = codings.rsplit(|&b| b == b',').next().unwrap_or_default();
+        return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            Framing::Chunked
+        } else {
+            Framing::ToClose
+        });
+    }
+    let mut lengths = value("content-length").map(|v| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    });
+    match lengths.next() {
+        None => Ok(Framing::ToClose),
+        Some(Some(length)) if lengths.all(|other| other == Some(length)) => {
+            Ok(Framing::Length(length))
+        }
+        Some(_) => Err("invalid content-length in the answer".into()),
+    }
+}
+
+/// A chunked body from `buf`: the body and the bytes it took (trailers included), `None` while
+/// incomplete.
+fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, String> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let Some(end) = find_crlf(&buf[at..]) else {
+            return Ok(None);
+        };
+        let line = &buf[at..at + end];
+        let size = line.split(|&b| b == b';').next().unwrap_or_default();
+        let size = std::str::from_utf8(size)
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .ok_or_else(|| "invalid chunk size in the answer".to_owned())?;
+        at += end + 2;
+        if size == 0 {
+            // Trailer fields, then an empty line.
+            loop {
+                let Some(end) = find_crlf(&buf[at..]) else {
+                    return Ok(None);
+                };
+                at += end + 2;
+                if end == 0 {
+                    return Ok(Some((body, at)));
+                }
+            }
+        }
+        if body.len() + size > max_body {
+            return Err("an answer larger than its bound".into());
+        }
+        if buf.len() < at + size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&buf[at..at + size]);
+        if &buf[at + size..at + size + 2] != b"\r\n" {
+            return Err("invalid chunk in the answer".into());
+        }
+        at += size + 2;
+    }
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+/// Whether a comma-separated header value has `token` (any case).
+fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests;
