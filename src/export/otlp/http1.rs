@@ -28,6 +28,85 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Connections kept per list: spans, logs and metrics may be exported side by side.
 const MAX_IDLE: usize = 4;
+/// Room for each read of the answer.
+const READ_BYTES: usize = 4096;
+
+/// Where requests go, and the start of every request there: its line, `Host` and the headers
+/// every request carries, written once.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// A name or an address (IPv6 without its brackets).
+    host: Box<str>,
+    port: u16,
+    head: Vec<u8>,
+}
+
+impl Target {
+    /// `method` to `uri` (its path and query), with `headers` (`Host` unless they have one,
+    /// as the URI's authority; never their `Content-Length`, which each request sets); `None`
+    /// for a URI without a host.
+    pub(crate) fn new(
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Option<Self> {
+        let authority = uri.authority()?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut head = Vec::with_capacity(256);
+        line(
+            &mut head,
+            &[
+                method.as_str().as_bytes(),
+                b" ",
+                target.as_bytes(),
+                b" HTTP/1.1",
+            ],
+        );
+        if !headers.contains_key(http::header::HOST) {
+            line(&mut head, &[b"host: ", authority.as_str().as_bytes()]);
+        }
+        for (name, value) in headers {
+            if name != http::header::CONTENT_LENGTH {
+                line(
+                    &mut head,
+                    &[name.as_str().as_bytes(), b": ", value.as_bytes()],
+                );
+            }
+        }
+        Some(Self {
+            host: host.into(),
+            port: uri.port_u16().unwrap_or(80),
+            head,
+        })
+    }
+
+    /// A whole request: the head, `more` headers, `Content-Length`, then `body`.
+    pub(crate) fn request(&self, more: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.head.len() + 64 + body.len());
+        bytes.extend_from_slice(&self.head);
+        for (name, value) in more {
+            line(&mut bytes, &[name.as_bytes(), b": ", value]);
+        }
+        line(
+            &mut bytes,
+            &[b"content-length: ", body.len().to_string().as_bytes()],
+        );
+        line(&mut bytes, &[]);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+}
+
+fn line(bytes: &mut Vec<u8>, parts: &[&[u8]]) {
+    for part in parts {
+        bytes.extend_from_slice(part);
+    }
+    bytes.extend_from_slice(b"\r\n");
+}
 
 /// Connections kept alive for the next exchange, all opened on one Tokio runtime (a stream is
 /// driven by the runtime that opened it: see `http_client::Pools`).
@@ -44,13 +123,22 @@ impl Idle {
         request: &Request<Bytes>,
         max_body: usize,
     ) -> Result<Response<Bytes>, Failure> {
-        let uri = request.uri();
-        let (Some(authority), Some(host)) = (uri.authority(), uri.host()) else {
-            return Err(Failure::Connect("the endpoint has no host".to_owned()));
-        };
-        let bytes = encode(request, authority.as_str());
+        let target = Target::new(request.method(), request.uri(), request.headers())
+            .ok_or_else(|| Failure::Connect("the endpoint has no host".to_owned()))?;
+        let bytes = target.request(&[], request.body());
+        self.send(&target, &bytes, max_body).await
+    }
+
+    /// `bytes`, a whole request, to `target`; the whole answer, its body at most `max_body`
+    /// bytes.
+    pub(crate) async fn send(
+        &self,
+        target: &Target,
+        bytes: &[u8],
+        max_body: usize,
+    ) -> Result<Response<Bytes>, Failure> {
         while let Some(stream) = self.take() {
-            match exchange_on(&stream, &bytes, max_body).await {
+            match exchange_on(&stream, bytes, max_body).await {
                 Ok((response, reusable)) => {
                     self.keep(stream, reusable);
                     return Ok(response);
@@ -60,8 +148,8 @@ impl Idle {
                 Err(Broken::During(why)) => return Err(Failure::Exchange(why)),
             }
         }
-        let stream = connect(host, uri.port_u16().unwrap_or(80)).await?;
-        match exchange_on(&stream, &bytes, max_body).await {
+        let stream = connect(&target.host, target.port).await?;
+        match exchange_on(&stream, bytes, max_body).await {
             Ok((response, reusable)) => {
                 self.keep(stream, reusable);
                 Ok(response)
@@ -104,44 +192,10 @@ enum Broken {
     During(String),
 }
 
-/// The request as it goes on the wire: request line, `Host` (unless the headers have one),
-/// the headers, `Content-Length`, then the body.
-fn encode(request: &Request<Bytes>, authority: &str) -> Vec<u8> {
-    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let body = request.body();
-    let mut bytes = Vec::with_capacity(256 + body.len());
-    let mut line = |parts: &[&[u8]]| {
-        for part in parts {
-            bytes.extend_from_slice(part);
-        }
-        bytes.extend_from_slice(b"\r\n");
-    };
-    line(&[
-        request.method().as_str().as_bytes(),
-        b" ",
-        target.as_bytes(),
-        b" HTTP/1.1",
-    ]);
-    if !request.headers().contains_key(http::header::HOST) {
-        line(&[b"host: ", authority.as_bytes()]);
-    }
-    for (name, value) in request.headers() {
-        if name != http::header::CONTENT_LENGTH {
-            line(&[name.as_str().as_bytes(), b": ", value.as_bytes()]);
-        }
-    }
-    line(&[b"content-length: ", body.len().to_string().as_bytes()]);
-    line(&[]);
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-/// A new connection to `host` (a name, or an address, IPv6 in brackets as in a URI) at
-/// `port`, Nagle off; each of its addresses in turn (no Happy Eyeballs, which needs a timer
+/// A new connection to `host` (a name or an address) at `port`, Nagle off; each of its addresses in turn (no Happy Eyeballs, which needs a timer
 /// the function's executor may not have). A name is looked up on Tokio's blocking threads, as
 /// hyper's resolver does.
 async fn connect(host: &str, port: u16) -> Result<TcpStream, Failure> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| Failure::Dns(e.to_string()))?;
@@ -197,10 +251,15 @@ async fn exchange_on(
                 Parsed::Partial => {}
             }
         }
-        let mut chunk = [0; 4096];
-        match stream.try_read(&mut chunk) {
+        // Read into the buffer's own room: an array here would be part of the future, and
+        // copied with it through every layer of the export.
+        let filled = buf.len();
+        buf.resize(filled + READ_BYTES, 0);
+        let read = stream.try_read(&mut buf[filled..]);
+        buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+        match read {
             Ok(0) => closed = true,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 stream.readable().await.map_err(|e| broken(&buf, e))?;
             }

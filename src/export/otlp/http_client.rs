@@ -29,7 +29,7 @@
 
 use super::USER_AGENT;
 use super::extension;
-use super::http1::Idle;
+use super::http1::{Idle, Target};
 use crate::clock;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -67,8 +67,9 @@ pub(crate) struct ExportClient {
     /// The endpoint's `scheme://host:port`, where the extension's marks would go if its
     /// answers announce it; `None` for an endpoint the settings would have refused.
     origin: Option<Arc<str>>,
-    /// Whether the endpoint is plain `http`: its exchanges are our own (`http1`), not hyper's.
-    plain: bool,
+    /// For a plain `http` endpoint, where its exports go and the start of each (`http1`: our
+    /// own exchanges, not hyper's); `None` for `https`.
+    plain: Option<Arc<Target>>,
 }
 
 /// Why a client could not be built.
@@ -107,12 +108,17 @@ impl ExportClient {
     ) -> Result<Self, ClientError> {
         let headers = Arc::new(header_template(headers).map_err(ClientError::Header)?);
         extension::client_built();
+        let plain = is_plain(endpoint)
+            .then(|| endpoint.parse::<http::Uri>().ok())
+            .flatten()
+            .and_then(|uri| Target::new(&http::Method::POST, &uri, headers.headers()))
+            .map(Arc::new);
         Ok(Self {
             inner: Pools::new(connectors.connector(endpoint)?),
             timeout,
             headers,
             origin: extension::origin(endpoint).map(Arc::from),
-            plain: is_plain(endpoint),
+            plain,
         })
     }
 }
@@ -294,31 +300,68 @@ fn with_our_headers(mut request: Request<Bytes>, ours: &Request<()>) -> Request<
 impl HttpClient for ExportClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let request = with_our_headers(request, &self.headers);
-        let exchange = async {
-            let response = if self.plain {
-                self.inner
+        self.bounded(async {
+            if self.plain.is_some() {
+                let answer = self
+                    .inner
                     .idle_here()
-                    .exchange(&request, MAX_RESPONSE_BYTES)
-                    .await
-                    .map_err(|failure| {
-                        let error = HttpError::from(failure.describe("the collector"));
-                        record(failure);
-                        error
-                    })?
+                    .exchange(&request, MAX_RESPONSE_BYTES);
+                self.answered(answer.await)
             } else {
-                self.exchange_tls(request).await?
-            };
+                self.exchange_tls(request).await
+            }
+        })
+        .await
+    }
+}
+
+impl ExportClient {
+    /// One export: `body`, of `content_type`, to `endpoint`, this client's. For a plain `http`
+    /// endpoint the request's bytes are the head written once and `body`: no request is built.
+    pub(crate) async fn post(
+        &self,
+        endpoint: &http::Uri,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<Response<Bytes>, HttpError> {
+        if let Some(target) = &self.plain {
+            let bytes = target.request(&[("content-type", content_type.as_bytes())], &body);
+            return self
+                .bounded(async {
+                    let answer = self
+                        .inner
+                        .idle_here()
+                        .send(target, &bytes, MAX_RESPONSE_BYTES);
+                    self.answered(answer.await)
+                })
+                .await;
+        }
+        let request = Request::post(endpoint.clone())
+            .header("content-type", content_type)
+            .body(Bytes::from(body))
+            .map_err(|e| HttpError::from(e.to_string()))?;
+        self.send_bytes(request).await
+    }
+
+    /// `exchange`, its failure recorded, and what its answer says: a status that is not a
+    /// success is recorded as the failure, a successful one may announce the extension. The
+    /// process clock keeps the client's timeout: the export may run on the function's own
+    /// executor, which may have no timer. Without the clock, exports run on the export
+    /// thread, whose runtime has one.
+    async fn bounded(
+        &self,
+        exchange: impl Future<Output = Result<Response<Bytes>, HttpError>>,
+    ) -> Result<Response<Bytes>, HttpError> {
+        let exchange = async {
+            let response = exchange.await?;
             if !response.status().is_success() {
                 record(Failure::Status(response.status().as_u16()));
             } else if extension::presence() != extension::Presence::Present {
                 let header = response.headers().get(extension::HEADER);
                 self.notice_extension(header.map(|value| value.as_bytes()));
             }
-            Ok::<_, HttpError>(response)
+            Ok(response)
         };
-        // The process clock keeps the timeout: the export may run on the function's own
-        // executor, which may have no timer. Without the clock, exports run on the export
-        // thread, whose runtime has one.
         let answered = if clock::runs() {
             clock::before(Instant::now() + self.timeout, exchange).await
         } else {
@@ -328,6 +371,18 @@ impl HttpClient for ExportClient {
             record(Failure::Timeout(self.timeout));
             HttpError::from("the collector did not answer in time")
         })?
+    }
+
+    /// Our own exchange's answer, or its failure recorded.
+    fn answered(
+        &self,
+        answer: Result<Response<Bytes>, Failure>,
+    ) -> Result<Response<Bytes>, HttpError> {
+        answer.map_err(|failure| {
+            let error = HttpError::from(failure.describe("the collector"));
+            record(failure);
+            error
+        })
     }
 }
 

@@ -35,7 +35,6 @@ use crate::Error;
 use crate::config::{Protocol, SignalSettings, env};
 #[cfg(feature = "logs")]
 use opentelemetry::logs::Severity;
-use opentelemetry_http::HttpClient as _;
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -303,16 +302,9 @@ impl Protobuf {
     /// the export succeeded, and the count is the collector's).
     async fn post(&self, body: Vec<u8>, what: &'static str) -> OTelSdkResult {
         let failed = |message: String| OTelSdkError::InternalFailure(message);
-        let request = http::Request::post(self.endpoint.clone())
-            .header(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/x-protobuf"),
-            )
-            .body(bytes::Bytes::from(body))
-            .map_err(|e| failed(e.to_string()))?;
         let response = self
             .client
-            .send_bytes(request)
+            .post(&self.endpoint, "application/x-protobuf", body)
             .await
             .map_err(|e| failed(e.to_string()))?;
         if response.status().is_success() {

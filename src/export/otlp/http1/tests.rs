@@ -151,33 +151,50 @@ fn request(uri: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Request<
     builder.body(Bytes::from_static(body)).expect("a request")
 }
 
+fn encoded(request: &Request<Bytes>, more: &[(&str, &[u8])]) -> String {
+    let target = Target::new(request.method(), request.uri(), request.headers()).expect("a host");
+    String::from_utf8_lossy(&target.request(more, request.body())).into_owned()
+}
+
 #[test]
 fn a_request_is_its_line_host_headers_length_and_body() {
-    let sent = encode(
-        &request(
-            "http://127.0.0.1:4318/v1/traces?x=1",
-            &[
-                ("content-type", "application/x-protobuf"),
-                ("content-length", "999"),
-            ],
-            b"body",
-        ),
-        "127.0.0.1:4318",
+    let sent = request(
+        "http://127.0.0.1:4318/v1/traces?x=1",
+        &[("user-agent", "dice/1"), ("content-length", "999")],
+        b"body",
     );
     assert_eq!(
-        String::from_utf8_lossy(&sent),
-        "POST /v1/traces?x=1 HTTP/1.1\r\nhost: 127.0.0.1:4318\r\ncontent-type: \
-         application/x-protobuf\r\ncontent-length: 4\r\n\r\nbody"
+        encoded(&sent, &[("content-type", b"application/x-protobuf")]),
+        "POST /v1/traces?x=1 HTTP/1.1\r\nhost: 127.0.0.1:4318\r\nuser-agent: dice/1\r\n\
+         content-type: application/x-protobuf\r\ncontent-length: 4\r\n\r\nbody"
     );
     // A host among the headers is the one sent.
-    let sent = encode(
-        &request("http://10.0.0.1/", &[("host", "collector")], b""),
-        "10.0.0.1",
-    );
+    let sent = request("http://10.0.0.1/", &[("host", "collector")], b"");
     assert_eq!(
-        String::from_utf8_lossy(&sent),
+        encoded(&sent, &[]),
         "POST / HTTP/1.1\r\nhost: collector\r\ncontent-length: 0\r\n\r\n"
     );
+}
+
+#[test]
+fn a_target_is_its_host_without_brackets_and_its_port_or_80() {
+    let at = |uri: &str| {
+        let target = Target::new(
+            &http::Method::POST,
+            &uri.parse().expect("a URI"),
+            &http::HeaderMap::new(),
+        );
+        target.map(|t| (t.host.into_string(), t.port))
+    };
+    assert_eq!(
+        at("http://[::1]:4318/v1/traces"),
+        Some(("::1".to_owned(), 4318))
+    );
+    assert_eq!(
+        at("http://collector/v1/traces"),
+        Some(("collector".to_owned(), 80))
+    );
+    assert_eq!(at("/v1/traces"), None);
 }
 
 /// A loopback collector that answers the `n`th request of each connection (from 0) with
