@@ -251,6 +251,11 @@ async fn exchange_on(
                 Parsed::Partial => {}
             }
         }
+        // Whatever the framing (an endless chunk-size line, endless informational answers),
+        // no more than a head and twice the body's bound (its chunks' framing) is held.
+        if buf.len() > MAX_HEAD_BYTES + 2 * max_body {
+            return Err(Broken::During("an answer larger than its bound".into()));
+        }
         // Read into the buffer's own room: an array here would be part of the future, and
         // copied with it through every layer of the export.
         let filled = buf.len();

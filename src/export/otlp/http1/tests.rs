@@ -377,3 +377,32 @@ fn an_ipv6_collector_is_reached() {
     let answered = runtime.block_on(idle.exchange(&request(&uri, &[], b""), MAX));
     assert_eq!(answered.map(|r| r.status().as_u16()), Ok(200));
 }
+
+/// A collector that never ends its answer (an endless chunk-size line) fails the exchange once
+/// a bounded amount is read; the exchange does not grow without end.
+#[test]
+fn an_endless_answer_is_cut_at_its_bound() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let endpoint = format!("http://{}/v1/traces", listener.local_addr().expect("bound"));
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("a connection");
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+        let endless = [b'1'; 16 * 1024];
+        while stream.write_all(&endless).is_ok() {}
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let idle = Idle::default();
+    let answered = runtime.block_on(idle.exchange(&request(&endpoint, &[], b""), 1024));
+    assert_eq!(
+        answered.err(),
+        Some(Failure::Exchange("an answer larger than its bound".into()))
+    );
+}
