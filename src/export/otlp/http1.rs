@@ -30,6 +30,9 @@ const MAX_HEADERS: usize = 64;
 const MAX_IDLE: usize = 4;
 /// Room for each read of the answer.
 const READ_BYTES: usize = 4096;
+/// The largest request kept after it is written, to be sent once more on a new connection if
+/// the kept one it went out on turns out closed (see [`exchange_on`]).
+const MAX_RESENT: usize = 64 * 1024;
 
 /// Where requests go, and the start of every request there: its line, `Host` and the headers
 /// every request carries, written once.
@@ -84,19 +87,19 @@ impl Target {
         })
     }
 
-    /// A whole request: the head, `more` headers, `Content-Length`, then `body`.
-    pub(crate) fn request(&self, more: &[(&str, &[u8])], body: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.head.len() + 64 + body.len());
+    /// The head of a request with a body of `body_len` bytes: the head written once, `more`
+    /// headers, `Content-Length` and the empty line.
+    pub(crate) fn head(&self, more: &[(&str, &[u8])], body_len: usize) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.head.len() + 64);
         bytes.extend_from_slice(&self.head);
         for (name, value) in more {
             line(&mut bytes, &[name.as_bytes(), b": ", value]);
         }
         line(
             &mut bytes,
-            &[b"content-length: ", body.len().to_string().as_bytes()],
+            &[b"content-length: ", body_len.to_string().as_bytes()],
         );
         line(&mut bytes, &[]);
-        bytes.extend_from_slice(body);
         bytes
     }
 }
@@ -125,36 +128,41 @@ impl Idle {
     ) -> Result<Response<Bytes>, Failure> {
         let target = Target::new(request.method(), request.uri(), request.headers())
             .ok_or_else(|| Failure::Connect("the endpoint has no host".to_owned()))?;
-        let bytes = target.request(&[], request.body());
-        self.send(&target, &bytes, max_body).await
+        let head = target.head(&[], request.body().len());
+        self.send(&target, head, request.body().clone(), max_body)
+            .await
     }
 
-    /// `bytes`, a whole request, to `target`; the whole answer, its body at most `max_body`
-    /// bytes.
+    /// A request, `head` and `body`, to `target`; the whole answer, its body at most
+    /// `max_body` bytes.
     pub(crate) async fn send(
         &self,
         target: &Target,
-        bytes: &[u8],
+        head: Vec<u8>,
+        body: Bytes,
         max_body: usize,
     ) -> Result<Response<Bytes>, Failure> {
+        let mut outgoing = Outgoing { head, body };
         while let Some(stream) = self.take() {
-            match exchange_on(&stream, bytes, max_body).await {
+            match exchange_on(&stream, outgoing, max_body).await {
                 Ok((response, reusable)) => {
                     self.keep(stream, reusable);
                     return Ok(response);
                 }
                 // Closed by the collector while it was kept: the request was not read.
-                Err(Broken::BeforeAnswer(_)) => {}
-                Err(Broken::During(why)) => return Err(Failure::Exchange(why)),
+                Err(Broken::BeforeAnswer(_, Some(again))) => outgoing = again,
+                Err(Broken::BeforeAnswer(why, None) | Broken::During(why)) => {
+                    return Err(Failure::Exchange(why));
+                }
             }
         }
         let stream = connect(&target.host, target.port).await?;
-        match exchange_on(&stream, bytes, max_body).await {
+        match exchange_on(&stream, outgoing, max_body).await {
             Ok((response, reusable)) => {
                 self.keep(stream, reusable);
                 Ok(response)
             }
-            Err(Broken::BeforeAnswer(why) | Broken::During(why)) => Err(Failure::Exchange(why)),
+            Err(Broken::BeforeAnswer(why, _) | Broken::During(why)) => Err(Failure::Exchange(why)),
         }
     }
 
@@ -184,11 +192,24 @@ impl Idle {
     }
 }
 
+/// A request on its way: its head and its body, written as they are (no copy of the body).
+#[derive(Debug)]
+struct Outgoing {
+    head: Vec<u8>,
+    body: Bytes,
+}
+
+impl Outgoing {
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+}
+
 /// How an exchange failed: before any byte of the answer came (on a kept connection, the
-/// collector had closed it), or after.
+/// collector had closed it), with the request if it is kept for one more try; or after.
 #[derive(Debug)]
 enum Broken {
-    BeforeAnswer(String),
+    BeforeAnswer(String, Option<Outgoing>),
     During(String),
 }
 
@@ -217,23 +238,20 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, Failure> {
     })
 }
 
-/// Writes `bytes` and reads the answer; the response, and whether the connection may carry
-/// another exchange.
+/// Writes `outgoing` and reads the answer; the response, and whether the connection may carry
+/// another exchange. Once written, a request of more than [`MAX_RESENT`] bytes is dropped: an
+/// export waiting for its answer holds none of its bytes (a hung collector with many exports
+/// in flight would otherwise hold them all); a smaller one is kept until the answer starts,
+/// so that a kept connection found closed then can carry it again on a new one.
 async fn exchange_on(
     stream: &TcpStream,
-    bytes: &[u8],
+    outgoing: Outgoing,
     max_body: usize,
 ) -> Result<(Response<Bytes>, bool), Broken> {
-    let mut written = 0;
-    while written < bytes.len() {
-        match stream.try_write(&bytes[written..]) {
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                stream.writable().await.map_err(before)?;
-            }
-            Err(e) => return Err(before(e)),
-        }
+    if let Err(e) = write(stream, &outgoing).await {
+        return Err(Broken::BeforeAnswer(e.to_string(), Some(outgoing)));
     }
+    let mut kept = (outgoing.len() <= MAX_RESENT).then_some(outgoing);
     let mut buf = Vec::with_capacity(1024);
     let mut closed = false;
     loop {
@@ -243,7 +261,8 @@ async fn exchange_on(
                 Parsed::Invalid(why) => return Err(Broken::During(why)),
                 Parsed::Partial if closed => {
                     return Err(if buf.is_empty() {
-                        Broken::BeforeAnswer("the connection closed before the answer".into())
+                        let why = "the connection closed before the answer".to_owned();
+                        Broken::BeforeAnswer(why, kept.take())
                     } else {
                         Broken::During("the connection closed during the answer".into())
                     });
@@ -262,27 +281,47 @@ async fn exchange_on(
         buf.resize(filled + READ_BYTES, 0);
         let read = stream.try_read(&mut buf[filled..]);
         buf.truncate(filled + *read.as_ref().unwrap_or(&0));
-        match read {
-            Ok(0) => closed = true,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                stream.readable().await.map_err(|e| broken(&buf, e))?;
+        let failed = match read {
+            Ok(0) => {
+                closed = true;
+                continue;
             }
-            Err(e) => return Err(broken(&buf, e)),
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match stream.readable().await {
+                Ok(()) => continue,
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        return Err(if buf.is_empty() {
+            Broken::BeforeAnswer(failed.to_string(), kept.take())
+        } else {
+            Broken::During(failed.to_string())
+        });
+    }
+}
+
+/// Writes the head and the body, as many bytes of each as the socket takes at a time.
+async fn write(stream: &TcpStream, outgoing: &Outgoing) -> io::Result<()> {
+    let (head, body) = (&outgoing.head[..], &outgoing.body[..]);
+    let mut written = 0;
+    while written < head.len() + body.len() {
+        let slices = if written < head.len() {
+            [io::IoSlice::new(&head[written..]), io::IoSlice::new(body)]
+        } else {
+            [
+                io::IoSlice::new(&body[written - head.len()..]),
+                io::IoSlice::new(&[]),
+            ]
+        };
+        match stream.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
         }
     }
-}
-
-fn before(e: io::Error) -> Broken {
-    Broken::BeforeAnswer(e.to_string())
-}
-
-fn broken(received: &[u8], e: io::Error) -> Broken {
-    if received.is_empty() {
-        Broken::BeforeAnswer(e.to_string())
-    } else {
-        Broken::During(e.to_string())
-    }
+    Ok(())
 }
 
 /// What the bytes read so far make.

@@ -325,14 +325,12 @@ impl ExportClient {
         body: Vec<u8>,
     ) -> Result<Response<Bytes>, HttpError> {
         if let Some(target) = &self.plain {
-            let bytes = target.request(&[("content-type", content_type.as_bytes())], &body);
+            let head = target.head(&[("content-type", content_type.as_bytes())], body.len());
+            let body = Bytes::from(body);
             return self
                 .bounded(async {
-                    let answer = self
-                        .inner
-                        .idle_here()
-                        .send(target, &bytes, MAX_RESPONSE_BYTES);
-                    self.answered(answer.await)
+                    let idle = self.inner.idle_here();
+                    self.answered(idle.send(target, head, body, MAX_RESPONSE_BYTES).await)
                 })
                 .await;
         }

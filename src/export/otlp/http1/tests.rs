@@ -153,7 +153,9 @@ fn request(uri: &str, headers: &[(&str, &str)], body: &'static [u8]) -> Request<
 
 fn encoded(request: &Request<Bytes>, more: &[(&str, &[u8])]) -> String {
     let target = Target::new(request.method(), request.uri(), request.headers()).expect("a host");
-    String::from_utf8_lossy(&target.request(more, request.body())).into_owned()
+    let mut bytes = target.head(more, request.body().len());
+    bytes.extend_from_slice(request.body());
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[test]
@@ -405,4 +407,47 @@ fn an_endless_answer_is_cut_at_its_bound() {
         answered.err(),
         Some(Failure::Exchange("an answer larger than its bound".into()))
     );
+}
+
+/// The collector reads a request on a kept connection and closes it unanswered (it closed an
+/// idle connection as the request came): a small request is sent again, once, on a new
+/// connection; one larger than `MAX_RESENT` was dropped once written, and the export fails.
+#[test]
+fn only_a_small_request_is_sent_again_after_a_kept_connection_closes_unanswered() {
+    let answer_first = |n: usize| if n == 0 { OK } else { &b""[..] };
+    let close_after_the_first = |n: usize| n >= 1;
+    for (size, resent) in [(1024, true), (MAX_RESENT + 1, false)] {
+        let collector = collector(answer_first, close_after_the_first);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let idle = Idle::default();
+        let body: &'static [u8] = Vec::leak(vec![b'x'; size]);
+        let answers = runtime.block_on(async {
+            let mut answers = Vec::new();
+            for _ in 0..2 {
+                let request = request(&collector.endpoint, &[], body);
+                let answer = idle.exchange(&request, MAX).await;
+                answers.push(answer.map(|r| r.status().as_u16()));
+            }
+            answers
+        });
+        let requests = collector.requests.load(Ordering::SeqCst);
+        if resent {
+            assert_eq!(answers, [Ok(200), Ok(200)], "{size} bytes");
+            assert_eq!(requests, 3, "the second sent twice");
+            assert_eq!(collector.connections.load(Ordering::SeqCst), 2);
+        } else {
+            assert_eq!(answers[0], Ok(200));
+            assert_eq!(
+                answers[1],
+                Err(Failure::Exchange(
+                    "the connection closed before the answer".into()
+                )),
+                "{size} bytes"
+            );
+            assert_eq!(requests, 2, "nothing sent again");
+        }
+    }
 }
