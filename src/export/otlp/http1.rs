@@ -1,20 +1,24 @@
 //! One HTTP/1.1 exchange over a kept-alive TCP connection: what an export to a plain `http://`
-//! collector needs, and no more. A request is written in one buffer, its head and its body (an
-//! export is a few KB); the answer is read until its end, by `Content-Length`, by chunks, or
-//! to the connection's close. A connection goes back to its [`Idle`] list when the answer left
-//! it usable (HTTP/1.1, no `Connection: close`, read to its end, nothing after it).
+//! collector needs, and no more. A request's head is written once per client ([`Target`]);
+//! each export writes it, its own few headers and its body as they are (one vectored write, no
+//! copy of the body); the answer is read until its end, by `Content-Length`, by chunks, or to
+//! the connection's close, within bounds. A connection goes back to its [`Idle`] list when the
+//! answer left it usable (HTTP/1.1, no `Connection: close`, read to its end, nothing after it).
 //!
 //! Why not hyper's client, which serves `https` endpoints (`http_client`): for one request at a
-//! time to a collector on loopback, its pool, its connection task (two wake-ups per exchange)
-//! and its codec cost about 7 µs of every flush on the function's CPU, after the response
-//! (A/B in the benchmark, README, Performance).
+//! time to a collector on loopback, the request built as an `http::Request` and its headers
+//! merged per export, hyper's pool, its connection task (two wake-ups per exchange) and its
+//! codec cost about 9 µs of every flush on the function's CPU, after the response (A/B in the
+//! benchmark, README, Performance).
 //!
 //! A connection kept between invocations may have been closed by the collector meanwhile (an
 //! idle timeout, a restart; Lambda's freeze stops the clock, not the collector). Before a kept
 //! connection is used, a read that finds it closed drops it; and an exchange on a kept
 //! connection that fails before any byte of the answer came is made again, once, on a new
-//! connection: the collector closed it before it read the request (the request is not sent a
-//! third time, and a new connection's failure is the export's).
+//! connection (the collector closed it before it read the request), if the request is small
+//! enough to have been kept ([`MAX_RESENT`]): a larger one is dropped once written, so that
+//! exports waiting for a collector that does not answer hold none of their bytes. A new
+//! connection's failure is the export's.
 
 use super::http_client::Failure;
 use bytes::Bytes;
