@@ -666,50 +666,6 @@ mod tests {
         assert!(matches!(failure, Some(Failure::Tls(_))), "{failure:?}");
     }
 
-    /// A loopback collector that answers every request `200` on keep-alive connections, and
-    /// counts the connections it was given.
-    fn keep_alive_collector() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        let endpoint = format!("http://{}/v1/traces", listener.local_addr().expect("bound"));
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = Arc::clone(&connections);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().expect("a clone"));
-                    let mut stream = stream;
-                    loop {
-                        let mut length = 0;
-                        loop {
-                            let mut line = String::new();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let lower = line.to_ascii_lowercase();
-                            if let Some(value) = lower.strip_prefix("content-length:") {
-                                length = value.trim().parse().unwrap_or(0);
-                            }
-                            if line == "\r\n" {
-                                break;
-                            }
-                        }
-                        let mut body = vec![0; length];
-                        if reader.read_exact(&mut body).is_err()
-                            || stream
-                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        (endpoint, connections)
-    }
-
     fn post(endpoint: &str) -> Request<Bytes> {
         Request::builder()
             .method("POST")
@@ -724,7 +680,11 @@ mod tests {
     /// connection it would wait for the client's timeout, and fail.
     #[test]
     fn the_export_thread_never_waits_on_a_connection_of_the_function_s_executor() {
-        let (endpoint, connections) = keep_alive_collector();
+        let collector = crate::export::otlp::loopback::collector(
+            |_| b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            |_| false,
+        );
+        let (endpoint, connections) = (collector.endpoint.clone(), collector.connections);
         let client = ExportClient::new(
             &mut Connectors::default(),
             &endpoint,

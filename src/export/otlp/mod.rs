@@ -26,6 +26,8 @@
 pub(crate) mod extension;
 mod http1;
 mod http_client;
+#[cfg(test)]
+mod loopback;
 pub(crate) mod protobuf;
 
 pub(crate) use http_client::Connectors;
