@@ -139,7 +139,7 @@ impl Extension {
             .map_err(|e| format!("cannot make the request to {url}: {e}"))?;
         let status = if is_plain(&self.origin) {
             let idle = self.client.idle_here();
-            let response = idle.exchange(&request, MAX_RESPONSE_BYTES).await;
+            let response = idle.exchange(request, MAX_RESPONSE_BYTES).await;
             response.map_err(|failure| failure.describe(&url))?.status()
         } else {
             let response = self.client.here().request(request.map(Full::new)).await;

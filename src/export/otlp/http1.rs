@@ -15,10 +15,12 @@
 //! idle timeout, a restart; Lambda's freeze stops the clock, not the collector). Before a kept
 //! connection is used, a read that finds it closed drops it; and an exchange on a kept
 //! connection that fails before any byte of the answer came is made again, once, on a new
-//! connection (the collector closed it before it read the request), if the request is small
-//! enough to have been kept ([`MAX_RESENT`]): a larger one is dropped once written, so that
-//! exports waiting for a collector that does not answer hold none of their bytes. A new
-//! connection's failure is the export's.
+//! connection, if the request is small enough to have been kept ([`MAX_RESENT`]): a larger one
+//! is dropped once written, so that exports waiting for a collector that does not answer hold
+//! none of their bytes. A new connection's failure is the export's. The one resend is for a
+//! collector that closed an idle connection as the request came, before reading it; one that
+//! read the request and then closed without an answer gets it twice (hyper's client, which
+//! resends only what it never wrote, would have failed the export instead).
 
 use super::http_client::Failure;
 use bytes::Bytes;
@@ -30,7 +32,8 @@ use tokio::net::TcpStream;
 /// What an answer's head may weigh, and how many fields it may have.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
-/// Connections kept per list: spans, logs and metrics may be exported side by side.
+/// Connections kept per list: one client's exports may overlap (a flush's and a background
+/// one, or the deadline guard's).
 const MAX_IDLE: usize = 4;
 /// Room for each read of the answer.
 const READ_BYTES: usize = 4096;
@@ -127,14 +130,14 @@ impl Idle {
     /// URI's authority, and the whole answer, its body at most `max_body` bytes.
     pub(crate) async fn exchange(
         &self,
-        request: &Request<Bytes>,
+        request: Request<Bytes>,
         max_body: usize,
     ) -> Result<Response<Bytes>, Failure> {
         let target = Target::new(request.method(), request.uri(), request.headers())
             .ok_or_else(|| Failure::Connect("the endpoint has no host".to_owned()))?;
-        let head = target.head(&[], request.body().len());
-        self.send(&target, head, request.body().clone(), max_body)
-            .await
+        let body = request.into_body();
+        let head = target.head(&[], body.len());
+        self.send(&target, head, body, max_body).await
     }
 
     /// A request, `head` and `body`, to `target`; the whole answer, its body at most
@@ -147,13 +150,13 @@ impl Idle {
         max_body: usize,
     ) -> Result<Response<Bytes>, Failure> {
         let mut outgoing = Outgoing { head, body };
-        while let Some(stream) = self.take() {
+        if let Some(stream) = self.take() {
             match exchange_on(&stream, outgoing, max_body).await {
                 Ok((response, reusable)) => {
                     self.keep(stream, reusable);
                     return Ok(response);
                 }
-                // Closed by the collector while it was kept: the request was not read.
+                // Closed by the collector as it was kept: once more, on a new connection.
                 Err(Broken::BeforeAnswer(_, Some(again))) => outgoing = again,
                 Err(Broken::BeforeAnswer(why, None) | Broken::During(why)) => {
                     return Err(Failure::Exchange(why));
@@ -374,7 +377,7 @@ fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
             }
             Framing::Length(length) if rest.len() < length => return Parsed::Partial,
             Framing::Length(length) => (Bytes::copy_from_slice(&rest[..length]), length),
-            Framing::Chunked => match dechunk(rest, max_body) {
+            Framing::Chunked | Framing::ChunkedThenClose => match dechunk(rest, max_body) {
                 Ok(Some((body, used))) => (Bytes::from(body), used),
                 Ok(None) => return Parsed::Partial,
                 Err(why) => return Parsed::Invalid(why),
@@ -392,7 +395,7 @@ fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
         // Bytes after the answer: nothing to pair them with.
         let reusable = head.version == Some(1)
             && !close
-            && !matches!(framing, Framing::ToClose)
+            && !matches!(framing, Framing::ToClose | Framing::ChunkedThenClose)
             && used == rest.len();
         let mut response = http::Response::builder().status(status);
         for h in head.headers.iter() {
@@ -415,11 +418,15 @@ fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
 enum Framing {
     Length(usize),
     Chunked,
+    /// Chunks, with a length beside them: read by the chunks, the connection not kept.
+    ChunkedThenClose,
     /// At the connection's close (no length, no chunks).
     ToClose,
 }
 
 fn framing(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, String> {
+    // RFC 9112: a length beside chunks is a sign of smuggling; the answer is read by its
+    // chunks and the connection not used again.
     if status == 204 || status == 304 {
         return Ok(Framing::Length(0));
     }
@@ -432,16 +439,19 @@ fn framing(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, Str
     if let Some(codings) = value("transfer-encoding").next_back() {
         // Chunked must be the last coding; any other ends at the close.
         let last = codings.rsplit(|&b| b == b',').next().unwrap_or_default();
-        return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            Framing::Chunked
-        } else {
+        return Ok(if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
             Framing::ToClose
+        } else if value("content-length").next().is_some() {
+            Framing::ChunkedThenClose
+        } else {
+            Framing::Chunked
         });
     }
     let mut lengths = value("content-length").map(|v| {
-        std::str::from_utf8(v)
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
+        let v = v.trim_ascii();
+        (!v.is_empty() && v.iter().all(u8::is_ascii_digit))
+            .then(|| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+            .flatten()
     });
     match lengths.next() {
         None => Ok(Framing::ToClose),
@@ -463,9 +473,11 @@ fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, Stri
         };
         let line = &buf[at..at + end];
         let size = line.split(|&b| b == b';').next().unwrap_or_default();
-        let size = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+        let size = size.trim_ascii_end();
+        let size = (!size.is_empty() && size.iter().all(u8::is_ascii_hexdigit))
+            .then(|| std::str::from_utf8(size).ok())
+            .flatten()
+            .and_then(|s| usize::from_str_radix(s, 16).ok())
             .ok_or_else(|| "invalid chunk size in the answer".to_owned())?;
         at += end + 2;
         if size == 0 {
@@ -480,7 +492,8 @@ fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, Stri
                 }
             }
         }
-        if body.len() + size > max_body {
+        // Nothing below can overflow: `size` is at most the bound.
+        if size > max_body.saturating_sub(body.len()) {
             return Err("an answer larger than its bound".into());
         }
         if buf.len() < at + size + 2 {

@@ -111,7 +111,14 @@ impl ExportClient {
         let plain = is_plain(endpoint)
             .then(|| endpoint.parse::<http::Uri>().ok())
             .flatten()
-            .and_then(|uri| Target::new(&http::Method::POST, &uri, headers.headers()))
+            .and_then(|uri| {
+                // The content type and coding are each export's (`post`), never the settings'.
+                let mut ours = headers.headers().clone();
+                for name in EXPORTER_HEADERS {
+                    ours.remove(name);
+                }
+                Target::new(&http::Method::POST, &uri, &ours)
+            })
             .map(Arc::new);
         Ok(Self {
             inner: Pools::new(connectors.connector(endpoint)?),
@@ -302,10 +309,7 @@ impl HttpClient for ExportClient {
         let request = with_our_headers(request, &self.headers);
         self.bounded(async {
             if self.plain.is_some() {
-                let answer = self
-                    .inner
-                    .idle_here()
-                    .exchange(&request, MAX_RESPONSE_BYTES);
+                let answer = self.inner.idle_here().exchange(request, MAX_RESPONSE_BYTES);
                 self.answered(answer.await)
             } else {
                 self.exchange_tls(request).await
@@ -559,6 +563,33 @@ mod tests {
         let sent = with_our_headers(exporter_request(), &template);
         let agents: Vec<_> = sent.headers().get_all("user-agent").iter().collect();
         assert_eq!(agents, ["dice/1"]);
+    }
+
+    /// A plain endpoint's exports carry the content type of the export alone: one set in the
+    /// settings is not written beside it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_settings_content_type_never_rides_along_with_an_export() {
+        let ours = [
+            ("Content-Type".to_owned(), "text/plain".to_owned()),
+            ("X-Api-Key".to_owned(), "1".to_owned()),
+        ];
+        let endpoint = "http://127.0.0.1:4318/v1/traces";
+        let client = ExportClient::new(
+            &mut Connectors::default(),
+            endpoint,
+            Duration::from_secs(1),
+            &ours,
+        )
+        .expect("a client");
+        let target = client.plain.as_ref().expect("a plain endpoint");
+        let head = target.head(&[("content-type", b"application/x-protobuf")], 0);
+        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        assert_eq!(head.matches("content-type").count(), 1, "{head}");
+        assert!(
+            head.contains("content-type: application/x-protobuf"),
+            "{head}"
+        );
+        assert!(head.contains("x-api-key: 1"), "{head}");
     }
 
     #[test]

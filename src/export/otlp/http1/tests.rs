@@ -211,7 +211,7 @@ fn export(collector: &Collector, exports: usize) -> Vec<Result<u16, Failure>> {
         let mut statuses = Vec::new();
         for _ in 0..exports {
             let request = request(&collector.endpoint, &[], b"spans");
-            let answered = idle.exchange(&request, MAX).await;
+            let answered = idle.exchange(request, MAX).await;
             statuses.push(answered.map(|response| response.status().as_u16()));
         }
         statuses
@@ -293,7 +293,7 @@ fn a_refused_connection_is_told_apart() {
         .expect("a runtime");
     let idle = Idle::default();
     let refused = runtime.block_on(idle.exchange(
-        &request(&format!("http://{address}/v1/traces"), &[], b""),
+        request(&format!("http://{address}/v1/traces"), &[], b""),
         MAX,
     ));
     assert_eq!(refused.err(), Some(Failure::Refused));
@@ -321,7 +321,7 @@ fn an_ipv6_collector_is_reached() {
         .expect("a runtime");
     let idle = Idle::default();
     let uri = format!("http://[::1]:{port}/v1/traces");
-    let answered = runtime.block_on(idle.exchange(&request(&uri, &[], b""), MAX));
+    let answered = runtime.block_on(idle.exchange(request(&uri, &[], b""), MAX));
     assert_eq!(answered.map(|r| r.status().as_u16()), Ok(200));
 }
 
@@ -347,7 +347,7 @@ fn an_endless_answer_is_cut_at_its_bound() {
         .build()
         .expect("a runtime");
     let idle = Idle::default();
-    let answered = runtime.block_on(idle.exchange(&request(&endpoint, &[], b""), 1024));
+    let answered = runtime.block_on(idle.exchange(request(&endpoint, &[], b""), 1024));
     assert_eq!(
         answered.err(),
         Some(Failure::Exchange("an answer larger than its bound".into()))
@@ -373,7 +373,7 @@ fn only_a_small_request_is_sent_again_after_a_kept_connection_closes_unanswered(
             let mut answers = Vec::new();
             for _ in 0..2 {
                 let request = request(&collector.endpoint, &[], body);
-                let answer = idle.exchange(&request, MAX).await;
+                let answer = idle.exchange(request, MAX).await;
                 answers.push(answer.map(|r| r.status().as_u16()));
             }
             answers
@@ -395,4 +395,75 @@ fn only_a_small_request_is_sent_again_after_a_kept_connection_closes_unanswered(
             assert_eq!(requests, 2, "nothing sent again");
         }
     }
+}
+
+#[test]
+fn a_chunk_size_past_every_bound_is_refused_not_overflowed() {
+    let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+        1\r\na\r\nffffffffffffffff\r\nX";
+    match parse(answer, false, MAX) {
+        Parsed::Invalid(why) => assert!(why.contains("bound"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Signs and spaces are no digits.
+    assert!(
+        invalid(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+a\r\n",
+            false
+        )
+        .contains("chunk size")
+    );
+    assert!(
+        invalid(b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nabcde", false)
+            .contains("content-length")
+    );
+}
+
+#[test]
+fn chunks_with_a_length_beside_them_are_read_by_the_chunks_and_leave_the_connection() {
+    let (response, reusable) = complete(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+    );
+    assert_eq!(response.body().as_ref(), b"ab");
+    assert!(!reusable);
+}
+
+/// Two kept connections, and a collector that reads every request and closes unanswered: the
+/// request goes out on one kept connection, then once on a new one, never on the other kept
+/// one.
+#[test]
+fn a_request_is_sent_again_once_on_a_new_connection_only() {
+    let collector = collector(|_| &b""[..], |_| true);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let idle = Idle::default();
+    let address = collector.endpoint["http://".len()..]
+        .split('/')
+        .next()
+        .expect("an address")
+        .to_owned();
+    let answered = runtime.block_on(async {
+        for _ in 0..2 {
+            let kept = TcpStream::connect(address.as_str())
+                .await
+                .expect("a connection");
+            idle.keep(kept, true);
+        }
+        idle.exchange(request(&collector.endpoint, &[], b"spans"), MAX)
+            .await
+    });
+    assert_eq!(
+        answered.err(),
+        Some(Failure::Exchange(
+            "the connection closed before the answer".into()
+        ))
+    );
+    assert_eq!(
+        collector.requests.load(Ordering::SeqCst),
+        2,
+        "a kept one, then a new one"
+    );
+    assert_eq!(collector.connections.load(Ordering::SeqCst), 3);
 }
