@@ -18,6 +18,8 @@
 #   scripts/bench.sh --only xray  # bare and the configurations whose name contains "xray"
 #   scripts/bench.sh --only extension  # bare, the function alone, and the extension's
 #   scripts/bench.sh --only "=lambda-otel, after-response"  # bare and that configuration alone
+#   scripts/bench.sh --stages   # also the stage-marked rows: where the time goes in the process
+#   scripts/bench.sh --stages --only stages  # bare and the stage-marked rows alone
 #
 # Other options (--rounds, --invocations, --cpu, ...): scripts/bench.sh --help
 set -euo pipefail

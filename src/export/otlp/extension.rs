@@ -44,6 +44,9 @@ pub(crate) struct Extension {
     /// `scheme://host:port`, where the marks go.
     origin: Box<str>,
     client: Pools,
+    /// Whether the origin is plain `http`, decided once: the marks then go through our own
+    /// exchange, on the connection the exports keep alive.
+    plain: bool,
 }
 
 impl fmt::Debug for Extension {
@@ -108,6 +111,7 @@ pub(super) fn found(origin: &str, client: &Pools) {
     let _ = DETECTED.set(Extension {
         origin: origin.into(),
         client: client.clone(),
+        plain: is_plain(origin),
     });
     PRESENCE.store(ANNOUNCED, Ordering::Release);
 }
@@ -137,7 +141,7 @@ impl Extension {
             .header("user-agent", USER_AGENT)
             .body(Bytes::new())
             .map_err(|e| format!("cannot make the request to {url}: {e}"))?;
-        let status = if is_plain(&self.origin) {
+        let status = if self.plain {
             let idle = self.client.idle_here();
             let response = idle.exchange(request, MAX_RESPONSE_BYTES).await;
             response.map_err(|failure| failure.describe(&url))?.status()
@@ -283,6 +287,7 @@ mod tests {
                     .connector(origin)
                     .expect("a connector"),
             ),
+            plain: super::is_plain(origin),
         }
     }
 

@@ -67,6 +67,8 @@ pub(crate) struct ExportClient {
     /// The endpoint's `scheme://host:port`, where the extension's marks would go if its
     /// answers announce it; `None` for an endpoint the settings would have refused.
     origin: Option<Arc<str>>,
+    /// The endpoint, parsed once; `None` for one the settings would have refused.
+    endpoint: Option<http::Uri>,
     /// For a plain `http` endpoint, where its exports go and the start of each (`http1`: our
     /// own exchanges, not hyper's); `None` for `https`.
     plain: Option<Arc<Target>>,
@@ -108,16 +110,17 @@ impl ExportClient {
     ) -> Result<Self, ClientError> {
         let headers = Arc::new(header_template(headers).map_err(ClientError::Header)?);
         extension::client_built();
-        let plain = is_plain(endpoint)
-            .then(|| endpoint.parse::<http::Uri>().ok())
-            .flatten()
+        let uri = endpoint.parse::<http::Uri>().ok();
+        let plain = uri
+            .as_ref()
+            .filter(|_| is_plain(endpoint))
             .and_then(|uri| {
                 // The content type and coding are each export's (`post`), never the settings'.
                 let mut ours = headers.headers().clone();
                 for name in EXPORTER_HEADERS {
                     ours.remove(name);
                 }
-                Target::new(&http::Method::POST, &uri, &ours)
+                Target::new(&http::Method::POST, uri, &ours)
             })
             .map(Arc::new);
         Ok(Self {
@@ -125,6 +128,7 @@ impl ExportClient {
             timeout,
             headers,
             origin: extension::origin(endpoint).map(Arc::from),
+            endpoint: uri,
             plain,
         })
     }
@@ -320,11 +324,10 @@ impl HttpClient for ExportClient {
 }
 
 impl ExportClient {
-    /// One export: `body`, of `content_type`, to `endpoint`, this client's. For a plain `http`
+    /// One export: `body`, of `content_type`, to this client's endpoint. For a plain `http`
     /// endpoint the request's bytes are the head written once and `body`: no request is built.
     pub(crate) async fn post(
         &self,
-        endpoint: &http::Uri,
         content_type: &'static str,
         body: Vec<u8>,
     ) -> Result<Response<Bytes>, HttpError> {
@@ -338,7 +341,11 @@ impl ExportClient {
                 })
                 .await;
         }
-        let request = Request::post(endpoint.clone())
+        let endpoint = self
+            .endpoint
+            .clone()
+            .ok_or_else(|| HttpError::from("the endpoint is not a URI"))?;
+        let request = Request::post(endpoint)
             .header("content-type", content_type)
             .body(Bytes::from(body))
             .map_err(|e| HttpError::from(e.to_string()))?;

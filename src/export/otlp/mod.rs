@@ -268,7 +268,7 @@ impl<L: LogExporter> LogExporter for Ours<L> {
 }
 
 /// Spans or log records over OTLP/HTTP with protobuf bodies, written by [`protobuf`] from the
-/// items themselves with the resource encoded once, and sent by our client to an endpoint
+/// items themselves with the resource encoded once, and sent by our client to the endpoint it
 /// parsed once. opentelemetry-otlp's exporters did the same request with a copy of every item
 /// as opentelemetry-proto's messages, the resource's attributes copied again each time, and
 /// the endpoint parsed (and printed, for its debug log) on every export. No telemetry is held
@@ -277,7 +277,6 @@ impl<L: LogExporter> LogExporter for Ours<L> {
 #[derive(Debug)]
 struct Protobuf {
     client: ExportClient,
-    endpoint: http::Uri,
     /// As warnings show it.
     shown: String,
     resource: protobuf::EncodedResource,
@@ -285,13 +284,15 @@ struct Protobuf {
 
 impl Protobuf {
     fn new(signal: &SignalSettings, connectors: &mut Connectors) -> Result<Self, Error> {
-        let endpoint = signal.endpoint.parse().map_err(|e| Error::Exporter {
-            what: "OTLP",
-            message: format!("the endpoint {}: {e}", shown(&signal.endpoint)),
-        })?;
+        // The settings refuse what does not parse; the client keeps the parsed endpoint.
+        if let Err(e) = signal.endpoint.parse::<http::Uri>() {
+            return Err(Error::Exporter {
+                what: "OTLP",
+                message: format!("the endpoint {}: {e}", shown(&signal.endpoint)),
+            });
+        }
         Ok(Self {
             client: client(signal, connectors)?,
-            endpoint,
             shown: shown(&signal.endpoint),
             // Until the resource is set (before any export): an empty one, as the library's.
             resource: protobuf::EncodedResource::new(&Resource::builder_empty().build()),
@@ -306,7 +307,7 @@ impl Protobuf {
         let failed = |message: String| OTelSdkError::InternalFailure(message);
         let response = self
             .client
-            .post(&self.endpoint, "application/x-protobuf", body)
+            .post("application/x-protobuf", body)
             .await
             .map_err(|e| failed(e.to_string()))?;
         if response.status().is_success() {
