@@ -1,103 +1,34 @@
-//! Lenient, borrowing deserialisers for the parts of an event whose shape varies by source:
-//! header maps (any case, single or multi-value), query-parameter maps, message attributes.
+//! The parts of an event whose shape varies by source: header maps (any case, single or
+//! multi-value), query-parameter maps, message attributes; and the probe's string fields.
 //!
-//! Only the handful of entries the span needs are kept; every other value is skipped by serde
-//! without being built. Inside header and parameter maps, a value of an unexpected type is
-//! ignored; elsewhere a field the probe reads with the wrong type makes the event unreadable,
-//! and the invocation is then a direct one (`faas.trigger=other`).
+//! Only the handful of entries the span needs are kept; every other value is skipped by the
+//! reader without being built. A value of an unexpected type is read as absent.
 
+use super::json::{Read, Reader};
 use crate::propagation::TraceHeaders;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::fmt;
 
 /// A string borrowed from the event when it has no escapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Str<'a>(pub Cow<'a, str>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(V)
-    }
+/// A string field; `None` for any other value.
+pub(super) fn string<'a>(r: &mut Reader<'a>) -> Read<Option<Str<'a>>> {
+    Ok(r.opt_string()?.map(Str))
 }
 
-/// Any JSON value, keeping its strings: a string gives one, an array its string elements, and
-/// anything else (null, numbers, objects) none.
-#[derive(Debug, Default)]
-pub(super) struct Strings<'a>(pub Vec<Cow<'a, str>>);
-
-impl<'a> Strings<'a> {
-    pub(super) fn into_first(self) -> Option<Cow<'a, str>> {
-        self.0.into_iter().next()
+/// A header's or parameter's values: a string is one, an array gives its string elements,
+/// and anything else (null, numbers, objects) none.
+fn values<'a>(r: &mut Reader<'a>) -> Read<Vec<Cow<'a, str>>> {
+    if r.peek()? != b'[' {
+        return Ok(r.opt_string()?.into_iter().collect());
     }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Strings<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Strings<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Strings(vec![Cow::Borrowed(v)]))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Strings(vec![Cow::Owned(v.to_owned())]))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Strings(vec![Cow::Owned(v)]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(item) = seq.next_element::<Strings<'de>>()? {
-                    out.extend(item.0);
-                }
-                Ok(Strings(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Strings::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Strings::default())
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
+    let mut out = Vec::new();
+    r.array(|r| {
+        out.extend(r.opt_string()?);
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The request headers the span reads; every other header (Authorization, Cookie, X-Api-Key,
@@ -159,34 +90,22 @@ fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Headers<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a header map")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut headers = Headers::default();
-                while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
-                    match headers.slot(&name) {
-                        Some(slot) => {
-                            let value = map.next_value::<Strings<'de>>()?.into_first();
-                            fill(slot, value);
-                        }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(headers)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Headers::default())
-            }
+impl<'a> Headers<'a> {
+    /// A header map; `None` for any other value.
+    pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        if !r.is_object()? {
+            return Ok(None);
         }
-        deserializer.deserialize_any(V)
+        let mut headers = Headers::default();
+        r.object(|r, name| match headers.slot(&name) {
+            Some(slot) => {
+                let value = values(r)?.into_iter().next();
+                fill(slot, value);
+                Ok(())
+            }
+            None => r.skip(),
+        })?;
+        Ok(Some(headers))
     }
 }
 
@@ -195,26 +114,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
 #[derive(Debug, Default)]
 pub(super) struct Params<'a>(pub Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Params<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a parameter map")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut params = Vec::new();
-                while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
-                    params.push((name, map.next_value::<Strings<'de>>()?.0));
-                }
-                Ok(Params(params))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Params::default())
-            }
+impl<'a> Params<'a> {
+    /// A parameter map; `None` for any other value.
+    pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        if !r.is_object()? {
+            return Ok(None);
         }
-        deserializer.deserialize_any(V)
+        let mut params = Vec::new();
+        r.object(|r, name| {
+            params.push((name, values(r)?));
+            Ok(())
+        })?;
+        Ok(Some(Params(params)))
     }
 }
 
@@ -223,46 +134,42 @@ impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
 #[derive(Debug, Default)]
 pub(super) struct MessageAttributes<'a>(pub TraceHeaders<'a>);
 
-#[derive(Deserialize)]
-struct AttributeValue<'a> {
-    /// SQS's shape.
-    #[serde(borrow, rename = "stringValue")]
-    string_value: Option<Str<'a>>,
-    /// SNS's shape.
-    #[serde(borrow, rename = "Value")]
-    value: Option<Str<'a>>,
+impl<'a> MessageAttributes<'a> {
+    /// A message attribute map; `None` for any other value.
+    pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        if !r.is_object()? {
+            return Ok(None);
+        }
+        let mut trace = TraceHeaders::default();
+        r.object(|r, name| {
+            let slot = if name.eq_ignore_ascii_case("traceparent") {
+                &mut trace.traceparent
+            } else if name.eq_ignore_ascii_case("tracestate") {
+                &mut trace.tracestate
+            } else if name.eq_ignore_ascii_case("baggage") {
+                &mut trace.baggage
+            } else {
+                return r.skip();
+            };
+            fill(slot, attribute_value(r)?);
+            Ok(())
+        })?;
+        Ok(Some(MessageAttributes(trace)))
+    }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for MessageAttributes<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MessageAttributes<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a message attribute map")
+/// An attribute's string: SQS's `stringValue`, or SNS's `Value`.
+fn attribute_value<'a>(r: &mut Reader<'a>) -> Read<Option<Cow<'a, str>>> {
+    let (mut sqs, mut sns) = (None, None);
+    if r.is_object()? {
+        r.object(|r, key| {
+            match key.as_ref() {
+                "stringValue" => sqs = r.opt_string()?,
+                "Value" => sns = r.opt_string()?,
+                _ => r.skip()?,
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut trace = TraceHeaders::default();
-                while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
-                    let slot = if name.eq_ignore_ascii_case("traceparent") {
-                        &mut trace.traceparent
-                    } else if name.eq_ignore_ascii_case("tracestate") {
-                        &mut trace.tracestate
-                    } else if name.eq_ignore_ascii_case("baggage") {
-                        &mut trace.baggage
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    };
-                    let value = map.next_value::<AttributeValue<'de>>()?;
-                    fill(slot, value.string_value.or(value.value).map(|s| s.0));
-                }
-                Ok(MessageAttributes(trace))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(MessageAttributes::default())
-            }
-        }
-        deserializer.deserialize_any(V)
+            Ok(())
+        })?;
     }
+    Ok(sqs.or(sns))
 }

@@ -37,11 +37,12 @@ pub(super) fn eventbridge<'a>(probe: Probe<'a>) -> Option<Inspected<'a>> {
 }
 
 /// A CloudWatch Logs subscription delivery (`{"awslogs":{"data":...}}`).
-pub(super) fn cloudwatch_logs(body: &[u8]) -> Inspected<'static> {
+pub(super) fn cloudwatch_logs(data: Option<Str<'_>>) -> Inspected<'static> {
+    let attributes = data.map(|d| super::logs::attributes(&d.0));
     Inspected::new(
         EventSource::CloudWatchLogs,
         SpanKind::Consumer,
-        super::logs::attributes(body),
+        attributes.unwrap_or_default(),
     )
 }
 

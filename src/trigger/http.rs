@@ -98,7 +98,7 @@ fn payload_v1<'a>(
     headers: Headers<'a>,
     sensitive: &[Box<str>],
 ) -> Inspected<'a> {
-    let alb = context.elb.is_some();
+    let alb = context.elb;
     let identity = context.identity.unwrap_or_default();
     let client = identity.source_ip.map(|s| s.0).or_else(|| {
         // ALB: the client is the first address of X-Forwarded-For.

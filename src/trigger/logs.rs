@@ -5,27 +5,27 @@
 
 use opentelemetry::KeyValue;
 
+/// The attributes from `data`, the delivery's `awslogs.data`.
 #[cfg(feature = "cloudwatch-logs")]
-pub(super) fn attributes(body: &[u8]) -> Vec<KeyValue> {
-    decode::attributes(body).unwrap_or_default()
+pub(super) fn attributes(data: &str) -> Vec<KeyValue> {
+    decode::attributes(data).unwrap_or_default()
 }
 
+/// The attributes from `data`, the delivery's `awslogs.data`: none without the feature.
 #[cfg(not(feature = "cloudwatch-logs"))]
-pub(super) fn attributes(_body: &[u8]) -> Vec<KeyValue> {
+pub(super) fn attributes(_data: &str) -> Vec<KeyValue> {
     Vec::new()
 }
 
 #[cfg(feature = "cloudwatch-logs")]
 mod decode {
     use super::super::bound::bounded;
-    use super::super::de::Str;
     use base64::Engine as _;
     use flate2::read::GzDecoder;
     use opentelemetry::{KeyValue, StringValue, Value};
     use opentelemetry_semantic_conventions::attribute::{
         AWS_LOG_GROUP_NAMES, AWS_LOG_STREAM_NAMES,
     };
-    use serde::Deserialize;
     use std::io::Read as _;
 
     /// The group and stream come first in the document: only this much base64 is decoded...
@@ -33,21 +33,8 @@ mod decode {
     /// ...and only this much of the decompressed JSON is searched.
     const JSON_PREFIX: u64 = 2048;
 
-    #[derive(Deserialize)]
-    struct Outer<'a> {
-        #[serde(borrow)]
-        awslogs: Data<'a>,
-    }
-
-    #[derive(Deserialize)]
-    struct Data<'a> {
-        #[serde(borrow)]
-        data: Str<'a>,
-    }
-
-    pub(super) fn attributes(body: &[u8]) -> Option<Vec<KeyValue>> {
-        let outer: Outer<'_> = serde_json::from_slice(body).ok()?;
-        let data = outer.awslogs.data.0.as_bytes();
+    pub(super) fn attributes(data: &str) -> Option<Vec<KeyValue>> {
+        let data = data.as_bytes();
         // Whole 4-character groups only, so the prefix decodes without padding errors.
         let cut = data.len().min(BASE64_PREFIX) / 4 * 4;
         let compressed = base64::engine::general_purpose::STANDARD

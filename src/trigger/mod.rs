@@ -50,6 +50,7 @@ mod bound;
 mod de;
 mod events;
 mod http;
+mod json;
 mod logs;
 mod probe;
 mod query;
@@ -190,16 +191,16 @@ impl<'a> Inspected<'a> {
 /// Reads the event. Never fails: anything unrecognised is [`EventSource::Direct`].
 /// `redacted_query_keys` are lower-case.
 pub(crate) fn inspect<'a>(body: &'a [u8], redacted_query_keys: &[Box<str>]) -> Inspected<'a> {
-    // Every event source sends an object; serde would read an array into the probe by position.
+    // Every event source sends an object: anything else is not read, nor checked for UTF-8.
     let is_object = body
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|&b| b == b'{');
-    // One UTF-8 check of the whole body, so the parser does not check each string it reads.
+    // One UTF-8 check of the whole body, so the reader does not check each string it reads.
     let Some(text) = is_object.then(|| std::str::from_utf8(body).ok()).flatten() else {
         return Inspected::direct();
     };
-    let Ok(mut probe) = serde_json::from_str::<probe::Probe<'a>>(text) else {
+    let Ok(mut probe) = probe::read(text) else {
         return Inspected::direct();
     };
     if let Some(records) = probe.records.take()
@@ -207,8 +208,8 @@ pub(crate) fn inspect<'a>(body: &'a [u8], redacted_query_keys: &[Box<str>]) -> I
     {
         return records::inspect(source, records);
     }
-    if probe.awslogs.is_some() {
-        return events::cloudwatch_logs(body);
+    if probe.awslogs {
+        return events::cloudwatch_logs(probe.awslogs_data);
     }
     if probe.source.is_some() && probe.detail_type.is_some() {
         return events::eventbridge(probe).unwrap_or_else(Inspected::direct);

@@ -1,176 +1,321 @@
 //! The one pass over the raw event: every field any trigger family reads, borrowed where the
 //! JSON has no escapes. Unknown fields (bodies, `detail`, DynamoDB images, ...) are skipped by
-//! serde without being built.
+//! the reader (`json.rs`) without being built.
+//!
+//! A field the probe reads that holds a value of another type than it expects (a number for a
+//! method, a string for a header map) is read as absent, and the rest of the event still
+//! counts; a member given twice is read as its last. Text that is not JSON reads as nothing.
 
-use super::de::{Headers, MessageAttributes, Params, Str};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
+use super::de::{Headers, MessageAttributes, Params, Str, string};
+use super::json::{Read, Reader};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct Probe<'a> {
     // HTTP API (payload 2.0) and Function URL.
-    #[serde(borrow, rename = "routeKey")]
     pub route_key: Option<Str<'a>>,
-    #[serde(borrow, rename = "rawPath")]
     pub raw_path: Option<Str<'a>>,
-    #[serde(borrow, rename = "rawQueryString")]
     pub raw_query: Option<Str<'a>>,
     // REST API (payload 1.0) and ALB.
-    #[serde(borrow, rename = "httpMethod")]
     pub http_method: Option<Str<'a>>,
-    #[serde(borrow)]
     pub resource: Option<Str<'a>>,
-    #[serde(borrow)]
     pub path: Option<Str<'a>>,
-    #[serde(borrow, rename = "queryStringParameters")]
     pub query: Option<Params<'a>>,
-    #[serde(borrow, rename = "multiValueQueryStringParameters")]
     pub multi_query: Option<Params<'a>>,
     // Every HTTP source.
-    #[serde(borrow)]
     pub headers: Option<Headers<'a>>,
-    #[serde(borrow, rename = "multiValueHeaders")]
     pub multi_headers: Option<Headers<'a>>,
-    #[serde(borrow, rename = "requestContext")]
     pub request_context: Option<RequestContext<'a>>,
     // SQS, SNS, S3, DynamoDB Streams, Kinesis.
-    #[serde(borrow, rename = "Records")]
     pub records: Option<Vec<Record<'a>>>,
     // EventBridge.
-    #[serde(borrow)]
     pub source: Option<Str<'a>>,
-    #[serde(borrow, rename = "detail-type")]
     pub detail_type: Option<Str<'a>>,
-    #[serde(borrow)]
     pub id: Option<Str<'a>>,
-    #[serde(borrow)]
     pub time: Option<Str<'a>>,
-    #[serde(borrow)]
     pub resources: Option<Vec<Str<'a>>>,
     // CloudWatch Logs subscription.
-    pub awslogs: Option<IgnoredAny>,
+    pub awslogs: bool,
+    /// `awslogs.data`: the delivery's compressed document.
+    pub awslogs_data: Option<Str<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct RequestContext<'a> {
     /// Payload 2.0.
-    #[serde(borrow)]
     pub http: Option<HttpContext<'a>>,
     /// REST API.
-    #[serde(borrow)]
     pub identity: Option<Identity<'a>>,
-    #[serde(borrow, rename = "domainName")]
     pub domain_name: Option<Str<'a>>,
-    #[serde(borrow)]
     pub protocol: Option<Str<'a>>,
     /// Present only in ALB events.
-    pub elb: Option<IgnoredAny>,
+    pub elb: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct HttpContext<'a> {
-    #[serde(borrow)]
     pub method: Option<Str<'a>>,
-    #[serde(borrow)]
     pub protocol: Option<Str<'a>>,
-    #[serde(borrow, rename = "sourceIp")]
     pub source_ip: Option<Str<'a>>,
-    #[serde(borrow, rename = "userAgent")]
     pub user_agent: Option<Str<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct Identity<'a> {
-    #[serde(borrow, rename = "sourceIp")]
     pub source_ip: Option<Str<'a>>,
-    #[serde(borrow, rename = "userAgent")]
     pub user_agent: Option<Str<'a>>,
 }
 
 /// One record of a batch; which fields are present depends on the source.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct Record<'a> {
     /// `aws:sqs`, `aws:s3`, `aws:dynamodb`, `aws:kinesis`.
-    #[serde(borrow, rename = "eventSource")]
     pub event_source: Option<Str<'a>>,
     /// `aws:sns` (SNS capitalises its keys).
-    #[serde(borrow, rename = "EventSource")]
     pub sns_event_source: Option<Str<'a>>,
-    #[serde(borrow, rename = "eventSourceARN")]
     pub event_source_arn: Option<Str<'a>>,
-    #[serde(borrow, rename = "awsRegion")]
     pub aws_region: Option<Str<'a>>,
     // SQS.
-    #[serde(borrow, rename = "messageId")]
     pub message_id: Option<Str<'a>>,
-    #[serde(borrow)]
     pub attributes: Option<SqsAttributes<'a>>,
-    #[serde(borrow, rename = "messageAttributes")]
     pub message_attributes: Option<MessageAttributes<'a>>,
     // SNS.
-    #[serde(borrow, rename = "Sns")]
     pub sns: Option<SnsMessage<'a>>,
     // S3 and DynamoDB Streams.
-    #[serde(borrow, rename = "eventName")]
     pub event_name: Option<Str<'a>>,
-    #[serde(borrow, rename = "eventTime")]
     pub event_time: Option<Str<'a>>,
-    #[serde(borrow)]
     pub s3: Option<S3Entity<'a>>,
     // Kinesis.
-    #[serde(borrow)]
     pub kinesis: Option<KinesisRecord<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct SqsAttributes<'a> {
-    #[serde(borrow, rename = "AWSTraceHeader")]
     pub aws_trace_header: Option<Str<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct SnsMessage<'a> {
-    #[serde(borrow, rename = "TopicArn")]
     pub topic_arn: Option<Str<'a>>,
-    #[serde(borrow, rename = "MessageId")]
     pub message_id: Option<Str<'a>>,
-    #[serde(borrow, rename = "MessageAttributes")]
     pub message_attributes: Option<MessageAttributes<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct S3Entity<'a> {
-    #[serde(borrow)]
     pub bucket: Option<S3Bucket<'a>>,
-    #[serde(borrow)]
     pub object: Option<S3Object<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct S3Bucket<'a> {
-    #[serde(borrow)]
     pub name: Option<Str<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct S3Object<'a> {
-    #[serde(borrow)]
     pub key: Option<Str<'a>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct KinesisRecord<'a> {
-    #[serde(borrow, rename = "sequenceNumber")]
     pub sequence_number: Option<Str<'a>>,
+}
+
+/// Reads the event, an object, to its end.
+pub(super) fn read(text: &str) -> Read<Probe<'_>> {
+    let mut reader = Reader::new(text);
+    let mut p = Probe::default();
+    reader.object(|r, key| {
+        match key.as_ref() {
+            "routeKey" => p.route_key = string(r)?,
+            "rawPath" => p.raw_path = string(r)?,
+            "rawQueryString" => p.raw_query = string(r)?,
+            "httpMethod" => p.http_method = string(r)?,
+            "resource" => p.resource = string(r)?,
+            "path" => p.path = string(r)?,
+            "queryStringParameters" => p.query = Params::read(r)?,
+            "multiValueQueryStringParameters" => p.multi_query = Params::read(r)?,
+            "headers" => p.headers = Headers::read(r)?,
+            "multiValueHeaders" => p.multi_headers = Headers::read(r)?,
+            "requestContext" => p.request_context = RequestContext::read(r)?,
+            "Records" => p.records = records(r)?,
+            "source" => p.source = string(r)?,
+            "detail-type" => p.detail_type = string(r)?,
+            "id" => p.id = string(r)?,
+            "time" => p.time = string(r)?,
+            "resources" => p.resources = strings(r)?,
+            "awslogs" if r.peek()? == b'{' => {
+                p.awslogs = true;
+                p.awslogs_data = object(r, |data: &mut Option<Str<'_>>, r, key| {
+                    only(r, key, "data", data)
+                })?
+                .flatten();
+            }
+            "awslogs" => p.awslogs = r.present()?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    reader.end()?;
+    Ok(p)
+}
+
+/// An array of strings (any other element is left out); `None` for any other value.
+fn strings<'a>(r: &mut Reader<'a>) -> Read<Option<Vec<Str<'a>>>> {
+    if !r.is_array()? {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    r.array(|r| {
+        out.extend(string(r)?);
+        Ok(())
+    })?;
+    Ok(Some(out))
+}
+
+/// The records of a batch; an element that is not an object is a record with nothing in it.
+fn records<'a>(r: &mut Reader<'a>) -> Read<Option<Vec<Record<'a>>>> {
+    if !r.is_array()? {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    r.array(|r| {
+        out.push(Record::read(r)?.unwrap_or_default());
+        Ok(())
+    })?;
+    Ok(Some(out))
+}
+
+/// Reads an object's members into `T`'s fields with `member` (which skips the others);
+/// `None` for any other value.
+fn object<'a, T: Default>(
+    r: &mut Reader<'a>,
+    mut member: impl FnMut(&mut T, &mut Reader<'a>, &str) -> Read<()>,
+) -> Read<Option<T>> {
+    if !r.is_object()? {
+        return Ok(None);
+    }
+    let mut value = T::default();
+    r.object(|r, key| member(&mut value, r, &key))?;
+    Ok(Some(value))
+}
+
+impl<'a> RequestContext<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |c: &mut Self, r, key| {
+            match key {
+                "http" => c.http = HttpContext::read(r)?,
+                "identity" => c.identity = Identity::read(r)?,
+                "domainName" => c.domain_name = string(r)?,
+                "protocol" => c.protocol = string(r)?,
+                "elb" => c.elb = r.present()?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<'a> HttpContext<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |h: &mut Self, r, key| {
+            match key {
+                "method" => h.method = string(r)?,
+                "protocol" => h.protocol = string(r)?,
+                "sourceIp" => h.source_ip = string(r)?,
+                "userAgent" => h.user_agent = string(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<'a> Identity<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |i: &mut Self, r, key| {
+            match key {
+                "sourceIp" => i.source_ip = string(r)?,
+                "userAgent" => i.user_agent = string(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<'a> Record<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |rec: &mut Self, r, key| {
+            match key {
+                "eventSource" => rec.event_source = string(r)?,
+                "EventSource" => rec.sns_event_source = string(r)?,
+                "eventSourceARN" => rec.event_source_arn = string(r)?,
+                "awsRegion" => rec.aws_region = string(r)?,
+                "messageId" => rec.message_id = string(r)?,
+                "attributes" => {
+                    rec.attributes = object(r, |a: &mut SqsAttributes<'a>, r, key| {
+                        only(r, key, "AWSTraceHeader", &mut a.aws_trace_header)
+                    })?;
+                }
+                "messageAttributes" => rec.message_attributes = MessageAttributes::read(r)?,
+                "Sns" => rec.sns = SnsMessage::read(r)?,
+                "eventName" => rec.event_name = string(r)?,
+                "eventTime" => rec.event_time = string(r)?,
+                "s3" => rec.s3 = S3Entity::read(r)?,
+                "kinesis" => {
+                    rec.kinesis = object(r, |k: &mut KinesisRecord<'a>, r, key| {
+                        only(r, key, "sequenceNumber", &mut k.sequence_number)
+                    })?;
+                }
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<'a> SnsMessage<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |s: &mut Self, r, key| {
+            match key {
+                "TopicArn" => s.topic_arn = string(r)?,
+                "MessageId" => s.message_id = string(r)?,
+                "MessageAttributes" => s.message_attributes = MessageAttributes::read(r)?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<'a> S3Entity<'a> {
+    fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
+        object(r, |s: &mut Self, r, key| {
+            match key {
+                "bucket" => {
+                    s.bucket = object(r, |b: &mut S3Bucket<'a>, r, key| {
+                        only(r, key, "name", &mut b.name)
+                    })?
+                }
+                "object" => {
+                    s.object = object(r, |o: &mut S3Object<'a>, r, key| {
+                        only(r, key, "key", &mut o.key)
+                    })?
+                }
+                _ => r.skip()?,
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reads the member `wanted` into `slot`, and skips any other.
+fn only<'a>(r: &mut Reader<'a>, key: &str, wanted: &str, slot: &mut Option<Str<'a>>) -> Read<()> {
+    if key == wanted {
+        *slot = string(r)?;
+        Ok(())
+    } else {
+        r.skip()
+    }
 }
