@@ -55,13 +55,13 @@ use std::fmt;
 use tracing::{Event, Subscriber};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
 mod redact;
 #[cfg(test)]
 mod tests;
+mod timestamp;
 
 /// The keys a JSON line writes before the event's fields, and `_aws`, the member that makes
 /// CloudWatch Logs read a line as an EMF document; a field of the same name is renamed so that
@@ -121,8 +121,8 @@ where
         };
         event.record(&mut Collect(|name, value| fields.push(name, value)));
 
-        let mut timestamp = String::with_capacity(32);
-        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        let timestamp = timestamp::format(std::time::SystemTime::now());
+        let timestamp = std::str::from_utf8(&timestamp).map_err(|_| fmt::Error)?;
         let target = metadata.target();
         // The API's internal warnings are emitted while its context stack is mutably borrowed
         // (an attach beyond the stack's limit, an odd pop), where reading the current context
@@ -137,7 +137,7 @@ where
         });
 
         let line = Line {
-            timestamp: &timestamp,
+            timestamp,
             level: metadata.level().as_str(),
             request_id: cx.as_ref().and_then(super::request_id),
             ids,

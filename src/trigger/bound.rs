@@ -11,6 +11,27 @@ pub(super) fn bounded(value: &str) -> String {
     crate::attributes::truncate(value, MAX_VALUE_LEN).to_owned()
 }
 
+/// `value`, cut at a character boundary to at most [`MAX_VALUE_LEN`] bytes, in place.
+pub(super) fn bounded_owned(mut value: String) -> String {
+    let len = crate::attributes::truncate(&value, MAX_VALUE_LEN).len();
+    value.truncate(len);
+    value
+}
+
+/// Pushes `key = value` when there is a non-empty value; a value in `known` is pushed as that
+/// static string, without a copy.
+pub(super) fn push_known(
+    attributes: &mut Vec<KeyValue>,
+    key: &'static str,
+    value: Option<Cow<'_, str>>,
+    known: &[&'static str],
+) {
+    match known.iter().find(|&&k| Some(k) == value.as_deref()) {
+        Some(&k) => attributes.push(KeyValue::new(key, k)),
+        None => push_str(attributes, key, value),
+    }
+}
+
 /// Pushes `key = value` when there is a non-empty value.
 pub(super) fn push_str(
     attributes: &mut Vec<KeyValue>,

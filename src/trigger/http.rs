@@ -1,6 +1,6 @@
 //! API Gateway (REST and HTTP APIs), Function URLs and ALB: the HTTP server conventions.
 
-use super::bound::{bounded, push_str};
+use super::bound::{bounded_owned, push_known, push_str};
 use super::de::{Headers, Params};
 use super::probe::{Probe, RequestContext};
 use super::query;
@@ -63,9 +63,11 @@ fn payload_v2<'a>(
         _ => EventSource::ApiGatewayHttp,
     };
     // `GET /users/{id}`; `$default` names no route.
-    let route = route_key.and_then(|key| {
-        key.split_once(' ')
-            .map(|(_, route)| Cow::Owned(route.to_owned()))
+    let route = route_key.and_then(|key| match key {
+        Cow::Borrowed(key) => key.split_once(' ').map(|(_, route)| Cow::Borrowed(route)),
+        Cow::Owned(key) => key
+            .split_once(' ')
+            .map(|(_, route)| Cow::Owned(route.to_owned())),
     });
     let http = context.http.unwrap_or_default();
     let request = Request {
@@ -149,17 +151,27 @@ const KNOWN_METHODS: [&str; 10] = [
     "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE",
 ];
 
+/// The schemes and protocol versions written without a copy.
+const KNOWN_SCHEMES: [&str; 2] = ["https", "http"];
+const KNOWN_VERSIONS: [&str; 5] = ["1.1", "2.0", "1.0", "2", "3"];
+
 impl<'a> Request<'a> {
     fn into_inspected(self, source: EventSource, trace: TraceHeaders<'a>) -> Inspected<'a> {
         let mut attributes = Vec::with_capacity(12);
-        let known = KNOWN_METHODS.contains(&self.method.as_ref());
-        let name_method = if known { self.method.as_ref() } else { "HTTP" };
+        let known = KNOWN_METHODS.iter().find(|&&m| m == self.method);
+        let name_method = known.copied().unwrap_or("HTTP");
         let name = match &self.route {
-            Some(route) => bounded(&format!("{name_method} {route}")),
+            Some(route) => {
+                let mut name = String::with_capacity(name_method.len() + 1 + route.len());
+                name.push_str(name_method);
+                name.push(' ');
+                name.push_str(route);
+                bounded_owned(name)
+            }
             None => name_method.to_owned(),
         };
-        if known {
-            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, bounded(&self.method)));
+        if let Some(&method) = known {
+            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
         } else {
             attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
             push_str(
@@ -171,9 +183,14 @@ impl<'a> Request<'a> {
         push_str(&mut attributes, HTTP_ROUTE, self.route);
         push_str(&mut attributes, URL_PATH, self.path);
         if let Some(query) = self.query {
-            attributes.push(KeyValue::new(URL_QUERY, bounded(&query)));
+            attributes.push(KeyValue::new(URL_QUERY, bounded_owned(query)));
         }
-        push_str(&mut attributes, URL_SCHEME, Some(self.scheme));
+        push_known(
+            &mut attributes,
+            URL_SCHEME,
+            Some(self.scheme),
+            &KNOWN_SCHEMES,
+        );
         push_str(&mut attributes, SERVER_ADDRESS, self.server);
         if let Some(port) = self.server_port.and_then(|p| p.parse::<u16>().ok()) {
             attributes.push(KeyValue::new(SERVER_PORT, i64::from(port)));
@@ -184,8 +201,13 @@ impl<'a> Request<'a> {
             .protocol
             .as_deref()
             .and_then(|p| p.strip_prefix("HTTP/"))
-            .map(|v| Cow::Owned(v.to_owned()));
-        push_str(&mut attributes, NETWORK_PROTOCOL_VERSION, version);
+            .map(Cow::Borrowed);
+        push_known(
+            &mut attributes,
+            NETWORK_PROTOCOL_VERSION,
+            version,
+            &KNOWN_VERSIONS,
+        );
         Inspected::new(source, SpanKind::Server, attributes)
             .with_name(name)
             .with_carrier(trace)
