@@ -19,9 +19,8 @@
 //! flush's decision; this module only makes and sends the request.
 
 use super::USER_AGENT;
-use super::http_client::{Failure, Pools, classify, is_plain};
+use super::http_client::{Failure, Pools, is_plain};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
 use opentelemetry_http::Request;
 use std::fmt::{self, Write as _};
 use std::sync::OnceLock;
@@ -141,19 +140,13 @@ impl Extension {
             .header("user-agent", USER_AGENT)
             .body(Bytes::new())
             .map_err(|e| format!("cannot make the request to {url}: {e}"))?;
-        let status = if self.plain {
+        let response = if self.plain {
             let idle = self.client.idle_here();
-            let response = idle.exchange(request, MAX_RESPONSE_BYTES).await;
-            response.map_err(|failure| failure.describe(&url))?.status()
+            idle.exchange(request, MAX_RESPONSE_BYTES).await
         } else {
-            let response = self.client.here().request(request.map(Full::new)).await;
-            let (parts, body) = response
-                .map_err(|e| classify(&e).describe(&url))?
-                .into_parts();
-            // Read to its end, so the connection goes back to the pool for the next export.
-            let _ = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
-            parts.status
+            self.client.exchange_tls(request, MAX_RESPONSE_BYTES).await
         };
+        let status = response.map_err(|failure| failure.describe(&url))?.status();
         if status.is_success() {
             Ok(())
         } else {

@@ -1,10 +1,11 @@
 //! The HTTP client of the OTLP/HTTP exporters. A plain `http://` endpoint (a collector or the
 //! lambda-otel extension on loopback, the usual case) is served by our own HTTP/1.1 exchange
 //! over kept-alive connections (`http1`: about 9 µs less of every flush than hyper's client);
-//! an `https://` one by hyper's HTTP/1.1 client, which lambda_runtime already links, so it
-//! adds little to the binary. (opentelemetry-http's own hyper client also pulls in HTTP/2,
-//! about 0.9 MB, for a collector that speaks HTTP/1.1 on loopback.) With the `tls` feature
-//! hyper's connector speaks HTTPS: rustls with the ring provider, chosen
+//! an `https://` one, with the `tls` feature, by hyper's HTTP/1.1 client. Without `tls` an
+//! `https` endpoint is a configuration error, and hyper's client is not compiled in (about
+//! 0.15 MB of code: its pool, connector and body types instantiated for ours). (opentelemetry-http's
+//! own hyper client also pulls in HTTP/2, about 0.9 MB, for a collector that speaks HTTP/1.1
+//! on loopback.) With `tls` hyper's connector speaks HTTPS: rustls with the ring provider, chosen
 //! explicitly, trusting the system's root certificates as rustls-native-certs finds them (the
 //! PEM files of `SSL_CERT_FILE` and `SSL_CERT_DIR` when either is set, else the system's
 //! store). The roots are loaded once per start-up, and only for an `https` endpoint.
@@ -32,12 +33,15 @@ use super::extension;
 use super::http1::{Idle, Target};
 use crate::clock;
 use bytes::Bytes;
+#[cfg(feature = "tls")]
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+#[cfg(feature = "tls")]
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+#[cfg(feature = "tls")]
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_http::{HttpClient, HttpError, Request, Response};
 use std::cell::Cell;
+#[cfg(feature = "tls")]
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::Arc;
@@ -51,8 +55,10 @@ pub(super) const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 #[cfg(feature = "tls")]
 pub(super) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// Without `tls`, every endpoint is plain `http`, served by our own exchange: no connector.
 #[cfg(not(feature = "tls"))]
-pub(super) type Connector = HttpConnector;
+#[derive(Debug, Clone)]
+pub(super) struct Connector;
 
 /// The client: pooled keep-alive connections per collector and per [`Pools`] side, Nagle off
 /// (an export is one small request; waiting for an ACK before its tail is sent would delay
@@ -134,7 +140,7 @@ impl ExportClient {
     }
 }
 
-/// Two connection pools over one connector, hyper's for `https` and our own for plain `http`
+/// Two connection pools, hyper's for `https` (with `tls`) and our own for plain `http`
 /// (`http1`): the export thread's, and the one of every other thread (the function's
 /// executor). A pooled connection is driven by the runtime that opened it, and only that
 /// runtime moves its bytes: were the thread's exports to take a connection of the function's
@@ -142,7 +148,9 @@ impl ExportClient {
 /// and the other way round, the function's exports would wait for the thread.
 #[derive(Debug, Clone)]
 pub(crate) struct Pools {
+    #[cfg(feature = "tls")]
     thread: Client<Connector, Full<Bytes>>,
+    #[cfg(feature = "tls")]
     caller: Client<Connector, Full<Bytes>>,
     idle_thread: Arc<Idle>,
     idle_caller: Arc<Idle>,
@@ -150,22 +158,51 @@ pub(crate) struct Pools {
 
 impl Pools {
     pub(super) fn new(connector: Connector) -> Self {
+        #[cfg(feature = "tls")]
         let client = || Client::builder(TokioExecutor::new()).build(connector.clone());
+        #[cfg(not(feature = "tls"))]
+        let Connector = connector;
         Self {
+            #[cfg(feature = "tls")]
             thread: client(),
+            #[cfg(feature = "tls")]
             caller: client(),
             idle_thread: Arc::default(),
             idle_caller: Arc::default(),
         }
     }
 
-    /// hyper's pool of the thread this runs on.
-    pub(crate) fn here(&self) -> &Client<Connector, Full<Bytes>> {
-        if super::on_export_thread() {
+    /// `request` through hyper's client of the thread this runs on (an `https` endpoint), its
+    /// answer read to its end (so the connection goes back to the pool), up to `max` bytes.
+    #[cfg(feature = "tls")]
+    pub(super) async fn exchange_tls(
+        &self,
+        request: Request<Bytes>,
+        max: usize,
+    ) -> Result<Response<Bytes>, Failure> {
+        let client = if super::on_export_thread() {
             &self.thread
         } else {
             &self.caller
-        }
+        };
+        let response = client.request(request.map(Full::new)).await;
+        let (parts, body) = response.map_err(|e| classify(&e))?.into_parts();
+        let body = Limited::new(body, max).collect().await;
+        let body = body.map_err(|e| Failure::Exchange(causes_text(&*e)))?;
+        Ok(Response::from_parts(parts, body.to_bytes()))
+    }
+
+    /// Without `tls` there is no `https` endpoint (the settings refuse one).
+    #[cfg(not(feature = "tls"))]
+    #[allow(clippy::unused_async)]
+    pub(super) async fn exchange_tls(
+        &self,
+        _request: Request<Bytes>,
+        _max: usize,
+    ) -> Result<Response<Bytes>, Failure> {
+        Err(Failure::Connect(
+            "an `https` endpoint needs the `tls` feature".to_owned(),
+        ))
     }
 
     /// The plain-HTTP connections of the thread this runs on.
@@ -185,10 +222,11 @@ pub(super) fn is_plain(endpoint: &str) -> bool {
         .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
-/// The TCP connector under every client: Nagle off, and no Happy Eyeballs: its fallback
+/// The TCP connector under hyper's client: Nagle off, and no Happy Eyeballs: its fallback
 /// delay is a Tokio timer, and the export may run on the function's own executor, which may
 /// have none. A name with several addresses (`localhost`: `::1`, then `127.0.0.1`) is tried
 /// one address after the other; a refused one fails at once.
+#[cfg(feature = "tls")]
 fn tcp() -> HttpConnector {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -207,8 +245,9 @@ pub(crate) struct Connectors {
 
 impl Connectors {
     #[cfg(not(feature = "tls"))]
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
     pub(super) fn connector(&mut self, _endpoint: &str) -> Result<Connector, ClientError> {
-        Ok(tcp())
+        Ok(Connector)
     }
 
     /// HTTPS or plain HTTP, as the endpoint's scheme says; a plain endpoint gets a
@@ -316,7 +355,7 @@ impl HttpClient for ExportClient {
                 let answer = self.inner.idle_here().exchange(request, MAX_RESPONSE_BYTES);
                 self.answered(answer.await)
             } else {
-                self.exchange_tls(request).await
+                self.answered(self.inner.exchange_tls(request, MAX_RESPONSE_BYTES).await)
             }
         })
         .await
@@ -396,15 +435,6 @@ impl ExportClient {
 }
 
 impl ExportClient {
-    /// `request` through hyper's client (an `https` endpoint), its answer read to its end.
-    async fn exchange_tls(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let response = self.inner.here().request(request.map(Full::new)).await;
-        let (parts, body) = response.inspect_err(|e| record(classify(e)))?.into_parts();
-        let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await;
-        let body = body.inspect_err(|e| record(Failure::Exchange(causes_text(&**e))))?;
-        Ok(Response::from_parts(parts, body.to_bytes()))
-    }
-
     /// Remembers this client's origin as the extension's if a successful answer carried
     /// `header` (the extension's, see `extension`) with the version this crate speaks.
     fn notice_extension(&self, header: Option<&[u8]>) {
@@ -479,6 +509,7 @@ fn record(failure: Failure) {
 
 /// The errors under `error`, outermost first. An `io::Error` wrapping another error hides it
 /// from `source()` (which skips to the wrapped error's own source): it is unwrapped here.
+#[cfg(feature = "tls")]
 fn causes<'a>(
     error: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
@@ -490,6 +521,7 @@ fn causes<'a>(
 
 /// The texts of `error` and its causes, repeated texts once (an `io::Error` shows the error it
 /// wraps).
+#[cfg(feature = "tls")]
 fn causes_text(error: &(dyn StdError + 'static)) -> String {
     let mut texts: Vec<String> = causes(error).map(ToString::to_string).collect();
     texts.dedup();
@@ -497,7 +529,8 @@ fn causes_text(error: &(dyn StdError + 'static)) -> String {
 }
 
 /// The kind of a failed request, from the error hyper's client returned.
-pub(super) fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
+#[cfg(feature = "tls")]
+fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
     // The client's own text ("client error (Connect)") says nothing its kind does not.
     let Some(cause) = error.source() else {
         return Failure::Exchange(error.to_string());
