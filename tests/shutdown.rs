@@ -5,8 +5,9 @@ mod common;
 
 use common::child::run_ignored;
 use common::function::Function;
-use common::otlp::Behaviour;
+use common::otlp::{Behaviour, OtlpReceiver};
 use common::runtime_api::Invocation;
+use common::timeline::{Timeline, TimelineEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry::trace::{Tracer, TracerProvider as _};
 use serde_json::{Value, json};
@@ -172,4 +173,71 @@ fn background_exports_under_way_at_shutdown_are_counted() {
     // The invocation span, lost by the invocation's flush, and the 512 of the background
     // export that the shutdown cut off.
     assert_eq!(lost, 513, "{stdout}");
+}
+
+/// Where the SIGTERM test's child exports: the parent's receiver, which outlives it.
+const ENDPOINT_VAR: &str = "LAMBDA_OTEL_TEST_PARENT_ENDPOINT";
+/// What the child prints before it sends itself SIGTERM.
+const SIGTERM_MARKER: &str = "sending-sigterm";
+
+/// The function of the SIGTERM test, in a child process: it asks for SIGTERM, serves one
+/// invocation, leaves a span for the shutdown to export, and sends itself SIGTERM.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by sigterm_exports_what_is_left_and_exits"]
+async fn sigterm_function() {
+    let endpoint = std::env::var(ENDPOINT_VAR).expect("the parent's receiver");
+    let invocations = vec![Invocation::new("only", br#"{}"#.to_vec())];
+    let function = Function::start(invocations, Behaviour::Ok, |b| {
+        b.with_otlp_endpoint(endpoint)
+    });
+    assert!(function.telemetry.shutdown_on_sigterm().await, "registered");
+    function.run(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({"ok": true})) });
+    // Init ends, and the invocation is handed out, only once the internal extension has
+    // called its `/next` too.
+    function.wait_for_next_polls(2).await;
+    let registered: Vec<_> = function
+        .timeline
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            TimelineEvent::ExtensionRegistered { name, events } => Some((name, events)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        registered,
+        [("lambda-otel-sigterm".to_owned(), Vec::<String>::new())],
+        "one internal extension, for no events"
+    );
+    // Ended after the invocation's flush: only the shutdown exports it.
+    let provider = function
+        .telemetry
+        .tracer_provider()
+        .expect("enabled")
+        .clone();
+    provider.tracer("late").in_span("left-for-shutdown", |_| ());
+    println!("{SIGTERM_MARKER}");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    // The handler exits the process once the shutdown is over, within its 400 ms budget; a
+    // bound for the test, should it not.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    panic!("still running 10 s after SIGTERM");
+}
+
+#[test]
+fn sigterm_exports_what_is_left_and_exits() {
+    let receiver = OtlpReceiver::start(Timeline::new(), Behaviour::Ok);
+    let endpoint = receiver.endpoint();
+    // Exit status 0 (checked here): the handler's exit, not the signal's default (death).
+    let stdout = run_ignored("sigterm_function", &[(ENDPOINT_VAR, &endpoint)]);
+    assert!(stdout.contains(SIGTERM_MARKER), "{stdout}");
+    let names: Vec<String> = receiver.spans().into_iter().map(|s| s.name).collect();
+    assert!(
+        names.iter().any(|n| n == "left-for-shutdown"),
+        "exported at SIGTERM: {names:?}"
+    );
 }

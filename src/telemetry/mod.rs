@@ -15,6 +15,8 @@ mod builder;
 mod exporters_from_settings;
 mod providers;
 mod resource;
+#[cfg(unix)]
+mod sigterm;
 
 pub use crate::export::console;
 #[cfg(feature = "logs")]
@@ -126,7 +128,7 @@ impl Telemetry {
 
     /// Exports what is left of every signal and shuts the providers down, within Lambda's
     /// shutdown budget (400 ms), without blocking the async executor. Call it on SIGTERM, for
-    /// example from `lambda_runtime::spawn_graceful_shutdown_handler`.
+    /// example from [`shutdown_on_sigterm`](Self::shutdown_on_sigterm).
     pub async fn shutdown(&self) {
         let Some(tracer) = self.providers.tracer.clone() else {
             return;

@@ -6,11 +6,8 @@ use lambda_runtime::Runtime;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let telemetry = lambda_otel::Telemetry::from_env()?;
     let otel = telemetry.layer();
-    let shutdown = telemetry.clone();
-    lambda_runtime::spawn_graceful_shutdown_handler(
-        move || async move { shutdown.shutdown().await },
-    )
-    .await;
+    // On SIGTERM (Lambda shutting the environment down), export what is left.
+    telemetry.shutdown_on_sigterm().await;
     Runtime::new(Adapter::from(otel.wrap(service_fn(dice_roller::handler))))
         .layer(otel)
         .run()

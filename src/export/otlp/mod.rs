@@ -27,11 +27,13 @@ pub(crate) mod extension;
 mod http1;
 mod http_client;
 #[cfg(test)]
-mod loopback;
+pub(crate) mod loopback;
 pub(crate) mod protobuf;
 
 pub(crate) use http_client::Connectors;
+pub(crate) use http_client::Failure;
 use http_client::{ExportClient, diagnosed};
+pub(crate) use http1::Idle;
 
 use crate::Error;
 use crate::config::{Protocol, SignalSettings, env};
