@@ -5,14 +5,16 @@
 //!
 //! lambda_runtime's `spawn_graceful_shutdown_handler` does the same through lambda-extension,
 //! whose `Extension` brings its Logs and Telemetry API servers (hyper's server) into the
-//! binary: 0.75 MB of the dice roller's traces-only build, and about 0.2 ms of its cold start
-//! (README, "Performance"). Here the two requests go through the crate's own HTTP/1.1 exchange.
+//! binary: the dice roller's traces-only build is 5.25 MB with it, 4.74 MB with this (0.19 MB
+//! of it this module's code and the shutdown it calls). Here the two requests go through the
+//! crate's own HTTP/1.1 exchange.
 
 use super::Telemetry;
 use crate::export::otlp::{Failure, Idle};
 use bytes::Bytes;
 use futures_util::future::{Either, select};
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// The internal extension's name: unique among the function's extensions.
@@ -44,7 +46,10 @@ impl Telemetry {
     /// place the process learns it.
     pub async fn shutdown_on_sigterm(&self) -> bool {
         let api = std::env::var("AWS_LAMBDA_RUNTIME_API").ok();
-        match install(self.clone(), api).await {
+        // Boxed, so that its code is not inlined into the caller's future (`main`'s).
+        let install: Pin<Box<dyn Future<Output = Result<(), String>> + Send>> =
+            Box::pin(install(self.clone(), api));
+        match install.await {
             Ok(()) => true,
             Err(why) => {
                 eprintln!("lambda-otel: no flush at shutdown: {why}");
