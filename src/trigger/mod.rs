@@ -35,16 +35,17 @@
 //!
 //! The wrapper sees the event as bytes, and which source sent it is known only once it is
 //! read. So it is read once into one probe (`probe.rs`) that lists every field any source
-//! needs, borrows its strings from the bytes (`de::Str`) and leaves serde to skip the rest
-//! unbuilt. `aws_lambda_events`' types would need the source first (or one attempt per type),
-//! and each builds the whole event: every header into a map, the body, the request context.
-//! The cost per invocation, from `benches/inspect.rs` (README, "Cost"): a 2 KB HTTP API event
-//! with 27 headers is read in 2.9 µs where serde_json merely skipping its bytes takes 1.2 µs,
-//! and a 10-record SQS batch in 9.0 µs against 4.7 µs (2026-11-29). Deserializing the same
-//! samples into `aws_lambda_events` 1.2.1's `ApiGatewayV2httpRequest` and `SqsEvent` (a
-//! throwaway criterion bench, not kept, in one run with `inspect` on a busy machine,
-//! 2026-11-21) took about 3 and 2 times as long as the probe in that run: 15.6 µs against
-//! 5.5 µs, and 32 µs against 17.6 µs.
+//! needs, by a JSON reader of the crate's own (`json.rs`) that borrows strings from the bytes
+//! (`de::Str`) and skips the rest unbuilt. `aws_lambda_events`' types would need the source
+//! first (or one attempt per type), and each builds the whole event: every header into a map,
+//! the body, the request context. The cost per invocation, from `benches/inspect.rs` (README,
+//! "Where the time goes inside the process"): a 2 KB HTTP API event with 27 headers is read in
+//! 2.2 µs where serde_json merely skipping its bytes takes 1.2 µs, and a 10-record SQS batch in
+//! 6.8 µs against 4.9 µs (2026-11-29; 2.9 and 9.0 µs with serde's derived deserialisers, which
+//! were also the crate's two largest functions). Deserializing the same samples into
+//! `aws_lambda_events` 1.2.1's `ApiGatewayV2httpRequest` and `SqsEvent` (a throwaway criterion
+//! bench, not kept, in one run with `inspect` on a busy machine, 2026-11-21) took about 3 and 2
+//! times as long as the serde probe of then: 15.6 µs against 5.5 µs, and 32 µs against 17.6 µs.
 
 mod bound;
 mod de;
