@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::child::run_ignored;
+use common::child::{ignored_test, run_ignored};
 use common::function::Function;
 use common::otlp::{Behaviour, OtlpReceiver};
 use common::runtime_api::Invocation;
@@ -240,4 +240,40 @@ fn sigterm_exports_what_is_left_and_exits() {
         names.iter().any(|n| n == "left-for-shutdown"),
         "exported at SIGTERM: {names:?}"
     );
+}
+
+/// The function of the failed-registration test, in a child process: no Runtime API, so
+/// `shutdown_on_sigterm` installs nothing; then it sends itself SIGTERM.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by a_failed_registration_leaves_sigterm_its_default_action"]
+async fn unregistered_function() {
+    assert!(std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none());
+    let telemetry = lambda_otel::Telemetry::builder()
+        .with_traces_exporter(lambda_otel::Exporter::None)
+        .build()
+        .expect("telemetry");
+    assert!(!telemetry.shutdown_on_sigterm().await, "not on Lambda");
+    println!("{SIGTERM_MARKER}");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    // SIGTERM's default action ends the process; a bound for the test, should it not.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    panic!("still running 10 s after SIGTERM: the signal was caught");
+}
+
+#[test]
+fn a_failed_registration_leaves_sigterm_its_default_action() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let output = ignored_test("unregistered_function")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("the child runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains(SIGTERM_MARKER), "{stdout}\n{stderr}");
+    assert_eq!(output.status.signal(), Some(15), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no flush at shutdown"), "{stderr}");
 }

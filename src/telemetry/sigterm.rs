@@ -36,9 +36,13 @@ impl Telemetry {
     ///
     /// Await it in `main` before `Runtime::run` (extensions register during the init phase),
     /// inside the Tokio runtime that runs the function. It returns whether the handler is in
-    /// place; when not (no `AWS_LAMBDA_RUNTIME_API`, the Extensions API refused, a signal
+    /// place; when not (no `AWS_LAMBDA_RUNTIME_API`, the Extensions API refused, the SIGTERM
     /// handler could not be installed), it says why on stderr and the function runs as before,
-    /// without the flush at shutdown. The extension is named `lambda-otel-sigterm`.
+    /// without the flush at shutdown, and with the signals' default actions. The extension is
+    /// named `lambda-otel-sigterm`. Like the runtime's own requests to the Runtime API, the
+    /// registration has no timeout of its own: Lambda's init timeout bounds it (an answer
+    /// given up on could leave a registered extension that never polls, which would hold the
+    /// init phase anyway).
     ///
     /// The same as `lambda_runtime::spawn_graceful_shutdown_handler` with
     /// [`shutdown`](Self::shutdown), without lambda-extension's code in the binary; with the
@@ -61,13 +65,15 @@ impl Telemetry {
 
 /// Installs the handler, with the Extensions API at `api` (`AWS_LAMBDA_RUNTIME_API`).
 async fn install(telemetry: Telemetry, api: Option<String>) -> Result<(), String> {
-    // The handlers first: a signal between the registration and the task's first poll is
-    // not lost.
-    let term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
     let api = api.ok_or("AWS_LAMBDA_RUNTIME_API is not set (not on Lambda)")?;
     let api = Api::new(&api)?;
     let id = api.register().await?;
+    // The handlers only once the extension is registered: Tokio never gives a signal its
+    // default action back, so a handler installed before a failed registration would leave
+    // SIGTERM ignored for good. A signal between here and the task's first poll is kept for it.
+    let term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    // SIGINT (Ctrl-C in a local run) is a convenience: without its handler, SIGTERM still is.
+    let int = signal(SignalKind::interrupt()).ok();
     tokio::spawn(async move {
         let signal = pin!(received(term, int));
         // The extension's `/next`: held by Lambda for ever (no events). Should it end, the
@@ -84,7 +90,11 @@ async fn install(telemetry: Telemetry, api: Option<String>) -> Result<(), String
 }
 
 /// The first of SIGTERM and SIGINT, by name.
-async fn received(mut term: Signal, mut int: Signal) -> &'static str {
+async fn received(mut term: Signal, int: Option<Signal>) -> &'static str {
+    let Some(mut int) = int else {
+        term.recv().await;
+        return "SIGTERM";
+    };
     match select(pin!(term.recv()), pin!(int.recv())).await {
         Either::Left(_) => "SIGTERM",
         Either::Right(_) => "SIGINT",
@@ -134,13 +144,18 @@ impl Api {
             .ok_or_else(|| format!("the registration's answer has no `{ID_HEADER}`"))
     }
 
-    /// The extension's next event: never, for an extension of no events.
+    /// The extension's next event: never, for an extension of no events. Lambda ends the
+    /// init phase only once every registered extension waits here, so a failure is said.
     async fn next(&self, id: &str) {
         let request = http::Request::get(format!("{}{NEXT_PATH}", self.origin))
             .header(ID_HEADER, id)
             .body(Bytes::new());
-        if let Ok(request) = request {
-            let _ = self.exchange(request).await;
+        let answer = match request {
+            Ok(request) => self.exchange(request).await.map(drop),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(why) = answer {
+            eprintln!("lambda-otel: the SIGTERM extension's /next failed: {why}");
         }
     }
 

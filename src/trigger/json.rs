@@ -1,9 +1,9 @@
 //! The JSON reader of the event's one pass: a cursor over the event's text that reads the
 //! values the probe asks for and skips every other one without building it.
 //!
-//! It accepts exactly the JSON of RFC 8259 (what `serde_json` accepts, with one leniency of
-//! serde_json's own when skipping: a `\u` escape of a lone surrogate), at any depth, in one
-//! pass and without recursion when it skips; so text no JSON reader accepts is never read as
+//! It accepts exactly the JSON of RFC 8259 (what `serde_json` accepts when it skips a value,
+//! including its one leniency: a `\u` escape of a lone surrogate, which a string read here
+//! gives as U+FFFD), at any depth, in one pass and without recursion when it skips; so text no JSON reader accepts is never read as
 //! an event. Strings it returns are borrowed from the event when they have no escapes. The text
 //! is checked to be UTF-8 once, before the reader starts.
 //!

@@ -4,7 +4,10 @@
 //!
 //! A field the probe reads that holds a value of another type than it expects (a number for a
 //! method, a string for a header map) is read as absent, and the rest of the event still
-//! counts; a member given twice is read as its last. Text that is not JSON reads as nothing.
+//! counts; the fields whose presence is all that matters (`awslogs`, `requestContext.elb`)
+//! count as present with any value but `null`. A field given twice is read as its last, an
+//! entry of a header map or of message attributes as its first (`de.rs`). Text that is not
+//! JSON reads as nothing.
 
 use super::de::{Headers, MessageAttributes, Params, Str, string};
 use super::json::{Read, Reader};
