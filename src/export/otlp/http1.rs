@@ -1,8 +1,9 @@
 //! One HTTP/1.1 exchange over a kept-alive TCP connection: what an export to a plain `http://`
 //! collector needs, and no more. A request's head is written once per client ([`Target`]);
 //! each export writes it, its own few headers and its body as they are (one vectored write, no
-//! copy of the body); the answer is read until its end, by `Content-Length`, by chunks, or to
-//! the connection's close, within bounds. A connection goes back to its [`Idle`] list when the
+//! copy of the body); the answer is read until its end, by `Content-Length`, by chunks (read on
+//! from the chunks already read after each read, each chunk line bounded), or to the
+//! connection's close, within bounds. A connection goes back to its [`Idle`] list when the
 //! answer left it usable (HTTP/1.1, no `Connection: close`, read to its end, nothing after it).
 //!
 //! Why not hyper's client, which serves `https` endpoints (`http_client`): for one request at a
@@ -261,9 +262,11 @@ async fn exchange_on(
     let mut kept = (outgoing.len() <= MAX_RESENT).then_some(outgoing);
     let mut buf = Vec::with_capacity(1024);
     let mut closed = false;
+    // A chunked body's chunks read so far: each read goes on from there, not from the start.
+    let mut chunks = Chunks::default();
     loop {
         if !buf.is_empty() || closed {
-            match parse(&buf, closed, max_body) {
+            match parse_from(&buf, closed, max_body, &mut chunks) {
                 Parsed::Complete(response, reusable) => return Ok((response, reusable)),
                 Parsed::Invalid(why) => return Err(Broken::During(why)),
                 Parsed::Partial if closed => {
@@ -343,7 +346,15 @@ enum Parsed {
 
 /// Reads an answer from `buf`, `closed` once the connection has no more to give. Informational
 /// answers (`1xx`) before the final one are skipped.
-fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
+#[cfg(test)]
+fn parse(buf: &[u8], closed: bool, max_body: usize) -> Parsed {
+    parse_from(buf, closed, max_body, &mut Chunks::default())
+}
+
+/// As `parse`, for a `buf` that only grew since the last call with these `chunks`: a chunked
+/// body is read on from the chunks already read (a trickled answer is read once, not again
+/// from its start after every read).
+fn parse_from(mut buf: &[u8], closed: bool, max_body: usize, chunks: &mut Chunks) -> Parsed {
     loop {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut head = httparse::Response::new(&mut fields);
@@ -377,8 +388,8 @@ fn parse(mut buf: &[u8], closed: bool, max_body: usize) -> Parsed {
             }
             Framing::Length(length) if rest.len() < length => return Parsed::Partial,
             Framing::Length(length) => (Bytes::copy_from_slice(&rest[..length]), length),
-            Framing::Chunked | Framing::ChunkedThenClose => match dechunk(rest, max_body) {
-                Ok(Some((body, used))) => (Bytes::from(body), used),
+            Framing::Chunked | Framing::ChunkedThenClose => match dechunk(rest, max_body, chunks) {
+                Ok(Some(used)) => (Bytes::from(std::mem::take(&mut chunks.body)), used),
                 Ok(None) => return Parsed::Partial,
                 Err(why) => return Parsed::Invalid(why),
             },
@@ -462,13 +473,25 @@ fn framing(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, Str
     }
 }
 
-/// A chunked body from `buf`: the body and the bytes it took (trailers included), `None` while
-/// incomplete.
-fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, String> {
-    let mut body = Vec::new();
-    let mut at = 0;
+/// The longest chunk-size or trailer line read: past it, the answer is refused (a line that
+/// never ends would otherwise be searched again after every read).
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// The chunks of a body read so far: the bytes of `buf` they took, and their data.
+#[derive(Debug, Default)]
+struct Chunks {
+    at: usize,
+    body: Vec<u8>,
+}
+
+/// A chunked body from `buf`, read on from `chunks` (which keeps every whole chunk read): the
+/// bytes the body took (trailers included) once it is complete, its data then in
+/// `chunks.body`; `None` while incomplete.
+fn dechunk(buf: &[u8], max_body: usize, chunks: &mut Chunks) -> Result<Option<usize>, String> {
+    let Chunks { at: done, body } = chunks;
+    let mut at = *done;
     loop {
-        let Some(end) = find_crlf(&buf[at..]) else {
+        let Some(end) = line_end(&buf[at..])? else {
             return Ok(None);
         };
         let line = &buf[at..at + end];
@@ -483,12 +506,12 @@ fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, Stri
         if size == 0 {
             // Trailer fields, then an empty line.
             loop {
-                let Some(end) = find_crlf(&buf[at..]) else {
+                let Some(end) = line_end(&buf[at..])? else {
                     return Ok(None);
                 };
                 at += end + 2;
                 if end == 0 {
-                    return Ok(Some((body, at)));
+                    return Ok(Some(at));
                 }
             }
         }
@@ -499,16 +522,23 @@ fn dechunk(buf: &[u8], max_body: usize) -> Result<Option<(Vec<u8>, usize)>, Stri
         if buf.len() < at + size + 2 {
             return Ok(None);
         }
-        body.extend_from_slice(&buf[at..at + size]);
         if &buf[at + size..at + size + 2] != b"\r\n" {
             return Err("invalid chunk in the answer".into());
         }
+        body.extend_from_slice(&buf[at..at + size]);
         at += size + 2;
+        *done = at;
     }
 }
 
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    buf.windows(2).position(|w| w == b"\r\n")
+/// Where the line at the start of `buf` ends (its CRLF); `None` while it may still come.
+fn line_end(buf: &[u8]) -> Result<Option<usize>, String> {
+    let searched = &buf[..buf.len().min(MAX_CHUNK_LINE + 2)];
+    match searched.windows(2).position(|w| w == b"\r\n") {
+        Some(end) => Ok(Some(end)),
+        None if buf.len() > MAX_CHUNK_LINE + 1 => Err("a chunk line too long in the answer".into()),
+        None => Ok(None),
+    }
 }
 
 /// Whether a comma-separated header value has `token` (any case).

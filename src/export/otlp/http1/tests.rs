@@ -326,7 +326,8 @@ fn an_ipv6_collector_is_reached() {
 }
 
 /// A collector that never ends its answer (an endless chunk-size line) fails the exchange once
-/// a bounded amount is read; the exchange does not grow without end.
+/// a bounded amount is read (the line's bound, `MAX_CHUNK_LINE`); the exchange does not grow
+/// without end.
 #[test]
 fn an_endless_answer_is_cut_at_its_bound() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -350,7 +351,9 @@ fn an_endless_answer_is_cut_at_its_bound() {
     let answered = runtime.block_on(idle.exchange(request(&endpoint, &[], b""), 1024));
     assert_eq!(
         answered.err(),
-        Some(Failure::Exchange("an answer larger than its bound".into()))
+        Some(Failure::Exchange(
+            "a chunk line too long in the answer".into()
+        ))
     );
 }
 
@@ -466,4 +469,54 @@ fn a_request_is_sent_again_once_on_a_new_connection_only() {
         "a kept one, then a new one"
     );
     assert_eq!(collector.connections.load(Ordering::SeqCst), 3);
+}
+
+/// A chunked answer that arrives in pieces is read on from the chunks already read, never
+/// again from its start: after each piece the bytes of the whole chunks read so far are
+/// overwritten, and the body is still the one sent.
+#[test]
+fn a_chunked_answer_in_pieces_is_read_on_not_again() {
+    let answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+        3\r\nabc\r\n4;ext=1\r\ndefg\r\n2\r\nhi\r\n0\r\ntrailer: x\r\n\r\n";
+    let head = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let mut buf = Vec::new();
+    let mut chunks = Chunks::default();
+    let mut outcome = None;
+    for piece in answer.chunks(5) {
+        buf.extend_from_slice(piece);
+        match parse_from(&buf, false, MAX, &mut chunks) {
+            Parsed::Partial if chunks.at > 0 => {
+                // What the whole chunks took is never read again.
+                buf[head..head + chunks.at].fill(b'!');
+            }
+            Parsed::Partial => {}
+            done => {
+                outcome = Some(done);
+                break;
+            }
+        }
+    }
+    match outcome {
+        Some(Parsed::Complete(response, reusable)) => {
+            assert_eq!(response.body().as_ref(), b"abcdefghi");
+            assert!(reusable);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(chunks.at > 0, "chunks were kept between reads");
+}
+
+#[test]
+fn a_chunk_line_past_its_bound_is_refused() {
+    let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    answer.resize(answer.len() + MAX_CHUNK_LINE + 2, b'1');
+    assert!(invalid(&answer, false).contains("chunk line too long"));
+    // A trailer line too.
+    let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n".to_vec();
+    answer.resize(answer.len() + MAX_CHUNK_LINE + 2, b'x');
+    assert!(invalid(&answer, false).contains("chunk line too long"));
 }
