@@ -18,12 +18,17 @@ const INVOCATION: &str = "bc73c4aa72c474e7";
 const ROLL: &str = "9c49e0cc8c7050d6";
 
 /// A trace id X-Ray takes: it starts with the current epoch second.
+/// A trace id of this process's start (X-Ray wants a recent epoch in it): the same for every
+/// call, so that a test's spans never straddle a second and land in two traces.
 fn trace_id() -> TraceId {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    TraceId::from_hex(&format!("{now:08x}3b2f8a91c4d7e6f05a1b2c3d")).expect("hex")
+    static ID: std::sync::LazyLock<TraceId> = std::sync::LazyLock::new(|| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        TraceId::from_hex(&format!("{now:08x}3b2f8a91c4d7e6f05a1b2c3d")).expect("hex")
+    });
+    *ID
 }
 
 fn span(
