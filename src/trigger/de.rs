@@ -23,12 +23,7 @@ fn values<'a>(r: &mut Reader<'a>) -> Read<Vec<Cow<'a, str>>> {
     if r.peek()? != b'[' {
         return Ok(r.opt_string()?.into_iter().collect());
     }
-    let mut out = Vec::new();
-    r.array(|r| {
-        out.extend(r.opt_string()?);
-        Ok(())
-    })?;
-    Ok(out)
+    Ok(r.items(Reader::opt_string)?.unwrap_or_default())
 }
 
 /// The request headers the span reads; every other header (Authorization, Cookie, X-Api-Key,
@@ -93,19 +88,14 @@ fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
 impl<'a> Headers<'a> {
     /// A header map; `None` for any other value.
     pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        if !r.is_object()? {
-            return Ok(None);
-        }
-        let mut headers = Headers::default();
-        r.object(|r, name| match headers.slot(&name) {
+        r.fields(|headers: &mut Self, r, name| match headers.slot(&name) {
             Some(slot) => {
                 let value = values(r)?.into_iter().next();
                 fill(slot, value);
                 Ok(())
             }
             None => r.skip(),
-        })?;
-        Ok(Some(headers))
+        })
     }
 }
 
@@ -117,15 +107,10 @@ pub(super) struct Params<'a>(pub Vec<(Cow<'a, str>, Vec<Cow<'a, str>>)>);
 impl<'a> Params<'a> {
     /// A parameter map; `None` for any other value.
     pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        if !r.is_object()? {
-            return Ok(None);
-        }
-        let mut params = Vec::new();
-        r.object(|r, name| {
-            params.push((name, values(r)?));
+        r.fields(|params: &mut Self, r, name| {
+            params.0.push((name, values(r)?));
             Ok(())
-        })?;
-        Ok(Some(Params(params)))
+        })
     }
 }
 
@@ -137,11 +122,7 @@ pub(super) struct MessageAttributes<'a>(pub TraceHeaders<'a>);
 impl<'a> MessageAttributes<'a> {
     /// A message attribute map; `None` for any other value.
     pub(super) fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        if !r.is_object()? {
-            return Ok(None);
-        }
-        let mut trace = TraceHeaders::default();
-        r.object(|r, name| {
+        r.fields(|MessageAttributes(trace): &mut Self, r, name| {
             let slot = if name.eq_ignore_ascii_case("traceparent") {
                 &mut trace.traceparent
             } else if name.eq_ignore_ascii_case("tracestate") {
@@ -153,23 +134,19 @@ impl<'a> MessageAttributes<'a> {
             };
             fill(slot, attribute_value(r)?);
             Ok(())
-        })?;
-        Ok(Some(MessageAttributes(trace)))
+        })
     }
 }
 
 /// An attribute's string: SQS's `stringValue`, or SNS's `Value`.
 fn attribute_value<'a>(r: &mut Reader<'a>) -> Read<Option<Cow<'a, str>>> {
-    let (mut sqs, mut sns) = (None, None);
-    if r.is_object()? {
-        r.object(|r, key| {
-            match key.as_ref() {
-                "stringValue" => sqs = r.opt_string()?,
-                "Value" => sns = r.opt_string()?,
-                _ => r.skip()?,
-            }
-            Ok(())
-        })?;
-    }
-    Ok(sqs.or(sns))
+    let value = r.fields(|(sqs, sns): &mut (Option<_>, Option<_>), r, key| {
+        match key.as_ref() {
+            "stringValue" => *sqs = r.opt_string()?,
+            "Value" => *sns = r.opt_string()?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok(value.and_then(|(sqs, sns)| sqs.or(sns)))
 }

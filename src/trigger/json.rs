@@ -88,7 +88,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an array, calling `element` for each element, which reads or skips it.
-    pub(super) fn array(&mut self, mut element: impl FnMut(&mut Self) -> Read<()>) -> Read<()> {
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Read<()>) -> Read<()> {
         self.expect(b'[')?;
         if self.next()? == b']' {
             self.pos += 1;
@@ -112,13 +112,44 @@ impl<'a> Reader<'a> {
         self.next()
     }
 
+    /// An object's members read into a `T` by `member` (which reads or skips each value);
+    /// `None` for any other value, skipped.
+    pub(super) fn fields<T: Default>(
+        &mut self,
+        mut member: impl FnMut(&mut T, &mut Self, Cow<'a, str>) -> Read<()>,
+    ) -> Read<Option<T>> {
+        if !self.is_object()? {
+            return Ok(None);
+        }
+        let mut value = T::default();
+        self.object(|r, key| member(&mut value, r, key))?;
+        Ok(Some(value))
+    }
+
+    /// An array's elements, each read by `element` (`None` leaves it out); `None` for any other
+    /// value, skipped.
+    pub(super) fn items<T>(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Read<Option<T>>,
+    ) -> Read<Option<Vec<T>>> {
+        if !self.is_array()? {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        self.array(|r| {
+            out.extend(element(r)?);
+            Ok(())
+        })?;
+        Ok(Some(out))
+    }
+
     /// Whether the next value is an object (left to be read); any other value is skipped.
-    pub(super) fn is_object(&mut self) -> Read<bool> {
+    fn is_object(&mut self) -> Read<bool> {
         self.is(b'{')
     }
 
     /// Whether the next value is an array (left to be read); any other value is skipped.
-    pub(super) fn is_array(&mut self) -> Read<bool> {
+    fn is_array(&mut self) -> Read<bool> {
         self.is(b'[')
     }
 

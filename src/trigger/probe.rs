@@ -141,18 +141,20 @@ pub(super) fn read(text: &str) -> Read<Probe<'_>> {
             "headers" => p.headers = Headers::read(r)?,
             "multiValueHeaders" => p.multi_headers = Headers::read(r)?,
             "requestContext" => p.request_context = RequestContext::read(r)?,
-            "Records" => p.records = records(r)?,
+            "Records" => {
+                // An element that is not an object is a record with nothing in it.
+                p.records = r.items(|r| Ok(Some(Record::read(r)?.unwrap_or_default())))?;
+            }
             "source" => p.source = string(r)?,
             "detail-type" => p.detail_type = string(r)?,
             "id" => p.id = string(r)?,
             "time" => p.time = string(r)?,
-            "resources" => p.resources = strings(r)?,
+            "resources" => p.resources = r.items(string)?,
             "awslogs" if r.peek()? == b'{' => {
                 p.awslogs = true;
-                p.awslogs_data = object(r, |data: &mut Option<Str<'_>>, r, key| {
-                    only(r, key, "data", data)
-                })?
-                .flatten();
+                p.awslogs_data = r
+                    .fields(|data: &mut Option<Str<'_>>, r, key| only(r, &key, "data", data))?
+                    .flatten();
             }
             "awslogs" => p.awslogs = r.present()?,
             _ => r.skip()?,
@@ -163,50 +165,10 @@ pub(super) fn read(text: &str) -> Read<Probe<'_>> {
     Ok(p)
 }
 
-/// An array of strings (any other element is left out); `None` for any other value.
-fn strings<'a>(r: &mut Reader<'a>) -> Read<Option<Vec<Str<'a>>>> {
-    if !r.is_array()? {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    r.array(|r| {
-        out.extend(string(r)?);
-        Ok(())
-    })?;
-    Ok(Some(out))
-}
-
-/// The records of a batch; an element that is not an object is a record with nothing in it.
-fn records<'a>(r: &mut Reader<'a>) -> Read<Option<Vec<Record<'a>>>> {
-    if !r.is_array()? {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    r.array(|r| {
-        out.push(Record::read(r)?.unwrap_or_default());
-        Ok(())
-    })?;
-    Ok(Some(out))
-}
-
-/// Reads an object's members into `T`'s fields with `member` (which skips the others);
-/// `None` for any other value.
-fn object<'a, T: Default>(
-    r: &mut Reader<'a>,
-    mut member: impl FnMut(&mut T, &mut Reader<'a>, &str) -> Read<()>,
-) -> Read<Option<T>> {
-    if !r.is_object()? {
-        return Ok(None);
-    }
-    let mut value = T::default();
-    r.object(|r, key| member(&mut value, r, &key))?;
-    Ok(Some(value))
-}
-
 impl<'a> RequestContext<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |c: &mut Self, r, key| {
-            match key {
+        r.fields(|c: &mut Self, r, key| {
+            match &*key {
                 "http" => c.http = HttpContext::read(r)?,
                 "identity" => c.identity = Identity::read(r)?,
                 "domainName" => c.domain_name = string(r)?,
@@ -221,8 +183,8 @@ impl<'a> RequestContext<'a> {
 
 impl<'a> HttpContext<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |h: &mut Self, r, key| {
-            match key {
+        r.fields(|h: &mut Self, r, key| {
+            match &*key {
                 "method" => h.method = string(r)?,
                 "protocol" => h.protocol = string(r)?,
                 "sourceIp" => h.source_ip = string(r)?,
@@ -236,8 +198,8 @@ impl<'a> HttpContext<'a> {
 
 impl<'a> Identity<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |i: &mut Self, r, key| {
-            match key {
+        r.fields(|i: &mut Self, r, key| {
+            match &*key {
                 "sourceIp" => i.source_ip = string(r)?,
                 "userAgent" => i.user_agent = string(r)?,
                 _ => r.skip()?,
@@ -249,16 +211,16 @@ impl<'a> Identity<'a> {
 
 impl<'a> Record<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |rec: &mut Self, r, key| {
-            match key {
+        r.fields(|rec: &mut Self, r, key| {
+            match &*key {
                 "eventSource" => rec.event_source = string(r)?,
                 "EventSource" => rec.sns_event_source = string(r)?,
                 "eventSourceARN" => rec.event_source_arn = string(r)?,
                 "awsRegion" => rec.aws_region = string(r)?,
                 "messageId" => rec.message_id = string(r)?,
                 "attributes" => {
-                    rec.attributes = object(r, |a: &mut SqsAttributes<'a>, r, key| {
-                        only(r, key, "AWSTraceHeader", &mut a.aws_trace_header)
+                    rec.attributes = r.fields(|a: &mut SqsAttributes<'a>, r, key| {
+                        only(r, &key, "AWSTraceHeader", &mut a.aws_trace_header)
                     })?;
                 }
                 "messageAttributes" => rec.message_attributes = MessageAttributes::read(r)?,
@@ -267,8 +229,8 @@ impl<'a> Record<'a> {
                 "eventTime" => rec.event_time = string(r)?,
                 "s3" => rec.s3 = S3Entity::read(r)?,
                 "kinesis" => {
-                    rec.kinesis = object(r, |k: &mut KinesisRecord<'a>, r, key| {
-                        only(r, key, "sequenceNumber", &mut k.sequence_number)
+                    rec.kinesis = r.fields(|k: &mut KinesisRecord<'a>, r, key| {
+                        only(r, &key, "sequenceNumber", &mut k.sequence_number)
                     })?;
                 }
                 _ => r.skip()?,
@@ -280,8 +242,8 @@ impl<'a> Record<'a> {
 
 impl<'a> SnsMessage<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |s: &mut Self, r, key| {
-            match key {
+        r.fields(|s: &mut Self, r, key| {
+            match &*key {
                 "TopicArn" => s.topic_arn = string(r)?,
                 "MessageId" => s.message_id = string(r)?,
                 "MessageAttributes" => s.message_attributes = MessageAttributes::read(r)?,
@@ -294,17 +256,15 @@ impl<'a> SnsMessage<'a> {
 
 impl<'a> S3Entity<'a> {
     fn read(r: &mut Reader<'a>) -> Read<Option<Self>> {
-        object(r, |s: &mut Self, r, key| {
-            match key {
+        r.fields(|s: &mut Self, r, key| {
+            match &*key {
                 "bucket" => {
-                    s.bucket = object(r, |b: &mut S3Bucket<'a>, r, key| {
-                        only(r, key, "name", &mut b.name)
-                    })?
+                    s.bucket =
+                        r.fields(|b: &mut S3Bucket<'a>, r, key| only(r, &key, "name", &mut b.name))?
                 }
                 "object" => {
-                    s.object = object(r, |o: &mut S3Object<'a>, r, key| {
-                        only(r, key, "key", &mut o.key)
-                    })?
+                    s.object =
+                        r.fields(|o: &mut S3Object<'a>, r, key| only(r, &key, "key", &mut o.key))?
                 }
                 _ => r.skip()?,
             }
