@@ -18,7 +18,7 @@ use std::pin::{Pin, pin};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// The internal extension's name: unique among the function's extensions.
-pub(super) const EXTENSION_NAME: &str = "lambda-otel-sigterm";
+const EXTENSION_NAME: &str = "lambda-otel-sigterm";
 const REGISTER_PATH: &str = "/2020-01-01/extension/register";
 const NEXT_PATH: &str = "/2020-01-01/extension/event/next";
 const NAME_HEADER: &str = "lambda-extension-name";

@@ -115,6 +115,8 @@ mod tests {
             if theirs.get(..16) == std::str::from_utf8(&ours[..16]).ok() || attempt == 1 {
                 assert_eq!(theirs.len(), LEN);
                 assert_eq!(theirs.get(..16), std::str::from_utf8(&ours[..16]).ok());
+                // Checked: a second attempt could straddle the next minute.
+                break;
             }
         }
     }
