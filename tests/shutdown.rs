@@ -216,16 +216,21 @@ async fn sigterm_function() {
         .expect("enabled")
         .clone();
     provider.tracer("late").in_span("left-for-shutdown", |_| ());
+    // The handler exits the process once the shutdown is over, within its 400 ms budget.
+    sigterm_this_process("still running 10 s after SIGTERM").await;
+}
+
+/// Prints the marker and sends this process SIGTERM, then waits for it to end: a bound for
+/// the test (panicking with `otherwise`), should it not.
+async fn sigterm_this_process(otherwise: &str) {
     println!("{SIGTERM_MARKER}");
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &std::process::id().to_string()])
         .status()
         .expect("kill runs");
     assert!(sent.success());
-    // The handler exits the process once the shutdown is over, within its 400 ms budget; a
-    // bound for the test, should it not.
     tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-    panic!("still running 10 s after SIGTERM");
+    panic!("{otherwise}");
 }
 
 #[test]
@@ -253,15 +258,8 @@ async fn unregistered_function() {
         .build()
         .expect("telemetry");
     assert!(!telemetry.shutdown_on_sigterm().await, "not on Lambda");
-    println!("{SIGTERM_MARKER}");
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &std::process::id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    // SIGTERM's default action ends the process; a bound for the test, should it not.
-    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-    panic!("still running 10 s after SIGTERM: the signal was caught");
+    // SIGTERM's default action ends the process.
+    sigterm_this_process("still running 10 s after SIGTERM: the signal was caught").await;
 }
 
 #[test]
