@@ -34,9 +34,10 @@ pub struct Config {
     pub after_response: bool,
     /// The lambda-otel extension beside the function, when it runs with one.
     pub extension: Option<WithExtension>,
-    /// Whether it is the stage-marked dice roller (`src/bin/stages.rs`), which reports where
-    /// its time goes: run with `--stages`, at 0 ms only, in a table of its own.
-    pub stages: bool,
+    /// For the stage-marked dice roller (`src/bin/stages.rs`), which reports where its time
+    /// goes, the set-up it runs (`BENCH_STAGES_SETUP`: `bare`, `lambda-otel`, `peer`): run with
+    /// `--stages`, at 0 ms only, in a table of its own. `None` for every other configuration.
+    pub stages: Option<&'static str>,
 }
 
 /// How the extension runs beside a configuration.
@@ -65,7 +66,7 @@ impl Config {
     /// at 5 ms the X-Ray route would only measure what it measures at 0 ms; an extension with
     /// nothing to forward never reaches the receiver. Bare runs at every delay: the baseline.
     pub fn waits_for_collector(&self) -> bool {
-        if self.stages {
+        if self.stages.is_some() {
             return false;
         }
         match self.traces {
@@ -97,7 +98,7 @@ pub const BARE: Config = Config {
     targets: None,
     after_response: false,
     extension: None,
-    stages: false,
+    stages: None,
 };
 
 /// lambda-otel's traces over OTLP, flushed after the response, straight to the collector: the
@@ -117,7 +118,7 @@ pub const AFTER_RESPONSE: Config = Config {
     targets: Some(OTLP_TARGETS),
     after_response: true,
     extension: None,
-    stages: false,
+    stages: None,
 };
 
 /// The floor's row.
@@ -125,6 +126,37 @@ pub const FLOOR: &str = "floor: one OTLP request, no SDK";
 
 /// The extension's mode variable.
 const MODE: &str = "LAMBDA_OTEL_EXTENSION_MODE";
+
+/// lambda-otel with its defaults (traces, metrics and logs over OTLP), flushed after the
+/// response.
+const DEFAULTS: Config = Config {
+    name: "lambda-otel, after-response, + metrics + logs",
+    binary: "dice-roller",
+    env: &[
+        LAMBDA_LOGGING[0],
+        LAMBDA_LOGGING[1],
+        ("LAMBDA_OTEL_FLUSH", "after-response"),
+    ],
+    traces: Traces::Otlp,
+    emf: false,
+    targets: Some(DEFAULTS_TARGETS),
+    after_response: true,
+    extension: None,
+    stages: None,
+};
+
+/// lambda_runtime's own `OpenTelemetryLayer` (`src/bin/runtime-layer.rs`).
+const PEER_ROW: Config = Config {
+    name: PEER,
+    binary: "runtime-layer",
+    env: &[],
+    traces: Traces::Otlp,
+    emf: false,
+    targets: None,
+    after_response: true,
+    extension: None,
+    stages: None,
+};
 
 /// Every configuration, baseline first.
 pub const ALL: [Config; 15] = [
@@ -145,34 +177,16 @@ pub const ALL: [Config; 15] = [
         targets: Some(OTLP_TARGETS),
         after_response: false,
         extension: None,
-        stages: false,
+        stages: None,
     },
-    Config {
-        name: "lambda-otel, after-response, + metrics + logs",
-        binary: "dice-roller",
-        env: &[
-            LAMBDA_LOGGING[0],
-            LAMBDA_LOGGING[1],
-            ("LAMBDA_OTEL_FLUSH", "after-response"),
-        ],
-        traces: Traces::Otlp,
-        emf: false,
-        targets: Some(DEFAULTS_TARGETS),
-        after_response: true,
-        extension: None,
-        stages: false,
-    },
+    DEFAULTS,
     // What a user who exports traces alone builds: lambda-otel with `lambda-http` alone
     // (`scripts/bench.sh` builds the dice roller with `--no-default-features` under this name).
     // Without their features, metrics and logs are off by default.
     Config {
         name: "lambda-otel, after-response, traces-only build",
         binary: "dice-roller-traces-only",
-        env: &[
-            LAMBDA_LOGGING[0],
-            LAMBDA_LOGGING[1],
-            ("LAMBDA_OTEL_FLUSH", "after-response"),
-        ],
+        env: DEFAULTS.env,
         targets: Some(TRACES_ONLY_BUILD_TARGETS),
         ..AFTER_RESPONSE
     },
@@ -197,19 +211,9 @@ pub const ALL: [Config; 15] = [
         targets: Some(AWS_NATIVE_TARGETS),
         after_response: true,
         extension: None,
-        stages: false,
+        stages: None,
     },
-    Config {
-        name: PEER,
-        binary: "runtime-layer",
-        env: &[],
-        traces: Traces::Otlp,
-        emf: false,
-        targets: None,
-        after_response: true,
-        extension: None,
-        stages: false,
-    },
+    PEER_ROW,
     // The floor under every OTLP configuration: the two spans sent as one OTLP/HTTP request
     // after each response, its answer awaited, with no SDK and no HTTP library
     // (`src/bin/otlp-floor.rs`). What it costs over bare, no exporter that waits can avoid.
@@ -222,7 +226,7 @@ pub const ALL: [Config; 15] = [
         targets: None,
         after_response: true,
         extension: None,
-        stages: false,
+        stages: None,
     },
     // The extension (`layer/`): the function alone's settings, exporting to the extension on
     // loopback, which forwards to the receiver. The runner points the function at it.
@@ -266,51 +270,33 @@ pub const ALL: [Config; 15] = [
     Config {
         name: STAGES_BARE,
         binary: STAGES,
-        env: &[(STAGES_SETUP, "bare")],
-        stages: true,
+        stages: Some("bare"),
         ..BARE
     },
     Config {
         name: "stages: lambda-otel, after-response",
         binary: STAGES,
-        env: &[
-            LAMBDA_LOGGING[0],
-            LAMBDA_LOGGING[1],
-            ("LAMBDA_OTEL_FLUSH", "after-response"),
-            ("OTEL_METRICS_EXPORTER", "none"),
-            ("OTEL_LOGS_EXPORTER", "none"),
-            (STAGES_SETUP, "lambda-otel"),
-        ],
         targets: None,
-        stages: true,
+        stages: Some("lambda-otel"),
         ..AFTER_RESPONSE
     },
     Config {
         name: "stages: lambda-otel, after-response, + metrics + logs",
         binary: STAGES,
-        env: &[
-            LAMBDA_LOGGING[0],
-            LAMBDA_LOGGING[1],
-            ("LAMBDA_OTEL_FLUSH", "after-response"),
-            (STAGES_SETUP, "lambda-otel"),
-        ],
         targets: None,
-        stages: true,
-        ..AFTER_RESPONSE
+        stages: Some("lambda-otel"),
+        ..DEFAULTS
     },
     Config {
         name: "stages: lambda_runtime OpenTelemetryLayer",
         binary: STAGES,
-        env: &[(STAGES_SETUP, "peer")],
-        targets: None,
-        stages: true,
-        ..AFTER_RESPONSE
+        stages: Some("peer"),
+        ..PEER_ROW
     },
 ];
 
 /// The stage-marked bare function's row: the stage table's baseline.
 pub const STAGES_BARE: &str = "stages: bare";
 
-/// The stage-marked binary, and the variable that chooses its set-up.
+/// The stage-marked binary.
 const STAGES: &str = "stages";
-const STAGES_SETUP: &str = "BENCH_STAGES_SETUP";

@@ -85,7 +85,7 @@ impl Options {
 
     /// Whether `config` runs, given `--only`.
     fn selects(&self, config: &Config) -> bool {
-        if config.stages && !self.stages {
+        if config.stages.is_some() && !self.stages {
             return false;
         }
         let Some(only) = self.only.as_deref() else {
@@ -321,7 +321,7 @@ async fn cold_starts(
 ) -> Result<(), String> {
     // The stage-marked rows report no cold start (their table has none).
     let chosen: Vec<usize> = (0..group.len())
-        .filter(|&i| group[i].config.extension.is_none() && !group[i].config.stages)
+        .filter(|&i| group[i].config.extension.is_none() && group[i].config.stages.is_none())
         .collect();
     for round in 0..options.cold_starts {
         for k in 0..chosen.len() {

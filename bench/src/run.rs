@@ -58,7 +58,8 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
         env.extend(xray_env(daemon));
     }
     env.extend(config.env.iter().map(|&(k, v)| (k, v.to_owned())));
-    if config.stages {
+    if let Some(setup) = config.stages {
+        env.push(("BENCH_STAGES_SETUP", setup.to_owned()));
         env.push(("BENCH_STAGES_WARMUP", plan.warmup.to_string()));
         env.push(("BENCH_STAGES_TOTAL", plan.total.to_string()));
     }
@@ -108,7 +109,7 @@ pub async fn run(bins: &Binaries, config: &Config, plan: Plan) -> Result<RunResu
     let (stdout, output) = function
         .finish_output()
         .map_err(|e| format!("{}: stdout: {e}", config.name))?;
-    let stages = if config.stages {
+    let stages = if config.stages.is_some() {
         let line = String::from_utf8_lossy(&output)
             .lines()
             .find_map(stage_line::parse)

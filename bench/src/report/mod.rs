@@ -97,7 +97,7 @@ pub fn machine(cpu: Option<usize>) -> String {
 pub fn table(summaries: &[Summary], delay: Duration) -> String {
     let rows: Vec<&Summary> = summaries
         .iter()
-        .filter(|s| s.delay == delay && s.config.extension.is_none() && !s.config.stages)
+        .filter(|s| s.delay == delay && s.config.extension.is_none() && s.config.stages.is_none())
         .collect();
     let Some(bare) = rows.iter().find(|s| s.config.is_bare()).map(|s| s.stats()) else {
         return String::new();
